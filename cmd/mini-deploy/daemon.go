@@ -1,0 +1,224 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator"
+	"github.com/mini-deploy/mini-deploy/orchestrator/server"
+	"github.com/mini-deploy/mini-deploy/orchestrator/store"
+	"github.com/mini-deploy/mini-deploy/runtime/docker"
+)
+
+// DefaultMetricsAddress lets the kernel pick a free loopback port, so a
+// daemon never fails to start over a busy metrics port; `mini-deploy
+// version` prints where the metrics ended up. Pass --metrics-address for a
+// fixed one to scrape.
+const DefaultMetricsAddress = "127.0.0.1:0"
+
+// daemonFlags configure the control plane; `up` passes them on to the
+// daemon it starts.
+type daemonFlags struct {
+	address        string
+	metricsAddress string
+	publishPorts   bool
+	logFormat      string
+	logLevel       string
+}
+
+func (f *daemonFlags) register(fs *pflag.FlagSet) {
+	fs.StringVar(&f.address, "address", orchestrator.DefaultAddress, "address the Service proxies listen on")
+	fs.StringVar(&f.metricsAddress, "metrics-address", DefaultMetricsAddress, `where Prometheus metrics are served ("" turns them off)`)
+	fs.BoolVar(&f.publishPorts, "publish-ports", false, "reach pods through ports published on 127.0.0.1, for engines whose container IPs the host cannot reach (Docker Desktop)")
+	fs.StringVar(&f.logFormat, "log-format", "text", "daemon log format: text or json")
+	fs.StringVar(&f.logLevel, "log-level", "info", "daemon log level: debug, info, warn or error")
+}
+
+// args renders the flags for the command line of a daemon `up` starts.
+func (f *daemonFlags) args() []string {
+	a := []string{
+		"--address=" + f.address,
+		"--metrics-address=" + f.metricsAddress,
+		"--log-format=" + f.logFormat,
+		"--log-level=" + f.logLevel,
+	}
+	if f.publishPorts {
+		a = append(a, "--publish-ports")
+	}
+	return a
+}
+
+func (f *daemonFlags) logger(w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(f.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level %q: want debug, info, warn or error", f.logLevel)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch f.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", f.logFormat)
+}
+
+type daemonOptions struct {
+	*globalOptions
+	flags daemonFlags
+}
+
+func newDaemonCommand(g *globalOptions) *cobra.Command {
+	o := &daemonOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "daemon",
+		Short: "Run the control plane in the foreground",
+		Long: `Run the control plane in the foreground: the object store, the controllers, the
+Service proxies and the API on <home>/mini-deploy.sock. "mini-deploy up" starts it
+in the background. SIGINT or SIGTERM stops it; the containers keep running and the
+next daemon adopts them.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runDaemon(cmd.Context(), o)
+		},
+	}
+	o.flags.register(cmd.Flags())
+	return cmd
+}
+
+func runDaemon(ctx context.Context, o *daemonOptions) error {
+	log, err := o.flags.logger(o.errOut)
+	if err != nil {
+		return err
+	}
+	home, err := filepath.Abs(o.home)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return fmt.Errorf("create state directory: %w", err)
+	}
+	st, err := store.Open(home, store.Options{})
+	if errors.Is(err, store.ErrLocked) {
+		return fmt.Errorf("%w: only one daemon may own a state directory; stop it with \"mini-deploy down\" or pass another --home", err)
+	}
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	engine, err := docker.New(ctx)
+	if err != nil {
+		return fmt.Errorf("docker engine: %w", err)
+	}
+	defer engine.Close()
+
+	ctx, stop := context.WithCancel(ctx)
+	defer stop()
+	orch, err := orchestrator.New(engine, st, orchestrator.Options{
+		Address:      o.flags.address,
+		MetricsAddr:  o.flags.metricsAddress,
+		PublishPorts: o.flags.publishPorts,
+		Home:         home,
+		Version:      version,
+		Logger:       log,
+		// After `down` removed everything, the daemon's work is done.
+		OnDown: stop,
+	})
+	if err != nil {
+		return err
+	}
+	var backend server.Backend = orch
+
+	pidFile := filepath.Join(home, pidName)
+	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	defer os.Remove(pidFile)
+
+	runErr := make(chan error, 1)
+	go func() { runErr <- orch.Run(ctx) }()
+	// The API opens only once the existing containers are adopted, so the
+	// first `get pods` after a restart already sees them.
+	select {
+	case <-orch.Ready():
+	case err := <-runErr:
+		if err == nil {
+			err = errors.New("control plane stopped before it was ready")
+		}
+		return err
+	}
+
+	sock := filepath.Join(home, socketName)
+	ln, err := listenSocket(sock)
+	if err != nil {
+		stop()
+		<-runErr
+		return err
+	}
+	defer os.Remove(sock)
+	log.Info("API listening", "socket", sock, "pid", os.Getpid())
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- server.Serve(ctx, ln, server.New(backend, log)) }()
+
+	var firstErr error
+	select {
+	case err := <-runErr:
+		firstErr = err
+		stop()
+		if err := <-serveErr; firstErr == nil {
+			firstErr = err
+		}
+	case err := <-serveErr:
+		firstErr = err
+		stop()
+		if err := <-runErr; firstErr == nil {
+			firstErr = err
+		}
+	}
+	log.Info("daemon stopped; containers keep running")
+	return firstErr
+}
+
+// listenSocket listens on a unix socket only its owner may use. A socket
+// file left by a daemon that died is removed first, but one that answers
+// belongs to a live daemon and is left alone.
+func listenSocket(path string) (net.Listener, error) {
+	if _, err := os.Stat(path); err == nil {
+		conn, err := net.DialTimeout("unix", path, time.Second)
+		if err == nil {
+			conn.Close()
+			return nil, fmt.Errorf("another daemon answers on %s", path)
+		}
+		if err := os.Remove(path); err != nil {
+			return nil, fmt.Errorf("remove stale socket: %w", err)
+		}
+	}
+	// The state directory is 0700, so the socket is private from its first
+	// moment; the chmod makes the file itself 0600 whatever the umask.
+	ln, err := net.Listen("unix", path)
+	if err != nil {
+		if strings.Contains(err.Error(), "invalid argument") && len(path) > 100 {
+			return nil, fmt.Errorf("listen on %s: the path is too long for a unix socket; use a shorter --home", path)
+		}
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		ln.Close()
+		return nil, fmt.Errorf("chmod socket: %w", err)
+	}
+	return ln, nil
+}

@@ -1,0 +1,124 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mini-deploy/mini-deploy/cmd/mini-deploy/internal/printer"
+	"github.com/mini-deploy/mini-deploy/orchestrator/server"
+)
+
+type deleteOptions struct {
+	*globalOptions
+	args           []string
+	files          []string
+	selector       string
+	all            bool
+	cascade        string
+	ignoreNotFound bool
+}
+
+func newDeleteCommand(g *globalOptions) *cobra.Command {
+	o := &deleteOptions{globalOptions: g}
+	cmd := &cobra.Command{
+		Use:   "delete (-f FILE | TYPE NAME... | TYPE/NAME... | TYPE -l selector | TYPE --all)",
+		Short: "Delete objects; their pods go too unless --cascade=orphan",
+		Long: `Delete objects by file, by name or by label selector. Deleting a
+ReplicationController, ReplicaSet or Deployment deletes its pods too, unless
+--cascade=orphan leaves them running. Deleting a pod of a ReplicationController
+makes it start a new one.
+
+Examples:
+  mini-deploy delete rc kubia-v1
+  mini-deploy delete pod/kubia-v1-x7k2p
+  mini-deploy delete pods -l app=kubia
+  mini-deploy delete -f examples/kubia/`,
+		ValidArgsFunction: completeTypes,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o.args = args
+			return runDelete(cmd.Context(), o)
+		},
+	}
+	f := cmd.Flags()
+	f.StringArrayVarP(&o.files, "filename", "f", nil, "delete the objects of these manifests")
+	f.StringVarP(&o.selector, "selector", "l", "", "delete the objects of TYPE matching this label selector")
+	f.BoolVar(&o.all, "all", false, "delete every object of TYPE in the namespace")
+	f.StringVar(&o.cascade, "cascade", "background", `"background", "foreground" or "orphan" (keep the pods)`)
+	f.BoolVar(&o.ignoreNotFound, "ignore-not-found", false, "treat a missing object as deleted")
+	return cmd
+}
+
+func runDelete(ctx context.Context, o *deleteOptions) error {
+	switch o.cascade {
+	case "true":
+		o.cascade = "background"
+	case "false":
+		o.cascade = "orphan"
+	case "background", "foreground", "orphan":
+	default:
+		return fmt.Errorf(`invalid cascade value (%s). Must be "background", "foreground", or "orphan"`, o.cascade)
+	}
+	c := o.client()
+	defer c.Close()
+
+	type ref struct{ kind, ns, name string }
+	var refs []ref
+	switch {
+	case len(o.files) > 0:
+		if len(o.args) > 0 {
+			return errors.New("cannot name objects both with -f and as arguments")
+		}
+		objs, err := readManifests(o.globalOptions, o.files, false)
+		if err != nil {
+			return err
+		}
+		for _, obj := range objs {
+			refs = append(refs, ref{obj.GetTypeMeta().Kind, obj.Meta().Namespace, obj.Meta().Name})
+		}
+	default:
+		targets, err := parseTargets("delete", o.args, false)
+		if err != nil {
+			return err
+		}
+		for _, t := range targets {
+			if t.name != "" {
+				if o.all || o.selector != "" {
+					return errors.New("name cannot be provided when a selector or --all is specified")
+				}
+				refs = append(refs, ref{t.typ.kind, o.namespace, t.name})
+				continue
+			}
+			if !o.all && o.selector == "" {
+				return fmt.Errorf("resource(s) were provided, but no name was specified: give NAME, -l SELECTOR or --all")
+			}
+			objs, err := c.List(ctx, t.typ.kind, o.namespace, o.selector)
+			if err != nil {
+				return err
+			}
+			for _, obj := range objs {
+				refs = append(refs, ref{t.typ.kind, obj.Meta().Namespace, obj.Meta().Name})
+			}
+		}
+		if len(refs) == 0 {
+			fmt.Fprintf(o.errOut, "No resources found in %s namespace.\n", o.namespace)
+			return nil
+		}
+	}
+
+	var errs []error
+	for _, r := range refs {
+		_, err := c.Delete(ctx, r.kind, r.ns, r.name, server.DeleteOptions{Cascade: o.cascade})
+		if err != nil {
+			if o.ignoreNotFound && isNotFound(err) {
+				continue
+			}
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Fprintf(o.out, "%s %q deleted\n", printer.Resource(r.kind), r.name)
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,538 @@
+package printer
+
+import (
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/labels"
+	"github.com/mini-deploy/mini-deploy/orchestrator/server"
+)
+
+// timeLayout is how describe prints timestamps, as kubectl does.
+const timeLayout = time.RFC1123Z
+
+// describer writes kubectl's describe layout: "Key:\tvalue" lines, nested
+// by two spaces a level, aligned by one tabwriter over the whole output.
+type describer struct {
+	p  *Printer
+	tw *tabwriter.Writer
+}
+
+func (p *Printer) describer() *describer {
+	return &describer{p: p, tw: tabwriter.NewWriter(p.w, 0, 8, 2, ' ', 0)}
+}
+
+func (d *describer) line(level int, format string, args ...any) {
+	fmt.Fprintf(d.tw, strings.Repeat("  ", level)+format+"\n", args...)
+}
+
+func (d *describer) flush() error { return d.tw.Flush() }
+
+// labelLines prints a map one key=value a line, the first on the title's
+// line, as kubectl does for Labels and Annotations.
+func (d *describer) labelLines(level int, title string, m map[string]string, sep string) {
+	if len(m) == 0 {
+		d.line(level, "%s:\t<none>", title)
+		return
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for i, k := range keys {
+		if i == 0 {
+			d.line(level, "%s:\t%s%s%s", title, k, sep, m[k])
+		} else {
+			d.line(level, "\t%s%s%s", k, sep, m[k])
+		}
+	}
+}
+
+func (d *describer) meta(m *api.ObjectMeta) {
+	d.line(0, "Name:\t%s", m.Name)
+	d.line(0, "Namespace:\t%s", m.Namespace)
+}
+
+func (d *describer) timestamp(t api.Time) string {
+	if t.IsZero() {
+		return "<unknown>"
+	}
+	return t.Local().Format(timeLayout)
+}
+
+func (d *describer) controlledBy(m *api.ObjectMeta) {
+	for _, o := range m.OwnerReferences {
+		if o.Controller != nil && *o.Controller {
+			d.line(0, "Controlled By:\t%s/%s", o.Kind, o.Name)
+			return
+		}
+	}
+}
+
+// events prints the Events table, oldest first.
+func (d *describer) events(events []*api.Event) {
+	if len(events) == 0 {
+		d.line(0, "Events:\t<none>")
+		return
+	}
+	SortEvents(events)
+	d.line(0, "Events:")
+	d.line(1, "Type\tReason\tAge\tFrom\tMessage")
+	d.line(1, "----\t------\t----\t----\t-------")
+	for _, e := range events {
+		age := d.p.age(EventLastSeen(e))
+		if e.Count > 1 && !e.FirstTimestamp.IsZero() {
+			age = fmt.Sprintf("%s (x%d over %s)", age, e.Count, d.p.age(e.FirstTimestamp))
+		}
+		d.line(1, "%s\t%s\t%s\t%s\t%s", e.Type, e.Reason, age, orNone(e.Source.Component), strings.TrimSpace(e.Message))
+	}
+}
+
+func (d *describer) conditions(conds []api.Condition, withReason bool) {
+	if len(conds) == 0 {
+		return
+	}
+	d.line(0, "Conditions:")
+	if withReason {
+		d.line(1, "Type\tStatus\tReason")
+		d.line(1, "----\t------\t------")
+	} else {
+		d.line(1, "Type\tStatus")
+	}
+	for _, c := range conds {
+		if withReason {
+			d.line(1, "%s\t%s\t%s", c.Type, c.Status, c.Reason)
+		} else {
+			d.line(1, "%s\t%s", c.Type, c.Status)
+		}
+	}
+}
+
+// PodTemplate prints a pod template as describe and `rollout history
+// --revision` show it.
+func (p *Printer) PodTemplate(t *api.PodTemplateSpec) error {
+	d := p.describer()
+	d.template(t)
+	return d.flush()
+}
+
+func (d *describer) template(t *api.PodTemplateSpec) {
+	d.line(0, "Pod Template:")
+	if t == nil {
+		d.line(1, "<none>")
+		return
+	}
+	d.labelLines(1, "Labels", t.Labels, "=")
+	if len(t.Annotations) > 0 {
+		d.labelLines(1, "Annotations", t.Annotations, ": ")
+	}
+	d.line(1, "Containers:")
+	for _, c := range t.Spec.Containers {
+		d.line(1, " %s:", c.Name)
+		d.line(2, "Image:\t%s", c.Image)
+		d.containerBody(c, true)
+	}
+}
+
+// containerBody prints what a template says of a container, after Image;
+// a pod prints its port before the container's state, so it asks for none.
+func (d *describer) containerBody(c api.Container, port bool) {
+	if port {
+		d.line(2, "Port:\t%s", containerPorts(c.Ports))
+	}
+	if len(c.Command) > 0 {
+		d.line(2, "Command:\t%s", strings.Join(c.Command, " "))
+	}
+	if len(c.Args) > 0 {
+		d.line(2, "Args:\t%s", strings.Join(c.Args, " "))
+	}
+	if c.LivenessProbe != nil {
+		d.line(2, "Liveness:\t%s", Probe(c.LivenessProbe))
+	}
+	if c.ReadinessProbe != nil {
+		d.line(2, "Readiness:\t%s", Probe(c.ReadinessProbe))
+	}
+	if len(c.Env) == 0 {
+		d.line(2, "Environment:\t<none>")
+		return
+	}
+	d.line(2, "Environment:")
+	for _, e := range c.Env {
+		d.line(3, "%s:\t%s", e.Name, e.Value)
+	}
+}
+
+func containerPorts(ports []api.ContainerPort) string {
+	if len(ports) == 0 {
+		return "<none>"
+	}
+	var parts []string
+	for _, p := range ports {
+		proto := p.Protocol
+		if proto == "" {
+			proto = "TCP"
+		}
+		s := fmt.Sprintf("%d/%s", p.ContainerPort, proto)
+		if p.Name != "" {
+			s += " (" + p.Name + ")"
+		}
+		parts = append(parts, s)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Probe prints a probe as kubectl does:
+// http-get http://:8080/healthz delay=0s timeout=1s period=10s #success=1 #failure=3.
+func Probe(pr *api.Probe) string {
+	var what string
+	switch {
+	case pr.HTTPGet != nil:
+		scheme := strings.ToLower(pr.HTTPGet.Scheme)
+		if scheme == "" {
+			scheme = "http"
+		}
+		what = fmt.Sprintf("http-get %s://%s%s", scheme, net.JoinHostPort(pr.HTTPGet.Host, pr.HTTPGet.Port.String()), pr.HTTPGet.Path)
+	case pr.TCPSocket != nil:
+		what = "tcp-socket " + net.JoinHostPort(pr.TCPSocket.Host, pr.TCPSocket.Port.String())
+	case pr.Exec != nil:
+		what = "exec [" + strings.Join(pr.Exec.Command, " ") + "]"
+	default:
+		what = "unknown"
+	}
+	def := func(v, d int32) int32 {
+		if v == 0 {
+			return d
+		}
+		return v
+	}
+	return fmt.Sprintf("%s delay=%ds timeout=%ds period=%ds #success=%d #failure=%d", what,
+		pr.InitialDelaySeconds, def(pr.TimeoutSeconds, 1), def(pr.PeriodSeconds, 10),
+		def(pr.SuccessThreshold, 1), def(pr.FailureThreshold, 3))
+}
+
+// DescribePod prints a pod.
+func (p *Printer) DescribePod(pod *api.Pod, events []*api.Event) error {
+	d := p.describer()
+	d.meta(&pod.ObjectMeta)
+	d.line(0, "Node:\t%s", NodeName)
+	start := pod.CreationTimestamp
+	if pod.Status.StartTime != nil {
+		start = *pod.Status.StartTime
+	}
+	d.line(0, "Start Time:\t%s", d.timestamp(start))
+	d.labelLines(0, "Labels", pod.Labels, "=")
+	d.labelLines(0, "Annotations", pod.Annotations, ": ")
+	d.line(0, "Status:\t%s", PodStatus(pod))
+	d.line(0, "IP:\t%s", orNone(pod.Status.PodIP))
+	d.controlledBy(&pod.ObjectMeta)
+	d.line(0, "Containers:")
+	for i, c := range pod.Spec.Containers {
+		var cs api.ContainerStatus
+		if i < len(pod.Status.ContainerStatuses) {
+			cs = pod.Status.ContainerStatuses[i]
+		}
+		d.line(1, "%s:", c.Name)
+		if cs.ContainerID != "" {
+			d.line(2, "Container ID:\t%s", cs.ContainerID)
+		}
+		d.line(2, "Image:\t%s", c.Image)
+		d.line(2, "Port:\t%s", containerPorts(c.Ports))
+		d.state(2, "State", cs.State)
+		if cs.LastState.Terminated != nil {
+			d.state(2, "Last State", cs.LastState)
+		}
+		d.line(2, "Ready:\t%s", titleBool(cs.Ready))
+		d.line(2, "Restart Count:\t%d", cs.RestartCount)
+		d.containerBody(c, false)
+	}
+	d.conditions(pod.Status.Conditions, false)
+	d.events(events)
+	return d.flush()
+}
+
+func titleBool(b bool) string {
+	if b {
+		return "True"
+	}
+	return "False"
+}
+
+func (d *describer) state(level int, title string, st api.ContainerState) {
+	switch {
+	case st.Running != nil:
+		d.line(level, "%s:\tRunning", title)
+		d.line(level+1, "Started:\t%s", d.timestamp(st.Running.StartedAt))
+	case st.Waiting != nil:
+		d.line(level, "%s:\tWaiting", title)
+		d.line(level+1, "Reason:\t%s", st.Waiting.Reason)
+		if st.Waiting.Message != "" {
+			d.line(level+1, "Message:\t%s", st.Waiting.Message)
+		}
+	case st.Terminated != nil:
+		d.line(level, "%s:\tTerminated", title)
+		d.line(level+1, "Reason:\t%s", orNone(st.Terminated.Reason))
+		d.line(level+1, "Exit Code:\t%d", st.Terminated.ExitCode)
+		d.line(level+1, "Started:\t%s", d.timestamp(st.Terminated.StartedAt))
+		d.line(level+1, "Finished:\t%s", d.timestamp(st.Terminated.FinishedAt))
+	default:
+		d.line(level, "%s:\tWaiting", title)
+	}
+}
+
+// PodsStatus is the `Pods Status:` line of a ReplicaSet or
+// ReplicationController: 3 Running / 0 Waiting / 0 Succeeded / 0 Failed.
+func PodsStatus(pods []*api.Pod) string {
+	var running, waiting, succeeded, failed int
+	for _, p := range pods {
+		switch p.Status.Phase {
+		case "Running":
+			running++
+		case "Succeeded":
+			succeeded++
+		case "Failed":
+			failed++
+		default:
+			waiting++
+		}
+	}
+	return fmt.Sprintf("%d Running / %d Waiting / %d Succeeded / %d Failed", running, waiting, succeeded, failed)
+}
+
+// DescribeReplicationController prints an RC with its pods' phases.
+func (p *Printer) DescribeReplicationController(rc *api.ReplicationController, pods []*api.Pod, events []*api.Event) error {
+	d := p.describer()
+	d.meta(&rc.ObjectMeta)
+	d.line(0, "Selector:\t%s", labels.FormatLabels(rc.Spec.Selector))
+	d.labelLines(0, "Labels", rc.Labels, "=")
+	d.labelLines(0, "Annotations", rc.Annotations, ": ")
+	d.line(0, "Replicas:\t%d current / %d desired", rc.Status.Replicas, replicas(rc.Spec.Replicas))
+	d.line(0, "Pods Status:\t%s", PodsStatus(pods))
+	d.template(rc.Spec.Template)
+	d.events(events)
+	return d.flush()
+}
+
+// DescribeReplicaSet prints a ReplicaSet with its pods' phases.
+func (p *Printer) DescribeReplicaSet(rs *api.ReplicaSet, pods []*api.Pod, events []*api.Event) error {
+	d := p.describer()
+	d.meta(&rs.ObjectMeta)
+	d.line(0, "Selector:\t%s", SelectorString(rs.Spec.Selector))
+	d.labelLines(0, "Labels", rs.Labels, "=")
+	d.labelLines(0, "Annotations", rs.Annotations, ": ")
+	d.controlledBy(&rs.ObjectMeta)
+	d.line(0, "Replicas:\t%d current / %d desired", rs.Status.Replicas, replicas(rs.Spec.Replicas))
+	d.line(0, "Pods Status:\t%s", PodsStatus(pods))
+	d.template(&rs.Spec.Template)
+	d.conditions(rs.Status.Conditions, true)
+	d.events(events)
+	return d.flush()
+}
+
+// DescribeDeployment prints a Deployment with its ReplicaSets; newRS may be
+// nil.
+func (p *Printer) DescribeDeployment(dep *api.Deployment, oldRSs []*api.ReplicaSet, newRS *api.ReplicaSet, events []*api.Event) error {
+	d := p.describer()
+	d.meta(&dep.ObjectMeta)
+	d.line(0, "CreationTimestamp:\t%s", d.timestamp(dep.CreationTimestamp))
+	d.labelLines(0, "Labels", dep.Labels, "=")
+	d.labelLines(0, "Annotations", dep.Annotations, ": ")
+	d.line(0, "Selector:\t%s", SelectorString(dep.Spec.Selector))
+	st := dep.Status
+	d.line(0, "Replicas:\t%d desired | %d updated | %d total | %d available | %d unavailable",
+		replicas(dep.Spec.Replicas), st.UpdatedReplicas, st.Replicas, st.AvailableReplicas, st.UnavailableReplicas)
+	strategy := dep.Spec.Strategy.Type
+	if strategy == "" {
+		strategy = api.RollingUpdateDeploymentStrategyType
+	}
+	d.line(0, "StrategyType:\t%s", strategy)
+	d.line(0, "MinReadySeconds:\t%d", dep.Spec.MinReadySeconds)
+	if strategy == api.RollingUpdateDeploymentStrategyType {
+		unavailable, surge := "25%", "25%"
+		if ru := dep.Spec.Strategy.RollingUpdate; ru != nil {
+			if ru.MaxUnavailable != nil {
+				unavailable = ru.MaxUnavailable.String()
+			}
+			if ru.MaxSurge != nil {
+				surge = ru.MaxSurge.String()
+			}
+		}
+		d.line(0, "RollingUpdateStrategy:\t%s max unavailable, %s max surge", unavailable, surge)
+	}
+	if dep.Spec.Paused {
+		d.line(0, "Paused:\ttrue")
+	}
+	d.template(&dep.Spec.Template)
+	d.conditions(st.Conditions, true)
+	var olds []string
+	for _, rs := range oldRSs {
+		olds = append(olds, rsSummary(rs))
+	}
+	d.line(0, "OldReplicaSets:\t%s", orNone(strings.Join(olds, ", ")))
+	if newRS != nil {
+		d.line(0, "NewReplicaSet:\t%s", rsSummary(newRS))
+	} else {
+		d.line(0, "NewReplicaSet:\t<none>")
+	}
+	d.events(events)
+	return d.flush()
+}
+
+func rsSummary(rs *api.ReplicaSet) string {
+	return fmt.Sprintf("%s (%d/%d replicas created)", rs.Name, rs.Status.Replicas, replicas(rs.Spec.Replicas))
+}
+
+// DescribeService prints a Service, its URLs and its endpoints by pod.
+func (p *Printer) DescribeService(svc *api.Service, ep *api.Endpoints, events []*api.Event) error {
+	d := p.describer()
+	d.meta(&svc.ObjectMeta)
+	d.labelLines(0, "Labels", svc.Labels, "=")
+	d.labelLines(0, "Annotations", svc.Annotations, ": ")
+	d.line(0, "Selector:\t%s", labels.FormatLabels(svc.Spec.Selector))
+	typ := svc.Spec.Type
+	if typ == "" {
+		typ = api.ServiceTypeClusterIP
+	}
+	d.line(0, "Type:\t%s", typ)
+	d.line(0, "IP:\t%s", orNone(svc.Spec.ClusterIP))
+	for _, sp := range svc.Spec.Ports {
+		name := sp.Name
+		if name == "" {
+			name = "<unset>"
+		}
+		proto := sp.Protocol
+		if proto == "" {
+			proto = "TCP"
+		}
+		target := sp.TargetPort
+		if target.IsZero() {
+			target = api.FromInt(int(sp.Port))
+		}
+		d.line(0, "Port:\t%s  %d/%s", name, sp.Port, proto)
+		d.line(0, "TargetPort:\t%s/%s", target.String(), proto)
+		if sp.NodePort != 0 {
+			d.line(0, "NodePort:\t%s  %d/%s", name, sp.NodePort, proto)
+			host := p.opts.Address
+			if host == "" || host == "0.0.0.0" || host == "::" {
+				host = "127.0.0.1"
+			}
+			d.line(0, "URL:\thttp://%s", net.JoinHostPort(host, strconv.Itoa(int(sp.NodePort))))
+		}
+	}
+	ready, notReady := endpointLines(ep)
+	if len(ready) == 0 {
+		d.line(0, "Endpoints:\t<none>")
+	}
+	for i, l := range ready {
+		if i == 0 {
+			d.line(0, "Endpoints:\t%s", l)
+		} else {
+			d.line(0, "\t%s", l)
+		}
+	}
+	for i, l := range notReady {
+		if i == 0 {
+			d.line(0, "Not Ready Endpoints:\t%s", l)
+		} else {
+			d.line(0, "\t%s", l)
+		}
+	}
+	affinity := svc.Spec.SessionAffinity
+	if affinity == "" {
+		affinity = "None"
+	}
+	d.line(0, "Session Affinity:\t%s", affinity)
+	d.events(events)
+	return d.flush()
+}
+
+// endpointLines prints each address as "ip:port (pod)".
+func endpointLines(ep *api.Endpoints) (ready, notReady []string) {
+	if ep == nil {
+		return nil, nil
+	}
+	format := func(a api.EndpointAddress, port *api.EndpointPort) string {
+		s := a.IP
+		if port != nil {
+			s = net.JoinHostPort(a.IP, strconv.Itoa(int(port.Port)))
+		}
+		if a.TargetRef != nil && a.TargetRef.Name != "" {
+			s += " (" + a.TargetRef.Name + ")"
+		}
+		return s
+	}
+	for _, ss := range ep.Subsets {
+		ports := []*api.EndpointPort{nil}
+		if len(ss.Ports) > 0 {
+			ports = ports[:0]
+			for i := range ss.Ports {
+				ports = append(ports, &ss.Ports[i])
+			}
+		}
+		for _, port := range ports {
+			for _, a := range ss.Addresses {
+				ready = append(ready, format(a, port))
+			}
+			for _, a := range ss.NotReadyAddresses {
+				notReady = append(notReady, format(a, port))
+			}
+		}
+	}
+	return ready, notReady
+}
+
+// DescribeRollingUpdate prints a legacy rolling update and its log.
+func (p *Printer) DescribeRollingUpdate(ru *api.RollingUpdate) error {
+	d := p.describer()
+	d.meta(&ru.ObjectMeta)
+	d.line(0, "From:\t%s", ru.Spec.From)
+	d.line(0, "To:\t%s", orNone(ru.Spec.To))
+	d.line(0, "Image:\t%s", orNone(ru.Spec.Image))
+	d.line(0, "Phase:\t%s", orNone(ru.Status.Phase))
+	d.line(0, "Started:\t%s", d.timestamp(ru.CreationTimestamp))
+	if err := d.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(p.w, "Progress:")
+	for _, l := range ru.Status.Lines {
+		fmt.Fprintln(p.w, "  "+l)
+	}
+	return nil
+}
+
+// DescribeObject prints a kind with no describer of its own as YAML.
+func (p *Printer) DescribeObject(obj api.Object) error {
+	b, err := api.ToYAML(obj)
+	if err != nil {
+		return err
+	}
+	_, err = p.w.Write(b)
+	return err
+}
+
+// History prints `rollout history`: REVISION  CHANGE-CAUSE, kubectl's two
+// spaces apart.
+func (p *Printer) History(revs []server.RevisionInfo) error {
+	tw := tabwriter.NewWriter(p.w, 0, 8, 2, ' ', 0)
+	fmt.Fprintln(tw, "REVISION\tCHANGE-CAUSE")
+	for _, r := range revs {
+		fmt.Fprintf(tw, "%d\t%s\n", r.Revision, orNone(r.ChangeCause))
+	}
+	return tw.Flush()
+}
+
+// Plan prints the steps of `rollout plan`.
+func (p *Printer) Plan(steps []server.PlanStep) error {
+	cols := newColumns(p.w)
+	cols.add([]string{"STEP", "ACTION", "OLD", "NEW", "AVAILABLE", "TOTAL"})
+	for _, s := range steps {
+		cols.add([]string{strconv.Itoa(s.Step), s.Action, i32(s.Old), i32(s.New), i32(s.Available), i32(s.Total)})
+	}
+	return cols.flush()
+}

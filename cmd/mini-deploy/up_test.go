@@ -1,0 +1,52 @@
+package main
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func TestUpAppliesWaitsAndPrintsURLs(t *testing.T) {
+	home := daemon(t, newFake())
+	file := filepath.Join(t.TempDir(), "kubia.yaml")
+	os.WriteFile(file, []byte(rcManifest), 0o644)
+	out, errOut, code := cli(t, home, "up", "-f", file)
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	expect(t, "up", out, `
+replicationcontroller/kubia-v1 created
+service/kubia created
+replicationcontroller/kubia-v1 ready (3/3)
+service/kubia: http://127.0.0.1:30123
+`)
+	out, _, code = cli(t, home, "up")
+	if code != 0 || out != "service/kubia: http://127.0.0.1:30123\n" {
+		t.Errorf("up without files: %d %q", code, out)
+	}
+}
+
+func TestUpStartsDaemonWhenNoneAnswers(t *testing.T) {
+	home := t.TempDir()
+	g := &globalOptions{home: home, namespace: "default", out: &strings.Builder{}, errOut: &strings.Builder{}}
+	o := &upOptions{globalOptions: g}
+	started := 0
+	o.startDaemon = func(ctx context.Context, g *globalOptions, f daemonFlags) error {
+		started++
+		return nil
+	}
+	c := g.client()
+	if err := ensureDaemon(context.Background(), o, c); err != nil || started != 1 {
+		t.Fatalf("ensureDaemon = %v, started %d", err, started)
+	}
+}
+
+func TestTail(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "daemon.log")
+	os.WriteFile(f, []byte("a\nb\nc\n"), 0o600)
+	if got := tail(f, 2); got != "  b\n  c" {
+		t.Errorf("tail = %q", got)
+	}
+}

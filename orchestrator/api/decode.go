@@ -1,0 +1,629 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"reflect"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+	"weak"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Manifests are read the way kubectl reads them, but stricter than a plain
+// YAML-to-struct decode: a misspelt field in YAML is silently dropped by
+// encoding/json, and `replicaz: 5` would quietly run one pod. So each
+// document is first walked as a yaml.Node against the Go type it will become,
+// following the json tags, and every field the type does not have is an error
+// that names the file, the document and the field path, with its line. Only a
+// document that passes is turned into JSON and decoded into its typed object.
+
+// manifestKinds are the kinds an apply accepts, with the apiVersion each
+// must carry, in the order error messages list them.
+var manifestKinds = []struct{ apiVersion, kind string }{
+	{"v1", KindReplicationController},
+	{"apps/v1", KindReplicaSet},
+	{"apps/v1", KindDeployment},
+	{"v1", KindService},
+	{"v1", KindList},
+}
+
+// KindList is the kind of a document holding other objects in items.
+const KindList = "List"
+
+func supportedKinds() string {
+	s := make([]string, len(manifestKinds))
+	for i, k := range manifestKinds {
+		s[i] = k.apiVersion + " " + k.kind
+	}
+	return strings.Join(s, ", ")
+}
+
+// Source is where a decoded object came from.
+type Source struct {
+	File     string // the name given to DecodeManifests
+	Document int    // 1-based, counting every YAML document in the file, empty ones included
+	Item     int    // position in a List document's items, or -1
+}
+
+// String prints `kubia.yaml: document 2`, with `: items[0]` inside a List.
+func (s Source) String() string {
+	out := s.File + ": document " + strconv.Itoa(s.Document)
+	if s.Item >= 0 {
+		out += ": items[" + strconv.Itoa(s.Item) + "]"
+	}
+	return out
+}
+
+// sources remembers where each decoded object came from without adding a
+// field to the objects, which are Kubernetes' shape and travel as JSON. It is
+// keyed weakly on the object's metadata so that it never keeps an object
+// alive; a deep copy has no source, which is right: it was not read from a file.
+var sources = struct {
+	sync.Mutex
+	m map[weak.Pointer[ObjectMeta]]Source
+}{m: map[weak.Pointer[ObjectMeta]]Source{}}
+
+func recordSource(obj Object, src Source) {
+	meta := obj.Meta()
+	k := weak.Make(meta)
+	sources.Lock()
+	sources.m[k] = src
+	sources.Unlock()
+	runtime.AddCleanup(meta, func(k weak.Pointer[ObjectMeta]) {
+		sources.Lock()
+		delete(sources.m, k)
+		sources.Unlock()
+	}, k)
+}
+
+// SourceOf returns where obj was decoded from, if DecodeManifests or
+// ReadManifests made it.
+func SourceOf(obj Object) (Source, bool) {
+	sources.Lock()
+	defer sources.Unlock()
+	src, ok := sources.m[weak.Make(obj.Meta())]
+	return src, ok
+}
+
+// DecodeError is one problem in one document of a manifest file.
+type DecodeError struct {
+	Source Source
+	Kind   string // empty until the document's kind is known
+	Name   string
+	Path   string // field path, such as spec.template.spec.containers[0].image
+	Line   int    // 0 when unknown
+	Msg    string
+}
+
+// Error prints `kubia.yaml: document 1 (ReplicationController "kubia-bad"):
+// spec.replicaz: unknown field (line 7)`.
+func (e *DecodeError) Error() string {
+	var b strings.Builder
+	b.WriteString(e.Source.String())
+	if e.Kind != "" {
+		b.WriteString(" (" + e.Kind)
+		if e.Name != "" {
+			b.WriteString(" " + strconv.Quote(e.Name))
+		}
+		b.WriteString(")")
+	}
+	if e.Path != "" {
+		b.WriteString(": " + e.Path)
+	}
+	b.WriteString(": " + e.Msg)
+	if e.Line > 0 {
+		fmt.Fprintf(&b, " (line %d)", e.Line)
+	}
+	return b.String()
+}
+
+// DecodeManifests reads every object in a multi-document YAML (or JSON)
+// file. Empty documents are skipped; a `kind: List` contributes its items.
+// Any problem in any document fails the whole file, and every problem found
+// is reported, so a user fixes a file in one round. Fields the server sets
+// (status, uid, resourceVersion, generation, timestamps) are accepted, so
+// that the output of `get -o yaml` can be applied again, and cleared.
+func DecodeManifests(name string, data []byte) ([]Object, error) {
+	var objs []Object
+	var errs []error
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	for doc := 1; ; doc++ {
+		var root yaml.Node
+		err := dec.Decode(&root)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		src := Source{File: name, Document: doc, Item: -1}
+		if err != nil {
+			// The YAML parser cannot resume after a syntax error.
+			errs = append(errs, &DecodeError{Source: src, Msg: strings.TrimPrefix(err.Error(), "yaml: ")})
+			break
+		}
+		got, docErrs := decodeDocument(&root, src)
+		objs = append(objs, got...)
+		errs = append(errs, docErrs...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return objs, nil
+}
+
+func decodeDocument(root *yaml.Node, src Source) ([]Object, []error) {
+	n := root
+	if n.Kind == yaml.DocumentNode {
+		if len(n.Content) == 0 {
+			return nil, nil
+		}
+		n = n.Content[0]
+	}
+	n = resolveAlias(n)
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return nil, nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return nil, []error{&DecodeError{Source: src, Line: n.Line,
+			Msg: "expected an object with apiVersion and kind, got " + describe(n)}}
+	}
+	apiVersion, kind := scalarField(n, "apiVersion"), scalarField(n, "kind")
+	if kind != KindList {
+		obj, err := decodeObject(n, src)
+		if err != nil {
+			return nil, []error{err}
+		}
+		return []Object{obj}, nil
+	}
+
+	fail := func(path string, line int, msg string) error {
+		return &DecodeError{Source: src, Kind: KindList, Path: path, Line: line, Msg: msg}
+	}
+	if apiVersion != "v1" {
+		return nil, []error{fail("apiVersion", n.Line, fmt.Sprintf("%q is not supported for kind List; supported: %s", apiVersion, supportedKinds()))}
+	}
+	var objs []Object
+	var errs []error
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], resolveAlias(n.Content[i+1])
+		switch k.Value {
+		case "apiVersion", "kind", "metadata":
+			// A List's metadata is the server's (resourceVersion) and
+			// says nothing about the items.
+		case "items":
+			if v.Kind == yaml.ScalarNode && v.ShortTag() == "!!null" {
+				continue
+			}
+			if v.Kind != yaml.SequenceNode {
+				return nil, []error{fail("items", v.Line, "expected a list, got "+describe(v))}
+			}
+			for j, item := range v.Content {
+				item = resolveAlias(item)
+				itemSrc := src
+				itemSrc.Item = j
+				if item.Kind != yaml.MappingNode {
+					errs = append(errs, &DecodeError{Source: itemSrc, Line: item.Line,
+						Msg: "expected an object with apiVersion and kind, got " + describe(item)})
+					continue
+				}
+				if scalarField(item, "kind") == KindList {
+					errs = append(errs, &DecodeError{Source: itemSrc, Kind: KindList, Line: item.Line, Msg: "a List may not contain a List"})
+					continue
+				}
+				obj, err := decodeObject(item, itemSrc)
+				if err != nil {
+					errs = append(errs, err)
+					continue
+				}
+				objs = append(objs, obj)
+			}
+		default:
+			errs = append(errs, fail(k.Value, k.Line, "unknown field"))
+		}
+	}
+	return objs, errs
+}
+
+// decodeObject checks one object's mapping against its Go type and decodes it.
+func decodeObject(n *yaml.Node, src Source) (Object, error) {
+	apiVersion, kind := scalarField(n, "apiVersion"), scalarField(n, "kind")
+	var name string
+	if md := mappingField(n, "metadata"); md != nil {
+		name = scalarField(md, "name")
+	}
+	base := DecodeError{Source: src, Kind: kind, Name: name, Line: n.Line}
+	fail := func(msg string) error { e := base; e.Msg = msg; return &e }
+	switch {
+	case kind == "":
+		return nil, fail("kind is missing; supported: " + supportedKinds())
+	case apiVersion == "":
+		return nil, fail("apiVersion is missing")
+	}
+	var want string
+	for _, k := range manifestKinds {
+		if k.kind == kind && kind != KindList {
+			want = k.apiVersion
+		}
+	}
+	if want == "" {
+		base.Kind = ""
+		return nil, fail(fmt.Sprintf("unsupported kind %q; supported: %s", kind, supportedKinds()))
+	}
+	if apiVersion != want {
+		return nil, fail(fmt.Sprintf("apiVersion %q is not supported for kind %s, use %s; supported: %s",
+			apiVersion, kind, want, supportedKinds()))
+	}
+
+	obj, err := New(kind)
+	if err != nil {
+		return nil, fail(err.Error())
+	}
+	// status is the server's to write; a copy of `get -o yaml` carries it.
+	spec := withoutField(n, "status")
+	c := &converter{base: base}
+	generic := c.convert(spec, reflect.TypeOf(obj).Elem(), "")
+	if len(c.errs) > 0 {
+		return nil, errors.Join(c.errs...)
+	}
+	data, err := json.Marshal(generic)
+	if err != nil {
+		return nil, fail(err.Error())
+	}
+	jd := json.NewDecoder(bytes.NewReader(data))
+	jd.DisallowUnknownFields()
+	if err := jd.Decode(obj); err != nil {
+		return nil, fail(err.Error())
+	}
+	ClearServerFields(obj)
+	recordSource(obj, src)
+	return obj, nil
+}
+
+// ClearServerFields drops what only the server may set: uid,
+// resourceVersion, generation, timestamps and status. Applying the output of
+// `get -o yaml` is then the same as applying the file it came from.
+func ClearServerFields(obj Object) {
+	m := obj.Meta()
+	m.UID = ""
+	m.ResourceVersion = ""
+	m.Generation = 0
+	m.CreationTimestamp = Time{}
+	m.DeletionTimestamp = nil
+	v := reflect.ValueOf(obj)
+	if v.Kind() == reflect.Pointer {
+		if st := v.Elem().FieldByName("Status"); st.IsValid() && st.CanSet() {
+			st.SetZero()
+		}
+	}
+}
+
+// converter walks a yaml.Node alongside a Go type and returns the same data
+// as plain JSON values, collecting an error for every field that does not fit.
+type converter struct {
+	base DecodeError
+	errs []error
+}
+
+func (c *converter) fail(path string, n *yaml.Node, msg string) {
+	e := c.base
+	e.Path, e.Line, e.Msg = path, n.Line, msg
+	c.errs = append(c.errs, &e)
+}
+
+var (
+	timeType        = reflect.TypeFor[Time]()
+	intOrStringType = reflect.TypeFor[IntOrString]()
+)
+
+func (c *converter) convert(n *yaml.Node, t reflect.Type, path string) any {
+	n = resolveAlias(n)
+	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
+		return nil
+	}
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t {
+	case timeType:
+		tag := n.ShortTag()
+		if n.Kind == yaml.ScalarNode && (tag == "!!str" || tag == "!!timestamp") {
+			if _, err := time.Parse(time.RFC3339Nano, n.Value); err == nil {
+				return n.Value
+			}
+		}
+		c.fail(path, n, "expected an RFC 3339 time, got "+describe(n))
+		return nil
+	case intOrStringType:
+		switch {
+		case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str":
+			return n.Value
+		case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int":
+			return c.integer(n, reflect.TypeFor[int32](), path)
+		}
+		c.fail(path, n, "expected an integer or a string, got "+describe(n))
+		return nil
+	}
+
+	switch t.Kind() {
+	case reflect.Struct:
+		return c.object(n, t, path)
+	case reflect.Map:
+		if n.Kind != yaml.MappingNode {
+			c.fail(path, n, "expected an object, got "+describe(n))
+			return nil
+		}
+		out := map[string]any{}
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k := resolveAlias(n.Content[i])
+			p := key(path, k.Value)
+			if _, dup := out[k.Value]; dup {
+				c.fail(p, k, "duplicate field")
+				continue
+			}
+			out[k.Value] = c.convert(n.Content[i+1], t.Elem(), p)
+		}
+		return out
+	case reflect.Slice:
+		if n.Kind != yaml.SequenceNode {
+			c.fail(path, n, "expected a list, got "+describe(n))
+			return nil
+		}
+		out := make([]any, len(n.Content))
+		for i, item := range n.Content {
+			out[i] = c.convert(item, t.Elem(), index(path, i))
+		}
+		return out
+	case reflect.String:
+		if n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!str" || n.ShortTag() == "!!timestamp") {
+			return n.Value
+		}
+		c.fail(path, n, "expected a string, got "+describe(n))
+		return nil
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
+			return c.integer(n, t, path)
+		}
+		c.fail(path, n, "expected an integer, got "+describe(n))
+		return nil
+	case reflect.Bool:
+		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
+			var b bool
+			if err := n.Decode(&b); err == nil {
+				return b
+			}
+		}
+		c.fail(path, n, "expected true or false, got "+describe(n))
+		return nil
+	}
+	c.fail(path, n, "field of unsupported type "+t.String())
+	return nil
+}
+
+func (c *converter) integer(n *yaml.Node, t reflect.Type, path string) any {
+	var v int64
+	if err := n.Decode(&v); err != nil || reflect.New(t).Elem().OverflowInt(v) {
+		c.fail(path, n, fmt.Sprintf("%s is out of range for %s", n.Value, t))
+		return nil
+	}
+	return v
+}
+
+func (c *converter) object(n *yaml.Node, t reflect.Type, path string) any {
+	if n.Kind != yaml.MappingNode {
+		c.fail(path, n, "expected an object, got "+describe(n))
+		return nil
+	}
+	fields := jsonFields(t)
+	out := map[string]any{}
+	var merged map[string]any
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := resolveAlias(n.Content[i]), n.Content[i+1]
+		if k.ShortTag() == "!!merge" {
+			// `<<: *defaults` merges another mapping; keys written here win.
+			merged, _ = c.object(mergeSource(v), t, path).(map[string]any)
+			continue
+		}
+		p := child(path, k.Value)
+		ft, ok := fields[k.Value]
+		if _, dup := out[k.Value]; dup {
+			c.fail(p, k, "duplicate field")
+			continue
+		}
+		if !ok {
+			c.fail(p, k, "unknown field")
+			continue
+		}
+		out[k.Value] = c.convert(v, ft, p)
+	}
+	for mk, mv := range merged {
+		if _, set := out[mk]; !set {
+			out[mk] = mv
+		}
+	}
+	return out
+}
+
+// mergeSource flattens the value of a merge key, a mapping or a list of them
+// (earlier ones win), into one mapping node.
+func mergeSource(n *yaml.Node) *yaml.Node {
+	n = resolveAlias(n)
+	if n.Kind != yaml.SequenceNode {
+		return n
+	}
+	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line}
+	seen := map[string]bool{}
+	for _, item := range n.Content {
+		item = resolveAlias(item)
+		for i := 0; i+1 < len(item.Content); i += 2 {
+			if k := item.Content[i].Value; !seen[k] {
+				seen[k] = true
+				m.Content = append(m.Content, item.Content[i], item.Content[i+1])
+			}
+		}
+	}
+	return m
+}
+
+// jsonFields maps each JSON field name of a struct to its type, flattening
+// embedded structs without a name (TypeMeta, ProbeHandler) as encoding/json
+// does, and letting a struct's own fields win over embedded ones.
+var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type
+
+func jsonFields(t reflect.Type) map[string]reflect.Type {
+	if f, ok := fieldCache.Load(t); ok {
+		return f.(map[string]reflect.Type)
+	}
+	fields := map[string]reflect.Type{}
+	var embedded []reflect.Type
+	for i := range t.NumField() {
+		f := t.Field(i)
+		tag := f.Tag.Get("json")
+		if tag == "-" || (!f.IsExported() && !f.Anonymous) {
+			continue
+		}
+		name, _, _ := strings.Cut(tag, ",")
+		ft := f.Type
+		for ft.Kind() == reflect.Pointer {
+			ft = ft.Elem()
+		}
+		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
+			embedded = append(embedded, ft)
+			continue
+		}
+		if name == "" {
+			name = f.Name
+		}
+		fields[name] = f.Type
+	}
+	for _, et := range embedded {
+		for name, ft := range jsonFields(et) {
+			if _, own := fields[name]; !own {
+				fields[name] = ft
+			}
+		}
+	}
+	fieldCache.Store(t, fields)
+	return fields
+}
+
+func resolveAlias(n *yaml.Node) *yaml.Node {
+	for n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+// describe names what a node holds for "expected X, got Y": strings quoted,
+// other scalars as written.
+func describe(n *yaml.Node) string {
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "an object"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		if n.ShortTag() == "!!str" {
+			return strconv.Quote(n.Value)
+		}
+		return n.Value
+	}
+	return "nothing"
+}
+
+// scalarField returns the string value of key in mapping n, or "".
+func scalarField(n *yaml.Node, key string) string {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			if v := resolveAlias(n.Content[i+1]); v.Kind == yaml.ScalarNode {
+				return v.Value
+			}
+		}
+	}
+	return ""
+}
+
+func mappingField(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			if v := resolveAlias(n.Content[i+1]); v.Kind == yaml.MappingNode {
+				return v
+			}
+		}
+	}
+	return nil
+}
+
+// withoutField returns a shallow copy of mapping n without key.
+func withoutField(n *yaml.Node, key string) *yaml.Node {
+	cp := *n
+	cp.Content = nil
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value != key {
+			cp.Content = append(cp.Content, n.Content[i], n.Content[i+1])
+		}
+	}
+	return &cp
+}
+
+// manifestExts are the files a directory contributes, as kubectl picks them.
+var manifestExts = map[string]bool{".yaml": true, ".yml": true, ".json": true}
+
+// ReadManifests decodes files and directories (their *.yaml, *.yml and
+// *.json files, in name order, not recursing), as `apply -f` takes them.
+// Reading "-" from stdin is the CLI's business: it calls DecodeManifests.
+// Every file is read and every problem reported before it fails, and it
+// returns objects only when all of them decoded: an apply is all or nothing.
+func ReadManifests(paths []string) ([]Object, error) {
+	var files []string
+	for _, p := range paths {
+		info, err := os.Stat(p)
+		if err != nil {
+			return nil, err
+		}
+		if !info.IsDir() {
+			files = append(files, p)
+			continue
+		}
+		entries, err := os.ReadDir(p)
+		if err != nil {
+			return nil, err
+		}
+		found := false
+		for _, e := range entries {
+			if !e.IsDir() && manifestExts[strings.ToLower(filepath.Ext(e.Name()))] {
+				files = append(files, filepath.Join(p, e.Name()))
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("%s: no .yaml, .yml or .json files in the directory", p)
+		}
+	}
+	var objs []Object
+	var errs []error
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		got, err := DecodeManifests(f, data)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		objs = append(objs, got...)
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return objs, nil
+}

@@ -1,0 +1,124 @@
+package orchestrator
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/store"
+)
+
+// maxEvents bounds the stored events; Kubernetes expires them after an hour,
+// here the oldest go first.
+const maxEvents = 1000
+
+// recorder stores Events like kubectl shows them. A repeat of the same reason
+// and message about the same object bumps count and lastTimestamp instead of
+// adding a row.
+type recorder struct {
+	store *store.Store
+	log   *slog.Logger
+	mu    sync.Mutex
+	seen  map[string]string // dedupe key -> event name
+}
+
+// Eventf records an event about obj.
+func (r *recorder) Eventf(obj api.Object, eventType, reason, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	m := obj.Meta()
+	ns := api.KeyOf(obj).Namespace
+	ref := api.ObjectReference{Kind: obj.GetTypeMeta().Kind, Namespace: ns, Name: m.Name, UID: m.UID}
+	r.record(ref, eventType, reason, msg)
+}
+
+func (r *recorder) record(ref api.ObjectReference, eventType, reason, msg string) {
+	level := slog.LevelInfo
+	if eventType == api.EventTypeWarning {
+		level = slog.LevelWarn
+	}
+	r.log.Log(context.Background(), level, msg, "kind", ref.Kind, "name", ref.Name, "reason", reason)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.seen == nil {
+		r.seen = map[string]string{}
+	}
+	dedupe := ref.UID + "\x00" + ref.Name + "\x00" + reason + "\x00" + msg
+	now := api.Now()
+	if name, ok := r.seen[dedupe]; ok {
+		obj, err := r.store.Get(api.Key{Kind: api.KindEvent, Namespace: ref.Namespace, Name: name})
+		if err == nil {
+			ev := obj.(*api.Event)
+			ev.Count++
+			ev.LastTimestamp = now
+			ev.ResourceVersion = ""
+			if _, err := r.store.Update(ev); err == nil {
+				return
+			}
+		}
+	}
+	var suffix [8]byte
+	_, _ = rand.Read(suffix[:])
+	ev := &api.Event{
+		TypeMeta:       api.TypeMeta{APIVersion: "v1", Kind: api.KindEvent},
+		ObjectMeta:     api.ObjectMeta{Name: ref.Name + "." + hex.EncodeToString(suffix[:]), Namespace: ref.Namespace},
+		InvolvedObject: ref,
+		Reason:         reason,
+		Message:        msg,
+		Type:           eventType,
+		Count:          1,
+		FirstTimestamp: now,
+		LastTimestamp:  now,
+		Source:         api.EventSource{Component: componentOf(ref.Kind)},
+	}
+	if _, err := r.store.Create(ev); err != nil {
+		r.log.Warn("record event", "error", err)
+		return
+	}
+	r.seen[dedupe] = ev.Name
+}
+
+func componentOf(kind string) string {
+	switch kind {
+	case api.KindDeployment:
+		return "deployment-controller"
+	case api.KindReplicaSet:
+		return "replicaset-controller"
+	case api.KindReplicationController:
+		return "replication-controller"
+	case api.KindPod:
+		return "kubelet"
+	case api.KindService:
+		return "service-proxy"
+	}
+	return "mini-deploy"
+}
+
+// prune keeps the newest maxEvents events.
+func (r *recorder) prune() {
+	objs, err := r.store.List(api.KindEvent, "")
+	if err != nil || len(objs) <= maxEvents {
+		return
+	}
+	sort.Slice(objs, func(i, j int) bool {
+		return objs[i].(*api.Event).LastTimestamp.Before(objs[j].(*api.Event).LastTimestamp.Time)
+	})
+	drop := map[string]bool{}
+	for _, obj := range objs[:len(objs)-maxEvents] {
+		drop[api.KeyOf(obj).String()] = true
+	}
+	_, _ = r.store.Prune(api.KindEvent, func(obj api.Object) bool { return !drop[api.KeyOf(obj).String()] })
+	r.mu.Lock()
+	r.seen = map[string]string{}
+	r.mu.Unlock()
+}
+
+// recordPodEvent records an event about a pod (pods are not stored objects).
+func (o *Orchestrator) recordPodEvent(p *pod, eventType, reason, format string, args ...any) {
+	ref := api.ObjectReference{Kind: api.KindPod, Namespace: p.namespace, Name: p.name, UID: p.container.ID}
+	o.recorder.record(ref, eventType, reason, fmt.Sprintf(format, args...))
+}

@@ -1,0 +1,422 @@
+package orchestrator_test
+
+// Integration tests on the real Docker engine, through the deploytest kit:
+// the seed's chapters, each under client load, with zero failed requests
+// as the bar. They skip without an engine, except under CI=true.
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mini-deploy/mini-deploy/deploytest"
+	"github.com/mini-deploy/mini-deploy/loadgen"
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/server"
+)
+
+const (
+	seedV1      = "../examples/seed/rc-v1.yaml"
+	seedV2      = "../examples/seed/rc-v2.yaml"
+	kubiaDeploy = "../examples/kubia/kubia.yaml"
+)
+
+var kubiaImages = deploytest.WithImages("luksa/kubia:v1", "luksa/kubia:v2", "luksa/kubia:broken")
+
+// mixedLoad is the issue's client mix: 8 keep-alive GET clients, 4 clients
+// opening a new connection per request, 2 POST clients. It runs until ctx
+// ends (at most max) and returns the three summaries.
+type mixedLoad struct {
+	wg      sync.WaitGroup
+	cancel  context.CancelFunc
+	results [3]*loadgen.Summary
+	errs    [3]error
+}
+
+func startMixedLoad(t *testing.T, url string, max time.Duration) *mixedLoad {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	m := &mixedLoad{cancel: cancel}
+	opts := []loadgen.Options{
+		{URL: url, Duration: max, Concurrency: 8},
+		{URL: url, Duration: max, Concurrency: 4, NewConnections: true},
+		{URL: url, Duration: max, Concurrency: 2, Method: http.MethodPost, Body: []byte("hello")},
+	}
+	for i, o := range opts {
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			m.results[i], m.errs[i] = loadgen.Run(ctx, o)
+		}()
+	}
+	t.Cleanup(m.stop)
+	return m
+}
+
+func (m *mixedLoad) stop() {
+	m.cancel()
+	m.wg.Wait()
+}
+
+// check stops the load and fails the test on any failed request; it returns
+// the GET+POST totals by version.
+func (m *mixedLoad) check(t *testing.T, what string) (total int, byVersion map[string]int) {
+	t.Helper()
+	m.stop()
+	byVersion = map[string]int{}
+	names := []string{"keep-alive GET", "new-connection GET", "POST"}
+	for i, s := range m.results {
+		if s == nil {
+			t.Fatalf("%s: %s load did not run: %v", what, names[i], m.errs[i])
+		}
+		if s.Failed != 0 {
+			t.Errorf("%s: %s clients saw %d failed requests of %d: %v", what, names[i], s.Failed, s.Requests, s.Errors)
+		}
+		total += s.Requests
+		for v, n := range s.ByVersion {
+			byVersion[v] += n
+		}
+		t.Logf("%s: %s: %d requests, %d failed, versions %v, p99 %v", what, names[i], s.Requests, s.Failed, s.ByVersion, s.P99)
+	}
+	if total == 0 {
+		t.Fatalf("%s: no request was sent", what)
+	}
+	return total, byVersion
+}
+
+// onlyVersion sends a few requests and fails unless every answer names version.
+func onlyVersion(t *testing.T, url, version string) map[string]int {
+	t.Helper()
+	s, err := loadgen.Run(context.Background(), loadgen.Options{URL: url, Requests: 60, Concurrency: 4, NewConnections: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Failed != 0 || len(s.ByVersion) != 1 || s.ByVersion[version] != s.Requests {
+		t.Fatalf("want only %s answers, got %v (failed %d: %v)", version, s.ByVersion, s.Failed, s.Errors)
+	}
+	return s.ByPod
+}
+
+func TestSeedReplicationControllerAndService(t *testing.T) {
+	t.Parallel()
+	env := deploytest.Start(t, kubiaImages, deploytest.WithManifests(seedV1))
+	pods := env.Pods("app=kubia")
+	if len(pods) != 3 {
+		t.Fatalf("%d pods, want 3", len(pods))
+	}
+	names := map[string]bool{}
+	for _, p := range pods {
+		if !strings.HasPrefix(p.Name, "kubia-v1-") {
+			t.Errorf("pod %q is not named kubia-v1-xxxxx", p.Name)
+		}
+		names[p.Name] = true
+	}
+	byPod := onlyVersion(t, env.ServiceURL("kubia"), "v1")
+	for pod := range byPod {
+		if !names[pod] {
+			t.Errorf("answer from pod %q, which is not one of %v: hostname must equal the pod name", pod, names)
+		}
+	}
+	if len(byPod) != 3 {
+		t.Errorf("answers came from %d pods (%v), want all 3", len(byPod), byPod)
+	}
+}
+
+func TestSelfHealing(t *testing.T) {
+	t.Parallel()
+	env := deploytest.Start(t, kubiaImages, deploytest.WithManifests(seedV1))
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+
+	// docker rm -f: a replacement pod is ready.
+	victim := env.Pods("app=kubia")[0]
+	id := strings.TrimPrefix(victim.Status.ContainerStatuses[0].ContainerID, "docker://")
+	start := time.Now()
+	if err := env.Engine.Remove(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	readyWithout := func(gone string) func() bool {
+		return func() bool {
+			ready := 0
+			for _, p := range env.Pods("app=kubia") {
+				if p.Name == gone {
+					return false
+				}
+				if p.Status.ContainerStatuses[0].Ready {
+					ready++
+				}
+			}
+			return ready == 3
+		}
+	}
+	if err := env.WaitFor(ctx, "a replacement pod", readyWithout(victim.Name)); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("self-healing: removed pod replaced and ready in %v", time.Since(start).Round(time.Millisecond))
+
+	// docker kill: restarted in place, RESTARTS 1.
+	victim = env.Pods("app=kubia")[0]
+	if err := env.KillPod(victim.Name); err != nil {
+		t.Fatal(err)
+	}
+	err := env.WaitFor(ctx, "restart in place", func() bool {
+		for _, p := range env.Pods("app=kubia") {
+			if p.Name == victim.Name {
+				cs := p.Status.ContainerStatuses[0]
+				return cs.RestartCount == 1 && cs.Ready && cs.ContainerID == victim.Status.ContainerStatuses[0].ContainerID
+			}
+		}
+		return false
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	for _, n := range []int32{5, 1} {
+		if err := env.Scale("rc/kubia-v1", n); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.WaitReady(ctx, "rc/kubia-v1"); err != nil {
+			t.Fatal(err)
+		}
+		if err := env.WaitFor(ctx, fmt.Sprintf("%d pods", n), func() bool { return len(env.Pods("app=kubia")) == int(n) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func TestBlueGreenSetSelectorUnderLoad(t *testing.T) {
+	t.Parallel()
+	env := deploytest.Start(t, kubiaImages, deploytest.WithManifests(seedV1, seedV2))
+	url := env.ServiceURL("kubia")
+	load := startMixedLoad(t, url, 30*time.Second)
+	time.Sleep(2500 * time.Millisecond)
+	if _, err := env.Orch.SetSelector(context.Background(), "default", "kubia", map[string]string{"app": "kubia-v2"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	_, byVersion := load.check(t, "set selector")
+	if byVersion["v1"] == 0 || byVersion["v2"] == 0 {
+		t.Errorf("the load should see v1 before the switch and v2 after: %v", byVersion)
+	}
+	onlyVersion(t, url, "v2")
+}
+
+func TestKillAndScaleDownUnderLoad(t *testing.T) {
+	t.Parallel()
+	env := deploytest.Start(t, kubiaImages, deploytest.WithManifests(seedV1))
+	url := env.ServiceURL("kubia")
+
+	// docker kill under load: GETs are retried on another pod.
+	load := startMixedLoad(t, url, 30*time.Second)
+	time.Sleep(time.Second)
+	if err := env.KillPod(env.Pods("app=kubia")[0].Name); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(3 * time.Second)
+	load.stop()
+	for i, s := range load.results[:2] {
+		if s.Failed != 0 {
+			t.Errorf("docker kill: GET load %d saw %d failed of %d: %v", i, s.Failed, s.Requests, s.Errors)
+		}
+	}
+	t.Logf("docker kill: POST clients saw %d failed of %d (a POST in flight on a killed pod cannot be retried)", load.results[2].Failed, load.results[2].Requests)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := env.WaitReady(ctx, "rc/kubia-v1"); err != nil {
+		t.Fatal(err)
+	}
+	// Scale 3 -> 1 under load: drained before SIGTERM, so no method fails.
+	load = startMixedLoad(t, url, 30*time.Second)
+	time.Sleep(time.Second)
+	if err := env.Scale("rc/kubia-v1", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := env.WaitFor(ctx, "1 pod", func() bool { return len(env.Pods("app=kubia")) == 1 }); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	load.check(t, "scale 3 -> 1")
+}
+
+// sampler records the most pods and the fewest ready pods seen.
+type sampler struct {
+	mu              sync.Mutex
+	maxPods, minRdy int
+	stop            chan struct{}
+	done            chan struct{}
+}
+
+func startSampler(env *deploytest.Env, selector string) *sampler {
+	s := &sampler{minRdy: 1 << 30, stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(s.done)
+		for {
+			pods, ready := 0, 0
+			for _, p := range env.Pods(selector) {
+				if p.DeletionTimestamp != nil {
+					continue
+				}
+				pods++
+				if p.Status.ContainerStatuses[0].Ready {
+					ready++
+				}
+			}
+			s.mu.Lock()
+			s.maxPods, s.minRdy = max(s.maxPods, pods), min(s.minRdy, ready)
+			s.mu.Unlock()
+			select {
+			case <-s.stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	return s
+}
+
+func (s *sampler) finish() (maxPods, minReady int) {
+	close(s.stop)
+	<-s.done
+	return s.maxPods, s.minRdy
+}
+
+func rollout(t *testing.T, env *deploytest.Env, change func() error, wantVersion string) {
+	t.Helper()
+	url := env.ServiceURL("kubia")
+	load := startMixedLoad(t, url, 60*time.Second)
+	s := startSampler(env, "app=kubia")
+	time.Sleep(time.Second)
+	if err := change(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := env.WaitReady(ctx, "deployment/kubia"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	maxPods, minReady := s.finish()
+	load.check(t, "rollout to "+wantVersion)
+	if maxPods > 4 || minReady < 3 {
+		t.Errorf("during the rollout: at most %d pods (want <= 4), at least %d ready (want >= 3)", maxPods, minReady)
+	}
+	onlyVersion(t, url, wantVersion)
+	if n := len(env.Pods("app=kubia")); n != 3 {
+		t.Errorf("%d pods after the rollout, want 3", n)
+	}
+}
+
+func TestDeploymentRolloutAndUndoUnderLoad(t *testing.T) {
+	t.Parallel()
+	env := deploytest.Start(t, kubiaImages, deploytest.WithManifests(kubiaDeploy))
+	rollout(t, env, func() error { return env.SetImage("deployment/kubia", "nodejs", "luksa/kubia:v2") }, "v2")
+	rollout(t, env, func() error {
+		_, err := env.Orch.Rollout(context.Background(), server.RolloutRequest{Action: server.RolloutUndo, Namespace: "default", Name: "kubia"})
+		return err
+	}, "v1")
+}
+
+func TestDefaultStrategyWithoutProbeUnderLoad(t *testing.T) {
+	t.Parallel()
+	env := deploytest.Start(t, kubiaImages, deploytest.WithManifests("../examples/seed/deployment.yaml"))
+	svc, err := api.DecodeManifests("svc.yaml", []byte(`apiVersion: v1
+kind: Service
+metadata:
+  name: kubia
+spec:
+  selector:
+    app: kubia
+  ports:
+  - port: 80
+    targetPort: 8080
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := env.ApplyObjects(svc...); err != nil {
+		t.Fatal(err)
+	}
+	url := env.ServiceURL("kubia")
+	load := startMixedLoad(t, url, 60*time.Second)
+	time.Sleep(time.Second)
+	if err := env.SetImage("deployment/kubia", "nodejs", "luksa/kubia:v2"); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	if err := env.WaitReady(ctx, "deployment/kubia"); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	load.check(t, "default strategy rollout")
+	onlyVersion(t, url, "v2")
+}
+
+func TestStalledRolloutRollsBackByItself(t *testing.T) {
+	t.Parallel()
+	for _, image := range []string{"luksa/kubia:does-not-exist", "luksa/kubia:broken"} {
+		t.Run(strings.TrimPrefix(image, "luksa/kubia:"), func(t *testing.T) {
+			t.Parallel()
+			env := deploytest.Start(t, kubiaImages, deploytest.WithManifests(kubiaDeploy))
+			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+			defer cancel()
+			// A short deadline and the auto-rollback annotation.
+			obj, err := env.Orch.Get(ctx, api.KindDeployment, "default", "kubia")
+			if err != nil {
+				t.Fatal(err)
+			}
+			d := obj.(*api.Deployment)
+			deadline := int32(4)
+			d.Spec.ProgressDeadlineSeconds = &deadline
+			d.Annotations = map[string]string{api.AnnotationAutoRollback: "true"}
+			d.Spec.Template.Spec.Containers[0].Image = image
+			url := env.ServiceURL("kubia")
+			load := startMixedLoad(t, url, 60*time.Second)
+			time.Sleep(500 * time.Millisecond)
+			if err := env.ApplyObjects(d); err != nil {
+				t.Fatal(err)
+			}
+			err = env.WaitFor(ctx, "ProgressDeadlineExceeded", func() bool {
+				obj, _ := env.Orch.Get(ctx, api.KindDeployment, "default", "kubia")
+				for _, c := range obj.(*api.Deployment).Status.Conditions {
+					if c.Type == api.DeploymentProgressing && c.Reason == api.ReasonProgressDeadlineExceeded {
+						return true
+					}
+				}
+				return false
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = env.WaitFor(ctx, "the rollback to v1", func() bool {
+				obj, _ := env.Orch.Get(ctx, api.KindDeployment, "default", "kubia")
+				d := obj.(*api.Deployment)
+				_, done, _ := env.RolloutStatus(ctx, "kubia")
+				return d.Spec.Template.Spec.Containers[0].Image == "luksa/kubia:v1" && done
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+			load.check(t, "stalled rollout to "+image)
+			onlyVersion(t, url, "v1")
+			events, _ := env.Orch.Events(ctx, "default", &api.ObjectReference{Kind: api.KindDeployment, Name: "kubia"})
+			found := false
+			for _, e := range events {
+				if e.Reason == "RolledBack" {
+					found = true
+					t.Logf("event: %s", e.Message)
+				}
+			}
+			if !found {
+				t.Error("no RolledBack event says why the Deployment rolled back")
+			}
+		})
+	}
+}

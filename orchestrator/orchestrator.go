@@ -1,0 +1,378 @@
+// Package orchestrator is mini-deploy's control plane as a library: give it a
+// container runtime and a store, call Run, and it keeps the Docker engine
+// converging to the objects in the store.
+//
+// The store holds desired state (ReplicationControllers, ReplicaSets,
+// Deployments, Services). Observed state lives on the containers, as labels.
+// Level-triggered controllers take one object key at a time from a
+// de-duplicating work queue, fed by store changes, engine events, readiness
+// changes and a periodic resync, and each reconcile reads what is, compares it
+// with what should be, and acts. A Service is a reverse proxy on the host whose
+// endpoints are the ready pods its selector matches; every pod that stops is
+// first taken out of every proxy and drained, and only then signalled.
+//
+// The daemon (cmd/mini-deploy daemon) hosts an Orchestrator behind the API of
+// package server; the deploytest kit embeds one inside `go test`.
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/deployment"
+	"github.com/mini-deploy/mini-deploy/orchestrator/store"
+	rt "github.com/mini-deploy/mini-deploy/runtime"
+)
+
+// Defaults for Options.
+const (
+	DefaultAddress      = "127.0.0.1"
+	DefaultNetwork      = "mini-deploy"
+	DefaultInstance     = "default"
+	DefaultResyncPeriod = 10 * time.Second
+)
+
+// Options configure an Orchestrator. The zero value works.
+type Options struct {
+	// Address is where Service proxies listen (default 127.0.0.1).
+	Address string
+	// Network is the Docker bridge network pods run on (default mini-deploy).
+	Network string
+	// Instance isolates this control plane's containers from another's on the
+	// same engine (a label on every container); default "default".
+	Instance string
+	// ExtraLabels are put on every container and network created, e.g. a
+	// test session label.
+	ExtraLabels map[string]string
+	// MetricsAddr, when set, serves Prometheus metrics there ("127.0.0.1:0").
+	MetricsAddr string
+	// PublishPorts publishes pod ports on 127.0.0.1 for engines whose
+	// container IPs the host cannot reach (Docker Desktop).
+	PublishPorts bool
+	// ResyncPeriod is how often every object is reconciled even without a
+	// change (default 10s): engine events can be missed.
+	ResyncPeriod time.Duration
+	Logger       *slog.Logger
+	// Version is reported by Info.
+	Version string
+	// Home is the state directory, reported by Info.
+	Home string
+	// OnDown is called after Down removed everything (the daemon exits).
+	OnDown func()
+}
+
+// Orchestrator runs the controllers and the Service proxies.
+type Orchestrator struct {
+	rt       rt.Runtime
+	store    *store.Store
+	opts     Options
+	log      *slog.Logger
+	ready    chan struct{}
+	queue    *queue
+	pods     *podCache
+	recorder *recorder
+	deploy   *deployment.Controller
+	metrics  *metrics
+	started  time.Time
+
+	svcMu    sync.Mutex
+	services map[api.Key]*serviceProxies
+
+	probeMu sync.Mutex
+	probes  map[string]*probeWorker // by namespace/name
+
+	// dial opens probe connections; unit tests replace it.
+	dial          func(ctx context.Context, network, addr string) (net.Conn, error)
+	probeHTTPOnce sync.Once
+	probeHTTP     *http.Client
+
+	bg     sync.WaitGroup // terminations and probe workers
+	bgCtx  context.Context
+	cancel context.CancelFunc
+}
+
+// New returns an Orchestrator over a runtime and a store. It does nothing
+// until Run.
+func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, error) {
+	if runtime == nil || st == nil {
+		return nil, errors.New("orchestrator: a runtime and a store are required")
+	}
+	if opts.Address == "" {
+		opts.Address = DefaultAddress
+	}
+	if opts.Network == "" {
+		opts.Network = DefaultNetwork
+	}
+	if opts.Instance == "" {
+		opts.Instance = DefaultInstance
+	}
+	if opts.ResyncPeriod <= 0 {
+		opts.ResyncPeriod = DefaultResyncPeriod
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	o := &Orchestrator{
+		rt:       runtime,
+		store:    st,
+		opts:     opts,
+		log:      opts.Logger,
+		ready:    make(chan struct{}),
+		queue:    newQueue(),
+		pods:     newPodCache(),
+		services: map[api.Key]*serviceProxies{},
+		probes:   map[string]*probeWorker{},
+		metrics:  newMetrics(),
+		dial:     (&net.Dialer{}).DialContext,
+	}
+	o.recorder = &recorder{store: st, log: opts.Logger}
+	o.deploy = &deployment.Controller{Store: st, Recorder: o.recorder, Log: opts.Logger}
+	return o, nil
+}
+
+// Ready is closed once Run has adopted the existing containers and started
+// every Service proxy.
+func (o *Orchestrator) Ready() <-chan struct{} { return o.ready }
+
+// workers reconciling keys in parallel; keys never run twice at once.
+const workers = 4
+
+// Run reconciles until ctx ends, then stops the proxies and returns. The
+// containers keep running: the next Run adopts them.
+func (o *Orchestrator) Run(ctx context.Context) error {
+	o.started = time.Now()
+	o.bgCtx, o.cancel = context.WithCancel(ctx)
+	defer o.cancel()
+	if err := o.rt.Ping(ctx); err != nil {
+		return fmt.Errorf("container engine: %w", err)
+	}
+	if _, err := o.rt.EnsureNetwork(ctx, o.opts.Network, o.ownLabels()); err != nil {
+		return fmt.Errorf("network %q: %w", o.opts.Network, err)
+	}
+	var metricsSrv *http.Server
+	if o.opts.MetricsAddr != "" {
+		srv, err := o.metrics.serve(o.opts.MetricsAddr)
+		if err != nil {
+			return err
+		}
+		metricsSrv = srv
+	}
+	// Watch before the first list, so no change between the two is lost.
+	changes := o.store.Watch(o.bgCtx)
+	events := o.rt.Events(o.bgCtx)
+	if err := o.relist(ctx); err != nil {
+		return err
+	}
+	// Proxies listen and pods are probed before the first reconcile, so a
+	// restarted daemon serves its Services at once.
+	for _, obj := range o.listAll(api.KindService) {
+		if _, err := o.syncService(ctx, api.KeyOf(obj)); err != nil {
+			o.log.Warn("service not served yet", "service", obj.Meta().Name, "error", err)
+		}
+	}
+	o.syncProbes()
+	o.enqueueAll()
+
+	var loops sync.WaitGroup
+	loops.Add(3)
+	go func() { defer loops.Done(); o.watchStore(changes) }()
+	go func() { defer loops.Done(); o.watchEngine(ctx, events) }()
+	go func() { defer loops.Done(); o.resyncLoop(o.bgCtx) }()
+	for range workers {
+		loops.Add(1)
+		go func() { defer loops.Done(); o.work(o.bgCtx) }()
+	}
+	close(o.ready)
+	o.log.Info("control plane running", "network", o.opts.Network, "address", o.opts.Address)
+
+	<-ctx.Done()
+	o.queue.Shutdown()
+	o.cancel()
+	loops.Wait()
+	o.bg.Wait()
+	o.stopAllProxies()
+	if metricsSrv != nil {
+		_ = metricsSrv.Close()
+	}
+	return nil
+}
+
+// ownLabels are put on everything this instance creates.
+func (o *Orchestrator) ownLabels() map[string]string {
+	l := map[string]string{LabelInstance: o.opts.Instance}
+	maps.Copy(l, o.opts.ExtraLabels)
+	return l
+}
+
+// relist rebuilds the pod cache from the engine: events may have been missed.
+func (o *Orchestrator) relist(ctx context.Context) error {
+	ctrs, err := o.rt.List(ctx, map[string]string{LabelInstance: o.opts.Instance})
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, c := range ctrs {
+		p, _ := o.pods.observe(c)
+		if p != nil {
+			seen[podID(p.namespace, p.name)] = true
+		}
+	}
+	for _, p := range o.pods.snapshot() {
+		if !seen[podID(p.namespace, p.name)] && p.container.ID != "" && !p.terminating {
+			o.pods.remove(p.namespace, p.name)
+		}
+	}
+	return nil
+}
+
+func (o *Orchestrator) listAll(kind string) []api.Object {
+	objs, err := o.store.List(kind, "")
+	if err != nil {
+		o.log.Error("list", "kind", kind, "error", err)
+		return nil
+	}
+	return objs
+}
+
+func (o *Orchestrator) enqueueAll() {
+	for _, kind := range []string{api.KindReplicationController, api.KindReplicaSet, api.KindDeployment, api.KindService, api.KindRollingUpdate} {
+		for _, obj := range o.listAll(kind) {
+			o.queue.Add(api.KeyOf(obj))
+		}
+	}
+}
+
+// watchStore turns store changes into keys: the object itself, and the
+// Deployment that owns a changed ReplicaSet.
+func (o *Orchestrator) watchStore(changes <-chan store.Event) {
+	for ev := range changes {
+		obj := ev.Object
+		kind := obj.GetTypeMeta().Kind
+		switch kind {
+		case api.KindEvent:
+			continue
+		case api.KindReplicaSet, api.KindReplicationController, api.KindDeployment, api.KindService, api.KindRollingUpdate:
+			o.queue.Add(api.KeyOf(obj))
+		}
+		for _, ref := range obj.Meta().OwnerReferences {
+			if ref.Controller != nil && *ref.Controller {
+				o.queue.Add(api.Key{Kind: ref.Kind, Namespace: api.KeyOf(obj).Namespace, Name: ref.Name})
+			}
+		}
+		if kind == api.KindService {
+			o.syncProbes() // an implicit readiness port may have changed
+		}
+	}
+}
+
+// watchEngine follows container events; a resync event relists everything.
+func (o *Orchestrator) watchEngine(ctx context.Context, events <-chan rt.Event) {
+	for ev := range events {
+		switch ev.Type {
+		case rt.EventResync:
+			if err := o.relist(ctx); err != nil {
+				o.log.Warn("relist after engine reconnect", "error", err)
+			}
+			o.enqueueAll()
+			o.syncProbes()
+			continue
+		case rt.EventDestroy:
+			if p, ok := o.pods.byContainer(ev.ContainerID); ok && !p.terminating {
+				o.pods.remove(p.namespace, p.name)
+				o.podChanged(p)
+			}
+			continue
+		}
+		c, err := o.rt.Inspect(ctx, ev.ContainerID)
+		if err != nil {
+			continue // gone already; destroy follows
+		}
+		if c.Labels[LabelInstance] != o.opts.Instance {
+			continue
+		}
+		p, _ := o.pods.observe(c)
+		if p == nil {
+			continue
+		}
+		if ev.Type == rt.EventDie || ev.Type == rt.EventOOM {
+			o.setReady(p.namespace, p.name, false)
+		}
+		o.podChanged(p)
+	}
+}
+
+// podChanged enqueues everything that depends on a pod: its owner and the
+// Services of its namespace.
+func (o *Orchestrator) podChanged(p *pod) {
+	if p.ownerKind != "" {
+		o.queue.Add(api.Key{Kind: p.ownerKind, Namespace: p.namespace, Name: p.ownerName})
+	}
+	for _, obj := range o.listAll(api.KindService) {
+		if api.KeyOf(obj).Namespace == p.namespace {
+			o.queue.Add(api.KeyOf(obj))
+		}
+	}
+	o.syncProbes()
+}
+
+func (o *Orchestrator) resyncLoop(ctx context.Context) {
+	t := time.NewTicker(o.opts.ResyncPeriod)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if err := o.relist(ctx); err != nil {
+				o.log.Warn("resync", "error", err)
+				continue
+			}
+			o.enqueueAll()
+			o.syncProbes()
+			o.recorder.prune()
+		}
+	}
+}
+
+func (o *Orchestrator) work(ctx context.Context) {
+	for {
+		key, ok := o.queue.Get()
+		if !ok {
+			return
+		}
+		requeue, err := o.reconcile(ctx, key)
+		switch {
+		case err != nil:
+			o.log.Warn("reconcile failed", "key", key.String(), "error", err)
+			o.queue.AddRateLimited(key)
+		case requeue > 0:
+			o.queue.Forget(key)
+			o.queue.AddAfter(key, requeue)
+		default:
+			o.queue.Forget(key)
+		}
+		o.queue.Done(key)
+	}
+}
+
+func (o *Orchestrator) reconcile(ctx context.Context, key api.Key) (time.Duration, error) {
+	switch key.Kind {
+	case api.KindReplicaSet, api.KindReplicationController:
+		return o.syncReplicaSet(ctx, key)
+	case api.KindDeployment:
+		return o.deploy.Reconcile(ctx, key)
+	case api.KindService:
+		return o.syncService(ctx, key)
+	case api.KindRollingUpdate:
+		return o.syncRollingUpdate(ctx, key)
+	}
+	return 0, nil
+}

@@ -1,0 +1,361 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/labels"
+)
+
+// Implicit readiness: a pod with no readiness probe is checked with a TCP
+// connect on the port a Service targets (or its first declared port), fast
+// until it first answers, so the seed's probe-less manifests never receive
+// traffic before they listen and roll out without errors.
+const (
+	implicitFastPeriod = 100 * time.Millisecond
+	implicitPeriod     = time.Second
+	implicitTimeout    = time.Second
+	implicitFailures   = 3
+)
+
+// probeWorker runs the readiness and liveness checks of one container start.
+type probeWorker struct {
+	containerID string
+	started     time.Time
+	cancel      context.CancelFunc
+}
+
+// syncProbes starts a worker for every running pod that has none for its
+// current container start, and stops the workers of pods that are gone,
+// stopped or terminating.
+func (o *Orchestrator) syncProbes() {
+	if o.bgCtx == nil {
+		return
+	}
+	o.probeMu.Lock()
+	defer o.probeMu.Unlock()
+	want := map[string]*pod{}
+	for _, p := range o.pods.snapshot() {
+		if p.running() && !p.terminating {
+			want[podID(p.namespace, p.name)] = p
+		}
+	}
+	for id, w := range o.probes {
+		p, ok := want[id]
+		if !ok || p.container.ID != w.containerID || !p.container.StartedAt.Equal(w.started) {
+			w.cancel()
+			delete(o.probes, id)
+		}
+	}
+	for id, p := range want {
+		if _, ok := o.probes[id]; ok {
+			continue
+		}
+		ctx, cancel := context.WithCancel(o.bgCtx)
+		o.probes[id] = &probeWorker{containerID: p.container.ID, started: p.container.StartedAt, cancel: cancel}
+		o.bg.Add(2)
+		go func() { defer o.bg.Done(); o.readinessLoop(ctx, p) }()
+		go func() { defer o.bg.Done(); o.livenessLoop(ctx, p) }()
+	}
+}
+
+func (o *Orchestrator) readinessLoop(ctx context.Context, p *pod) {
+	c := p.spec.Containers
+	var probe *api.Probe
+	if len(c) > 0 {
+		probe = c[0].ReadinessProbe
+	}
+	if probe == nil {
+		o.implicitReadiness(ctx, p)
+		return
+	}
+	successes, failures := 0, 0
+	if !sleepUntil(ctx, p.container.StartedAt.Add(seconds(probe.InitialDelaySeconds))) {
+		return
+	}
+	for {
+		err := o.runProbe(ctx, p, probe)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			successes, failures = successes+1, 0
+			if successes >= int(max(probe.SuccessThreshold, 1)) {
+				o.setReady(p.namespace, p.name, true)
+			}
+		} else {
+			successes, failures = 0, failures+1
+			if failures >= int(max(probe.FailureThreshold, 1)) {
+				if o.setReady(p.namespace, p.name, false) {
+					o.recordPodEvent(p, api.EventTypeWarning, "Unhealthy", "Readiness probe failed: %v", err)
+				}
+			}
+		}
+		if !sleep(ctx, periodOf(probe)) {
+			return
+		}
+	}
+}
+
+func (o *Orchestrator) implicitReadiness(ctx context.Context, p *pod) {
+	failures := 0
+	for {
+		port := o.implicitPort(p)
+		var err error
+		if port > 0 {
+			err = o.dialTCP(ctx, o.podAddr(p, port), implicitTimeout)
+		}
+		if ctx.Err() != nil {
+			return
+		}
+		ready := false
+		if cur, ok := o.pods.get(p.namespace, p.name); ok {
+			ready = cur.ready
+		}
+		if err == nil {
+			failures = 0
+			o.setReady(p.namespace, p.name, true)
+		} else if failures++; failures >= implicitFailures || !ready {
+			o.setReady(p.namespace, p.name, false)
+		}
+		period := implicitPeriod
+		if !ready && err != nil {
+			period = implicitFastPeriod
+		}
+		if !sleep(ctx, period) {
+			return
+		}
+	}
+}
+
+// implicitPort is the port a pod with no readiness probe is checked on: a
+// numeric targetPort of a Service selecting it, else its first declared
+// container port; 0 means there is nothing to check: running is ready.
+func (o *Orchestrator) implicitPort(p *pod) int {
+	for _, obj := range o.listAll(api.KindService) {
+		svc := obj.(*api.Service)
+		if api.KeyOf(svc).Namespace != p.namespace || len(svc.Spec.Selector) == 0 {
+			continue
+		}
+		if !labels.SelectorFromSet(svc.Spec.Selector).Matches(p.labels) {
+			continue
+		}
+		for _, sp := range svc.Spec.Ports {
+			if port := resolvePort(p, sp.TargetPort, sp.Port); port > 0 {
+				return port
+			}
+		}
+	}
+	if len(p.spec.Containers) > 0 && len(p.spec.Containers[0].Ports) > 0 {
+		return int(p.spec.Containers[0].Ports[0].ContainerPort)
+	}
+	return 0
+}
+
+// resolvePort turns a number or a container port name into a number.
+func resolvePort(p *pod, target api.IntOrString, fallback int32) int {
+	if !target.IsString {
+		if target.IntVal > 0 {
+			return int(target.IntVal)
+		}
+		return int(fallback)
+	}
+	if len(p.spec.Containers) > 0 {
+		for _, cp := range p.spec.Containers[0].Ports {
+			if cp.Name == target.StrVal {
+				return int(cp.ContainerPort)
+			}
+		}
+	}
+	if n, err := strconv.Atoi(target.StrVal); err == nil {
+		return n
+	}
+	return 0
+}
+
+// podAddr is where the host reaches a pod's port: its IP on the network, or
+// the published 127.0.0.1 port where container IPs are not routable.
+func (o *Orchestrator) podAddr(p *pod, port int) string {
+	if o.opts.PublishPorts {
+		if a, ok := p.container.HostPorts[port]; ok {
+			return a
+		}
+	}
+	return net.JoinHostPort(p.ip(o.opts.Network), strconv.Itoa(port))
+}
+
+func (o *Orchestrator) livenessLoop(ctx context.Context, p *pod) {
+	if len(p.spec.Containers) == 0 || p.spec.Containers[0].LivenessProbe == nil {
+		return
+	}
+	probe := p.spec.Containers[0].LivenessProbe
+	if !sleepUntil(ctx, p.container.StartedAt.Add(seconds(probe.InitialDelaySeconds))) {
+		return
+	}
+	failures := 0
+	for {
+		err := o.runProbe(ctx, p, probe)
+		if ctx.Err() != nil {
+			return
+		}
+		if err == nil {
+			failures = 0
+		} else if failures++; failures >= int(max(probe.FailureThreshold, 1)) {
+			name := p.spec.Containers[0].Name
+			o.recordPodEvent(p, api.EventTypeWarning, "Unhealthy", "Liveness probe failed: %v", err)
+			o.recordPodEvent(p, api.EventTypeNormal, "Killing", "Container %s failed liveness probe, will be restarted", name)
+			o.setReady(p.namespace, p.name, false)
+			if err := o.rt.Stop(ctx, p.container.ID, gracePeriod(p)); err != nil {
+				o.log.Warn("stop after failed liveness probe", "pod", p.name, "error", err)
+			}
+			return // the die event restarts it and a new worker follows
+		}
+		if !sleep(ctx, periodOf(probe)) {
+			return
+		}
+	}
+}
+
+// runProbe performs one check.
+func (o *Orchestrator) runProbe(ctx context.Context, p *pod, probe *api.Probe) error {
+	timeout := seconds(max(probe.TimeoutSeconds, 1))
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	switch {
+	case probe.HTTPGet != nil:
+		g := probe.HTTPGet
+		addr := o.podAddr(p, resolvePort(p, g.Port, 0))
+		if g.Host != "" {
+			_, port, _ := net.SplitHostPort(addr)
+			addr = net.JoinHostPort(g.Host, port)
+		}
+		path := g.Path
+		if path == "" {
+			path = "/"
+		}
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+addr+path, nil)
+		if err != nil {
+			return err
+		}
+		for _, h := range g.HTTPHeaders {
+			req.Header.Add(h.Name, h.Value)
+		}
+		req.Header.Set("User-Agent", "mini-deploy-probe/1.0")
+		resp, err := o.probeClient().Do(req)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode < 200 || resp.StatusCode >= 400 {
+			return fmt.Errorf("HTTP probe failed with statuscode: %d", resp.StatusCode)
+		}
+		return nil
+	case probe.TCPSocket != nil:
+		addr := o.podAddr(p, resolvePort(p, probe.TCPSocket.Port, 0))
+		return o.dialTCP(ctx, addr, timeout)
+	case probe.Exec != nil:
+		res, err := o.rt.Exec(ctx, p.container.ID, probe.Exec.Command)
+		if err != nil {
+			return err
+		}
+		if res.ExitCode != 0 {
+			return fmt.Errorf("command %q exited with %d: %s", probe.Exec.Command, res.ExitCode, truncate(string(res.Output), 200))
+		}
+		return nil
+	}
+	return nil
+}
+
+// probeClient never reuses connections: a probe must see the pod as a new
+// client would.
+func (o *Orchestrator) probeClient() *http.Client {
+	o.probeHTTPOnce.Do(func() {
+		o.probeHTTP = &http.Client{
+			Transport: &http.Transport{
+				DisableKeepAlives: true,
+				DialContext:       func(ctx context.Context, n, a string) (net.Conn, error) { return o.dial(ctx, n, a) },
+			},
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+		}
+	})
+	return o.probeHTTP
+}
+
+// dialTCP opens and closes a connection: the TCP check. Unit tests replace
+// o.dial, so that no probe leaves the process.
+func (o *Orchestrator) dialTCP(ctx context.Context, addr string, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	c, err := o.dial(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	return c.Close()
+}
+
+// setReady records a readiness result and, when it changed, wakes the owner
+// and the Services. It reports whether it changed.
+func (o *Orchestrator) setReady(namespace, name string, ready bool) bool {
+	changed := false
+	var snapshot *pod
+	o.pods.update(namespace, name, func(p *pod) {
+		if ready && (p.terminating || !p.running()) {
+			return
+		}
+		if p.ready != ready {
+			changed = true
+			p.ready = ready
+			if ready {
+				p.readySince = time.Now()
+			}
+			snapshot = p.clone()
+		}
+	})
+	if changed {
+		o.log.Debug("readiness changed", "pod", name, "ready", ready)
+		o.podChanged(snapshot)
+		if !ready {
+			o.syncServiceEndpoints(namespace)
+		}
+	}
+	return changed
+}
+
+func periodOf(p *api.Probe) time.Duration {
+	if p.PeriodSeconds <= 0 {
+		return 10 * time.Second
+	}
+	return seconds(p.PeriodSeconds)
+}
+
+func seconds(n int32) time.Duration { return time.Duration(n) * time.Second }
+
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
+
+func sleepUntil(ctx context.Context, t time.Time) bool {
+	if d := time.Until(t); d > 0 {
+		return sleep(ctx, d)
+	}
+	return ctx.Err() == nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "..."
+}

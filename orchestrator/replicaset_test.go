@@ -1,0 +1,386 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/server"
+	"github.com/mini-deploy/mini-deploy/orchestrator/store"
+	rt "github.com/mini-deploy/mini-deploy/runtime"
+	"github.com/mini-deploy/mini-deploy/runtime/fake"
+)
+
+// The seed's first document: a ReplicationController of three kubia pods and
+// a Service, verbatim.
+const seedRC = `apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: kubia-v1
+spec:
+  replicas: 3
+  template:
+    metadata:
+      name: kubia
+      labels:
+        app: kubia
+    spec:
+      containers:
+      - image: luksa/kubia:v1
+        imagePullPolicy: IfNotPresent
+        name: nodejs
+---
+apiVersion: v1
+kind: Service
+metadata:
+  name: kubia
+spec:
+  type: NodePort
+  selector:
+    app: kubia
+  ports:
+  - port: 80
+    targetPort: 8080
+`
+
+type harness struct {
+	t      *testing.T
+	rt     *fake.Runtime
+	store  *store.Store
+	o      *Orchestrator
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// newHarness runs an orchestrator on the fake engine. Probes never leave the
+// process: every dial succeeds on an in-memory pipe.
+func newHarness(t *testing.T, f *fake.Runtime, dir string) *harness {
+	t.Helper()
+	st, err := store.Open(dir, store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := New(f, st, Options{ResyncPeriod: time.Second, Address: "127.0.0.1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+		a, b := net.Pipe()
+		_ = b.Close()
+		return a, nil
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &harness{t: t, rt: f, store: st, o: o, cancel: cancel, done: make(chan error, 1)}
+	go func() { h.done <- o.Run(ctx) }()
+	select {
+	case <-o.Ready():
+	case err := <-h.done:
+		t.Fatalf("Run: %v", err)
+	}
+	t.Cleanup(h.stop)
+	return h
+}
+
+func (h *harness) stop() {
+	if h.cancel == nil {
+		return
+	}
+	h.cancel()
+	<-h.done
+	h.cancel = nil
+	_ = h.store.Close()
+}
+
+func (h *harness) apply(manifest string) []server.ApplyResult {
+	h.t.Helper()
+	objs, err := api.DecodeManifests("test.yaml", []byte(manifest))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	res, err := h.o.Apply(context.Background(), objs, server.ApplyOptions{})
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return res
+}
+
+func (h *harness) eventually(what string, cond func() bool) {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func (h *harness) pods(selector string) []*api.Pod {
+	objs, err := h.o.List(context.Background(), api.KindPod, "default", selector)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	out := make([]*api.Pod, 0, len(objs))
+	for _, o := range objs {
+		out = append(out, o.(*api.Pod))
+	}
+	return out
+}
+
+func (h *harness) readyPods(selector string) int {
+	n := 0
+	for _, p := range h.pods(selector) {
+		if p.DeletionTimestamp == nil && p.Status.ContainerStatuses[0].Ready {
+			n++
+		}
+	}
+	return n
+}
+
+func containerID(p *api.Pod) string {
+	return strings.TrimPrefix(p.Status.ContainerStatuses[0].ContainerID, "docker://")
+}
+
+func countActions(actions []string, prefix string) int {
+	n := 0
+	for _, a := range actions {
+		if strings.HasPrefix(a, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+func TestReplicationControllerKeepsThreePods(t *testing.T) {
+	f := fake.New()
+	f.AddImage("luksa/kubia:v1")
+	h := newHarness(t, f, t.TempDir())
+	h.apply(seedRC)
+	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
+
+	for _, p := range h.pods("app=kubia") {
+		if !strings.HasPrefix(p.Name, "kubia-v1-") || len(p.Name) != len("kubia-v1-")+5 {
+			t.Errorf("pod name %q, want kubia-v1-xxxxx", p.Name)
+		}
+		c, err := f.Inspect(context.Background(), containerID(p))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Hostname != p.Name {
+			t.Errorf("hostname %q, want the pod name %q", c.Hostname, p.Name)
+		}
+		if c.Labels[rt.ManagedLabel] != "true" || c.Labels["app"] != "kubia" || c.Labels[LabelOwnerName] != "kubia-v1" {
+			t.Errorf("labels %v lack ownership or template labels", c.Labels)
+		}
+	}
+	obj, err := h.o.Get(context.Background(), api.KindReplicationController, "default", "kubia-v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("status ready 3", func() bool {
+		obj, _ = h.o.Get(context.Background(), api.KindReplicationController, "default", "kubia-v1")
+		return obj.(*api.ReplicationController).Status.ReadyReplicas == 3
+	})
+}
+
+func TestRemovedPodIsReplaced(t *testing.T) {
+	f := fake.New()
+	f.AddImage("luksa/kubia:v1")
+	h := newHarness(t, f, t.TempDir())
+	h.apply(seedRC)
+	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
+	victim := h.pods("app=kubia")[0]
+	if err := f.Remove(context.Background(), containerID(victim)); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("a replacement", func() bool {
+		pods := h.pods("app=kubia")
+		if len(pods) != 3 || h.readyPods("app=kubia") != 3 {
+			return false
+		}
+		for _, p := range pods {
+			if p.Name == victim.Name {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestExitedPodRestartsInPlaceWithBackoff(t *testing.T) {
+	f := fake.New()
+	f.AddImage("luksa/kubia:v1")
+	h := newHarness(t, f, t.TempDir())
+	h.apply(seedRC)
+	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
+	victim := h.pods("app=kubia")[0]
+	if err := f.Exit(containerID(victim), 137); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("restart in place", func() bool {
+		p, err := h.o.Get(context.Background(), api.KindPod, "default", victim.Name)
+		if err != nil {
+			return false
+		}
+		cs := p.(*api.Pod).Status.ContainerStatuses[0]
+		return cs.RestartCount == 1 && cs.State.Running != nil && containerID(p.(*api.Pod)) == containerID(victim)
+	})
+	// The second crash waits out the back-off: CrashLoopBackOff.
+	if err := f.Exit(containerID(victim), 1); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("CrashLoopBackOff", func() bool {
+		p, err := h.o.Get(context.Background(), api.KindPod, "default", victim.Name)
+		if err != nil {
+			return false
+		}
+		w := p.(*api.Pod).Status.ContainerStatuses[0].State.Waiting
+		return w != nil && w.Reason == reasonCrashLoopBackOff
+	})
+	if n := len(h.pods("app=kubia")); n != 3 {
+		t.Fatalf("%d pods, want 3: a crashing pod is restarted, not replaced", n)
+	}
+}
+
+func TestScaleUpAndDown(t *testing.T) {
+	f := fake.New()
+	f.AddImage("luksa/kubia:v1")
+	h := newHarness(t, f, t.TempDir())
+	h.apply(seedRC)
+	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
+	if _, err := h.o.Scale(context.Background(), api.KindReplicationController, "default", "kubia-v1", 5); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("5 ready pods", func() bool { return h.readyPods("app=kubia") == 5 })
+	if _, err := h.o.Scale(context.Background(), api.KindReplicationController, "default", "kubia-v1", 1); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("1 pod", func() bool { return len(h.pods("app=kubia")) == 1 })
+	if got := countActions(f.Actions(), "remove "); got != 4 {
+		t.Errorf("%d removes, want 4", got)
+	}
+}
+
+func TestRestartAdoptsPodsWithoutRecreating(t *testing.T) {
+	f := fake.New()
+	f.AddImage("luksa/kubia:v1")
+	dir := t.TempDir()
+	h := newHarness(t, f, dir)
+	h.apply(seedRC)
+	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
+	before := map[string]bool{}
+	for _, p := range h.pods("app=kubia") {
+		before[containerID(p)] = true
+	}
+	h.stop()
+	f.ResetActions()
+
+	h2 := newHarness(t, f, dir)
+	h2.eventually("3 ready pods after restart", func() bool { return h2.readyPods("app=kubia") == 3 })
+	time.Sleep(300 * time.Millisecond) // a few reconciles
+	for _, p := range h2.pods("app=kubia") {
+		if !before[containerID(p)] {
+			t.Errorf("pod %s has a new container: adoption must not recreate", p.Name)
+		}
+	}
+	for _, a := range f.Actions() {
+		if strings.HasPrefix(a, "create") || strings.HasPrefix(a, "remove") || strings.HasPrefix(a, "stop") {
+			t.Errorf("restart took action %q", a)
+		}
+	}
+}
+
+func TestForeignContainerIsNeverTouched(t *testing.T) {
+	f := fake.New()
+	f.AddImage("luksa/kubia:v1")
+	foreign := f.AddForeign(rt.ContainerSpec{Name: "users-own-kubia", Image: "luksa/kubia:v1", Labels: map[string]string{"app": "kubia"}})
+	h := newHarness(t, f, t.TempDir())
+	h.apply(seedRC)
+	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
+	if _, err := h.o.Scale(context.Background(), api.KindReplicationController, "default", "kubia-v1", 0); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("0 pods", func() bool { return len(h.pods("app=kubia")) == 0 })
+	if !f.IsRunning(foreign) {
+		t.Fatal("the foreign container was stopped")
+	}
+	for _, a := range f.Actions() {
+		if strings.Contains(a, "users-own-kubia") {
+			t.Errorf("action %q touched the foreign container", a)
+		}
+	}
+}
+
+func TestMissingImageWaitsWithReason(t *testing.T) {
+	f := fake.New()
+	h := newHarness(t, f, t.TempDir())
+	h.apply(strings.Replace(seedRC, "luksa/kubia:v1", "luksa/kubia:does-not-exist", 1))
+	h.eventually("3 waiting pods", func() bool {
+		pods := h.pods("app=kubia")
+		if len(pods) != 3 {
+			return false
+		}
+		for _, p := range pods {
+			w := p.Status.ContainerStatuses[0].State.Waiting
+			if w == nil || w.Reason != reasonErrImageNeverPull {
+				return false
+			}
+		}
+		return true
+	})
+}
+
+func TestBadApplyStoresNothing(t *testing.T) {
+	f := fake.New()
+	h := newHarness(t, f, t.TempDir())
+	bad := strings.Replace(seedRC, "replicas: 3", "replicas: -1", 1)
+	objs, err := api.DecodeManifests("bad.yaml", []byte(bad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.o.Apply(context.Background(), objs, server.ApplyOptions{})
+	if err == nil || !strings.Contains(err.Error(), "spec.replicas") {
+		t.Fatalf("apply error %v, want one naming spec.replicas", err)
+	}
+	for _, kind := range []string{api.KindReplicationController, api.KindService} {
+		objs, _ := h.store.List(kind, "")
+		if len(objs) != 0 {
+			t.Errorf("%d %s stored after a rejected apply", len(objs), kind)
+		}
+	}
+}
+
+func TestDeleteCascadesAndOrphans(t *testing.T) {
+	f := fake.New()
+	f.AddImage("luksa/kubia:v1")
+	h := newHarness(t, f, t.TempDir())
+	h.apply(seedRC)
+	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
+	if _, err := h.o.Delete(context.Background(), api.KindReplicationController, "default", "kubia-v1", server.DeleteOptions{Cascade: "orphan"}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := len(h.pods("app=kubia")); n != 3 {
+		t.Fatalf("orphan delete left %d pods, want 3", n)
+	}
+	// A new controller with the same selector adopts them: no new pods.
+	f.ResetActions()
+	h.apply(strings.Replace(seedRC, "name: kubia-v1", "name: kubia-again", 1))
+	time.Sleep(300 * time.Millisecond)
+	if got := countActions(f.Actions(), "create"); got != 0 {
+		t.Fatalf("%d creates: orphans must be adopted", got)
+	}
+	if _, err := h.o.Delete(context.Background(), api.KindReplicationController, "default", "kubia-again", server.DeleteOptions{Cascade: "foreground"}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(h.pods("app=kubia")); n != 0 {
+		t.Fatalf("cascading delete left %d pods", n)
+	}
+	if _, err := h.o.Get(context.Background(), api.KindReplicationController, "default", "kubia-again"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("get after delete: %v", err)
+	}
+}

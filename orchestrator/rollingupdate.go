@@ -1,0 +1,209 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"maps"
+	"strconv"
+	"time"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/store"
+)
+
+// The legacy `rolling-update` of the seed, done on the server. kubectl ran
+// it from the client, so an interrupted client left two half-scaled
+// controllers; here the steps are a RollingUpdate object that the daemon
+// carries to the end, one level-triggered step at a time, each step's
+// scaling and its log line committed in one transaction.
+
+// defaultUpdatePeriod is the pause between steps. kubectl's was a minute;
+// a second keeps the seed's story watchable.
+const defaultUpdatePeriod = time.Second
+
+// labelRollingUpdateHash tells the new controller's pods apart, as kubectl's
+// `deployment` label did.
+const labelRollingUpdateHash = "deployment"
+
+func (o *Orchestrator) syncRollingUpdate(ctx context.Context, key api.Key) (time.Duration, error) {
+	obj, err := o.store.Get(key)
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	ru := obj.(*api.RollingUpdate)
+	ns, from, to := key.Namespace, ru.Spec.From, ru.Spec.To
+	rcKey := func(name string) api.Key {
+		return api.Key{Kind: api.KindReplicationController, Namespace: ns, Name: name}
+	}
+	switch ru.Status.Phase {
+	case api.RollingUpdateSucceeded:
+		// The old controller is deleted after the success is recorded; a
+		// crash in between is mended here.
+		if _, err := o.store.Get(rcKey(from)); err == nil && from != to {
+			_, err := o.deleteObject(ctx, rcKey(from), "background")
+			return 0, err
+		}
+		return 0, nil
+	case api.RollingUpdateFailed:
+		return 0, nil
+	}
+	period := defaultUpdatePeriod
+	if ru.Spec.UpdatePeriod != "" {
+		if d, err := time.ParseDuration(ru.Spec.UpdatePeriod); err == nil {
+			period = d
+		}
+	}
+	fail := func(msg string) (time.Duration, error) {
+		ru.Status.Phase = api.RollingUpdateFailed
+		ru.Status.Lines = append(ru.Status.Lines, "error: "+msg)
+		ru.ResourceVersion = ""
+		_, err := o.store.UpdateStatus(ru)
+		return 0, err
+	}
+
+	oldObj, oldErr := o.store.Get(rcKey(from))
+	newObj, newErr := o.store.Get(rcKey(to))
+	if oldErr != nil && !errors.Is(oldErr, store.ErrNotFound) {
+		return 0, oldErr
+	}
+	if newErr != nil && !errors.Is(newErr, store.ErrNotFound) {
+		return 0, newErr
+	}
+	if oldErr != nil {
+		return fail(fmt.Sprintf("replicationcontroller %q not found", from))
+	}
+	old := oldObj.(*api.ReplicationController)
+	if newErr != nil {
+		nw, err := newControllerFor(old, ru.Spec)
+		if err != nil {
+			return fail(err.Error())
+		}
+		ru.Status.Desired = replicasOf(old.Spec.Replicas)
+		ru.Status.Lines = append(ru.Status.Lines,
+			"Created "+to,
+			fmt.Sprintf("Scaling up %s from 0 to %d, scaling down %s from %d to 0 (keep %d pods available, don't exceed %d pods)",
+				to, ru.Status.Desired, from, replicasOf(old.Spec.Replicas), ru.Status.Desired, ru.Status.Desired+1))
+		ru.Status.LastStep = api.Now()
+		err = o.store.Txn(func(tx *store.Tx) error {
+			if _, err := tx.Create(nw); err != nil {
+				return err
+			}
+			ru.ResourceVersion = ""
+			_, err := tx.UpdateStatus(ru)
+			return err
+		})
+		return 100 * time.Millisecond, err
+	}
+	nw := newObj.(*api.ReplicationController)
+	desired := ru.Status.Desired
+	oldN, newN := replicasOf(old.Spec.Replicas), replicasOf(nw.Spec.Replicas)
+
+	// A step waits until the previous one took effect: the new pods are
+	// available and the old ones are gone, not just asked to go.
+	if nw.Status.ObservedGeneration < nw.Generation || nw.Status.AvailableReplicas < newN ||
+		o.ownedPodCount(old.UID) > int(oldN) {
+		return 100 * time.Millisecond, nil
+	}
+	if wait := period - time.Since(ru.Status.LastStep.Time); wait > 0 {
+		return wait, nil
+	}
+	var scale *api.ReplicationController
+	switch {
+	case oldN+newN > desired && oldN > 0:
+		scale = old
+		oldN--
+		scale.Spec.Replicas = &oldN
+		ru.Status.Lines = append(ru.Status.Lines, fmt.Sprintf("Scaling %s down to %d", from, oldN))
+	case newN < desired:
+		scale = nw
+		newN++
+		scale.Spec.Replicas = &newN
+		ru.Status.Lines = append(ru.Status.Lines, fmt.Sprintf("Scaling %s up to %d", to, newN))
+	default:
+		ru.Status.Phase = api.RollingUpdateSucceeded
+		ru.Status.Lines = append(ru.Status.Lines,
+			"Update succeeded. Deleting "+from,
+			fmt.Sprintf("replicationcontroller/%s rolling updated to %q", to, to))
+		ru.ResourceVersion = ""
+		if _, err := o.store.UpdateStatus(ru); err != nil {
+			return 0, err
+		}
+		_, err := o.deleteObject(ctx, rcKey(from), "background")
+		return 0, err
+	}
+	ru.Status.LastStep = api.Now()
+	err = o.store.Txn(func(tx *store.Tx) error {
+		scale.ResourceVersion = ""
+		if _, err := tx.Update(scale); err != nil {
+			return err
+		}
+		ru.ResourceVersion = ""
+		_, err := tx.UpdateStatus(ru)
+		return err
+	})
+	return 100 * time.Millisecond, err
+}
+
+// newControllerFor builds the new ReplicationController of a rolling update:
+// the old one's template with the new image, zero replicas, and a
+// `deployment` label so its selector matches its own pods only.
+func newControllerFor(old *api.ReplicationController, spec api.RollingUpdateSpec) (*api.ReplicationController, error) {
+	nw := old.DeepCopy().(*api.ReplicationController)
+	nw.ObjectMeta = api.ObjectMeta{Name: spec.To, Namespace: old.Namespace, Labels: maps.Clone(old.Labels), Annotations: maps.Clone(old.Annotations)}
+	nw.Status = api.ReplicationControllerStatus{}
+	if nw.Spec.Template == nil || len(nw.Spec.Template.Spec.Containers) == 0 {
+		return nil, fmt.Errorf("replicationcontroller %q has no pod template", old.Name)
+	}
+	if spec.Image != "" {
+		found := false
+		for i := range nw.Spec.Template.Spec.Containers {
+			c := &nw.Spec.Template.Spec.Containers[i]
+			if spec.Container == "" || c.Name == spec.Container {
+				c.Image, found = spec.Image, true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("unable to find container named %q in replicationcontroller %q", spec.Container, old.Name)
+		}
+	}
+	h := fnv.New32a()
+	b, _ := jsonCompact(nw.Spec.Template.Spec)
+	_, _ = h.Write([]byte(b))
+	hash := strconv.FormatUint(uint64(h.Sum32()), 16)
+	if nw.Spec.Template.Labels == nil {
+		nw.Spec.Template.Labels = map[string]string{}
+	}
+	nw.Spec.Template.Labels[labelRollingUpdateHash] = hash
+	sel := maps.Clone(old.Spec.Selector)
+	if len(sel) == 0 {
+		sel = maps.Clone(old.Spec.Template.Labels)
+	}
+	sel[labelRollingUpdateHash] = hash
+	nw.Spec.Selector = sel
+	zero := int32(0)
+	nw.Spec.Replicas = &zero
+	return nw, nil
+}
+
+// ownedPodCount counts the pods an owner has, terminating ones included.
+func (o *Orchestrator) ownedPodCount(uid string) int {
+	n := 0
+	for _, p := range o.pods.snapshot() {
+		if p.ownerUID == uid {
+			n++
+		}
+	}
+	return n
+}
+
+func replicasOf(r *int32) int32 {
+	if r == nil {
+		return 1
+	}
+	return *r
+}

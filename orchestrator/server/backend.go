@@ -1,0 +1,138 @@
+package server
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+)
+
+// Backend is the control plane as the API server sees it. The orchestrator
+// implements it; tests use a fake. Kinds are the api.Kind* names plus the
+// views "Pod" and "Endpoints". Errors wrap store.ErrNotFound, ErrConflict,
+// ErrAlreadyExists or an *api.ValidationError, which the server maps to 404,
+// 409, 409 and 422.
+type Backend interface {
+	// Apply creates or updates every object in one transaction: all or nothing.
+	Apply(ctx context.Context, objs []api.Object, opts ApplyOptions) ([]ApplyResult, error)
+	Get(ctx context.Context, kind, namespace, name string) (api.Object, error)
+	// List returns objects of kind; namespace "" means all; selector is a
+	// label selector string ("" means everything).
+	List(ctx context.Context, kind, namespace, selector string) ([]api.Object, error)
+	// Watch streams changes of kind until ctx ends (for `get -w`).
+	Watch(ctx context.Context, kind, namespace, selector string) (<-chan WatchEvent, error)
+	Delete(ctx context.Context, kind, namespace, name string, opts DeleteOptions) (api.Object, error)
+	Scale(ctx context.Context, kind, namespace, name string, replicas int32) (api.Object, error)
+	// SetImage sets container images ("*" names every container) of a
+	// Deployment, ReplicaSet or ReplicationController template.
+	SetImage(ctx context.Context, kind, namespace, name string, images map[string]string) (api.Object, error)
+	// SetSelector replaces a Service's selector; resourceVersion "" means no precondition.
+	SetSelector(ctx context.Context, namespace, name string, selector map[string]string, resourceVersion string) (api.Object, error)
+	Logs(ctx context.Context, namespace, pod string, opts LogOptions) (io.ReadCloser, error)
+	// Events lists events, those about one object when ref is not nil.
+	Events(ctx context.Context, namespace string, ref *api.ObjectReference) ([]*api.Event, error)
+	Rollout(ctx context.Context, req RolloutRequest) (RolloutResponse, error)
+	// RollingUpdate starts (or re-attaches to) the legacy RC rolling update.
+	RollingUpdate(ctx context.Context, namespace string, spec api.RollingUpdateSpec) (*api.RollingUpdate, error)
+	// Info describes the daemon: version, pid, state dir, proxy address, metrics URL.
+	Info(ctx context.Context) (Info, error)
+	// Down deletes every object and container; the daemon then exits.
+	Down(ctx context.Context) error
+}
+
+// ApplyOptions tune an apply.
+type ApplyOptions struct {
+	DryRun      bool   `json:"dryRun,omitempty"`
+	ChangeCause string `json:"changeCause,omitempty"` // recorded on Deployments, like --record
+}
+
+// ApplyResult says what an apply did to one object, as kubectl prints it:
+// `deployment.apps/kubia created|configured|unchanged`.
+type ApplyResult struct {
+	Kind      string `json:"kind"`
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	Action    string `json:"action"` // created, configured, unchanged
+}
+
+// DeleteOptions tune a delete.
+type DeleteOptions struct {
+	Cascade string `json:"cascade,omitempty"` // background (default), foreground, orphan
+}
+
+// LogOptions select a pod's logs.
+type LogOptions struct {
+	Follow     bool `json:"follow,omitempty"`
+	Tail       int  `json:"tail,omitempty"`
+	Timestamps bool `json:"timestamps,omitempty"`
+}
+
+// WatchEvent is one change seen by Watch.
+type WatchEvent struct {
+	Type   string     `json:"type"` // ADDED, MODIFIED, DELETED
+	Object api.Object `json:"object"`
+}
+
+// Rollout actions.
+const (
+	RolloutStatus  = "status"
+	RolloutHistory = "history"
+	RolloutUndo    = "undo"
+	RolloutPause   = "pause"
+	RolloutResume  = "resume"
+	RolloutRestart = "restart"
+	RolloutPlan    = "plan"
+)
+
+// RolloutRequest is one `rollout` verb on a Deployment.
+type RolloutRequest struct {
+	Action    string            `json:"action"`
+	Namespace string            `json:"namespace"`
+	Name      string            `json:"name"`
+	Revision  int64             `json:"revision,omitempty"` // history --revision, undo --to-revision
+	Images    map[string]string `json:"images,omitempty"`   // plan: the proposed change
+	Replicas  *int32            `json:"replicas,omitempty"` // plan: the proposed scale
+	Timeout   time.Duration     `json:"timeout,omitempty"`
+}
+
+// RolloutResponse answers a rollout verb. Status is one kubectl line
+// ("Waiting for deployment ... 1 out of 3 new replicas have been updated...");
+// Done says the rollout finished; Failed says its progress deadline passed.
+type RolloutResponse struct {
+	Message  string               `json:"message,omitempty"`
+	Done     bool                 `json:"done,omitempty"`
+	Failed   bool                 `json:"failed,omitempty"`
+	History  []RevisionInfo       `json:"history,omitempty"`
+	Template *api.PodTemplateSpec `json:"template,omitempty"` // history --revision=N
+	Plan     []PlanStep           `json:"plan,omitempty"`
+}
+
+// RevisionInfo is one row of `rollout history`.
+type RevisionInfo struct {
+	Revision    int64    `json:"revision"`
+	ChangeCause string   `json:"changeCause,omitempty"`
+	ReplicaSet  string   `json:"replicaSet"`
+	Images      []string `json:"images,omitempty"`
+}
+
+// PlanStep is one step of `rollout plan`: counts after the step.
+type PlanStep struct {
+	Step      int    `json:"step"`
+	Action    string `json:"action"` // "scale up kubia-7c9d to 1"
+	Old       int32  `json:"old"`
+	New       int32  `json:"new"`
+	Available int32  `json:"available"`
+	Total     int32  `json:"total"`
+}
+
+// Info describes a running daemon.
+type Info struct {
+	Version    string   `json:"version"`
+	PID        int      `json:"pid"`
+	Home       string   `json:"home"`
+	Address    string   `json:"address"`    // the Service proxies' bind address
+	MetricsURL string   `json:"metricsURL"` // Prometheus
+	Network    string   `json:"network"`    // the Docker network pods run on
+	StartedAt  api.Time `json:"startedAt"`
+}

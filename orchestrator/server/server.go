@@ -1,0 +1,538 @@
+// Package server puts a Backend on the wire.
+//
+// The daemon owns the control plane; the CLI only talks to it. Between them
+// runs this small HTTP+JSON API on a unix socket, shaped after the Kubernetes
+// API server's paths (/api/v1/namespaces/default/deployments/kubia) so that
+// anyone who has read a kubectl -v=8 trace finds their way around. Every
+// route is one Backend method: the server decodes, calls, encodes, and turns
+// the error the backend returned into a Status whose message is the
+// backend's own words, so the CLI can print exactly what went wrong.
+//
+// Two routes stream. A watch writes one JSON WatchEvent per line as changes
+// happen; a log with follow=true copies the container's output as it is
+// written. Both flush every write, and both stop as soon as the client goes
+// away or the server shuts down, so a `get -w` left open never holds the
+// daemon up on exit.
+package server
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+)
+
+// Timeouts of the API server. There is no write timeout: watches and
+// followed logs last as long as the client wants them.
+const (
+	ReadHeaderTimeout = 10 * time.Second
+	IdleTimeout       = 2 * time.Minute
+	// ShutdownTimeout bounds how long Serve waits for requests in flight
+	// (an apply, a down) once its context ends.
+	ShutdownTimeout = 10 * time.Second
+	// maxBody bounds a request body; manifests are small.
+	maxBody = 16 << 20
+)
+
+// ApplyRequest is the body of POST /apply.
+type ApplyRequest struct {
+	Objects []json.RawMessage `json:"objects"`
+	Options ApplyOptions      `json:"options"`
+}
+
+// ApplyResponse is the answer of POST /apply.
+type ApplyResponse struct {
+	Results []ApplyResult `json:"results"`
+}
+
+// ObjectList is how a list of objects travels: each item carries its kind,
+// so the client can decode it with api.Decode.
+type ObjectList struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Items      []json.RawMessage `json:"items"`
+}
+
+// ScaleRequest is the body of PUT .../{name}/scale.
+type ScaleRequest struct {
+	Replicas int32 `json:"replicas"`
+}
+
+// ImageRequest is the body of POST .../{name}/image.
+type ImageRequest struct {
+	Images map[string]string `json:"images"`
+}
+
+// SelectorRequest is the body of PUT .../services/{name}/selector.
+type SelectorRequest struct {
+	Selector        map[string]string `json:"selector"`
+	ResourceVersion string            `json:"resourceVersion,omitempty"`
+}
+
+// WireWatchEvent is a WatchEvent as it travels: the object stays raw until
+// the reader knows which kind to decode it into.
+type WireWatchEvent struct {
+	Type   string          `json:"type"`
+	Object json.RawMessage `json:"object"`
+}
+
+type handler struct {
+	b   Backend
+	log *slog.Logger
+}
+
+// New returns the API as an http.Handler over b. A nil logger discards.
+func New(b Backend, logger *slog.Logger) http.Handler {
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	h := &handler{b: b, log: logger}
+	mux := http.NewServeMux()
+	const ns = "/api/v1/namespaces/{ns}"
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") })
+	mux.HandleFunc("GET /version", h.info)
+	mux.HandleFunc("POST /apply", h.apply)
+	mux.HandleFunc("POST /down", h.down)
+	mux.HandleFunc("GET /api/v1/{resource}", h.list)
+	mux.HandleFunc("GET "+ns+"/{resource}", h.list)
+	mux.HandleFunc("GET "+ns+"/{resource}/{name}", h.get)
+	mux.HandleFunc("DELETE "+ns+"/{resource}/{name}", h.delete)
+	mux.HandleFunc("PUT "+ns+"/{resource}/{name}/scale", h.scale)
+	mux.HandleFunc("POST "+ns+"/{resource}/{name}/image", h.setImage)
+	mux.HandleFunc("PUT "+ns+"/services/{name}/selector", h.setSelector)
+	mux.HandleFunc("GET "+ns+"/pods/{name}/log", h.logs)
+	mux.HandleFunc("POST "+ns+"/deployments/{name}/rollout", h.rollout)
+	mux.HandleFunc("POST "+ns+"/rollingupdates", h.rollingUpdate)
+	return mux
+}
+
+// Serve serves h on ln until ctx ends, then stops streams at once, lets
+// other requests finish for up to ShutdownTimeout and returns.
+func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
+	stop := make(chan struct{})
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: ReadHeaderTimeout,
+		IdleTimeout:       IdleTimeout,
+		MaxHeaderBytes:    64 << 10,
+		BaseContext: func(net.Listener) context.Context {
+			return context.WithValue(context.Background(), stopKey{}, (<-chan struct{})(stop))
+		},
+	}
+	srv.RegisterOnShutdown(func() { close(stop) })
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve API: %w", err)
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		srv.Close()
+		return fmt.Errorf("shut down API: %w", err)
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("serve API: %w", err)
+	}
+	return nil
+}
+
+// stopKey carries Serve's shutdown signal to streaming handlers: Shutdown
+// waits for active connections, and a watch would otherwise never end.
+type stopKey struct{}
+
+// streamContext is r's context, also cancelled when the server shuts down.
+func streamContext(r *http.Request) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(r.Context())
+	if stop, ok := r.Context().Value(stopKey{}).(<-chan struct{}); ok {
+		go func() {
+			select {
+			case <-stop:
+				cancel()
+			case <-ctx.Done():
+			}
+		}()
+	}
+	return ctx, cancel
+}
+
+func (h *handler) info(w http.ResponseWriter, r *http.Request) {
+	info, err := h.b.Info(r.Context())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.reply(w, info)
+}
+
+func (h *handler) down(w http.ResponseWriter, r *http.Request) {
+	if err := h.b.Down(r.Context()); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.reply(w, Status{Kind: "Status", Message: "down", Code: http.StatusOK})
+}
+
+func (h *handler) apply(w http.ResponseWriter, r *http.Request) {
+	var req ApplyRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	objs := make([]api.Object, 0, len(req.Objects))
+	for i, raw := range req.Objects {
+		obj, err := DecodeObject("", raw)
+		if err != nil {
+			h.fail(w, r, badRequest(fmt.Sprintf("object %d: %v", i+1, err)))
+			return
+		}
+		objs = append(objs, obj)
+	}
+	results, err := h.b.Apply(r.Context(), objs, req.Options)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.reply(w, ApplyResponse{Results: results})
+}
+
+func (h *handler) list(w http.ResponseWriter, r *http.Request) {
+	kind, ok := h.kind(w, r)
+	if !ok {
+		return
+	}
+	ns := r.PathValue("ns")
+	q := r.URL.Query()
+	selector := q.Get("labelSelector")
+	if b, _ := strconv.ParseBool(q.Get("watch")); b {
+		h.watch(w, r, kind, ns, selector)
+		return
+	}
+	var objs []api.Object
+	var err error
+	if kind == api.KindEvent && selector == "" {
+		var ref *api.ObjectReference
+		if ref, err = involvedObject(q.Get("fieldSelector")); err == nil {
+			var events []*api.Event
+			events, err = h.b.Events(r.Context(), ns, ref)
+			for _, ev := range events {
+				objs = append(objs, ev)
+			}
+		}
+	} else {
+		objs, err = h.b.List(r.Context(), kind, ns, selector)
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	list := ObjectList{APIVersion: "v1", Kind: "List", Items: make([]json.RawMessage, 0, len(objs))}
+	for _, obj := range objs {
+		raw, err := encodeObject(kind, obj)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		list.Items = append(list.Items, raw)
+	}
+	h.reply(w, list)
+}
+
+// involvedObject reads the one field selector events are listed by:
+// involvedObject.kind=Deployment,involvedObject.name=kubia[,involvedObject.uid=...].
+func involvedObject(sel string) (*api.ObjectReference, error) {
+	if sel == "" {
+		return nil, nil
+	}
+	ref := &api.ObjectReference{}
+	for _, term := range strings.Split(sel, ",") {
+		k, v, ok := strings.Cut(term, "=")
+		if !ok {
+			return nil, badRequest(fmt.Sprintf("field selector %q: want key=value terms", sel))
+		}
+		switch k {
+		case "involvedObject.kind":
+			ref.Kind = v
+		case "involvedObject.name":
+			ref.Name = v
+		case "involvedObject.namespace":
+			ref.Namespace = v
+		case "involvedObject.uid":
+			ref.UID = v
+		default:
+			return nil, badRequest(fmt.Sprintf("field selector %q: field %q is not supported", sel, k))
+		}
+	}
+	return ref, nil
+}
+
+func (h *handler) watch(w http.ResponseWriter, r *http.Request, kind, ns, selector string) {
+	ctx, cancel := streamContext(r)
+	defer cancel()
+	events, err := h.b.Watch(ctx, kind, ns, selector)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	rc.Flush()
+	enc := json.NewEncoder(w)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				return
+			}
+			raw, err := encodeObject(kind, ev.Object)
+			if err != nil {
+				h.log.Warn("watch: encode object", "error", err)
+				continue
+			}
+			if err := enc.Encode(WireWatchEvent{Type: ev.Type, Object: raw}); err != nil {
+				return
+			}
+			if err := rc.Flush(); err != nil {
+				return
+			}
+		}
+	}
+}
+
+func (h *handler) get(w http.ResponseWriter, r *http.Request) {
+	kind, ok := h.kind(w, r)
+	if !ok {
+		return
+	}
+	obj, err := h.b.Get(r.Context(), kind, r.PathValue("ns"), r.PathValue("name"))
+	h.replyObject(w, r, kind, obj, err)
+}
+
+func (h *handler) delete(w http.ResponseWriter, r *http.Request) {
+	kind, ok := h.kind(w, r)
+	if !ok {
+		return
+	}
+	opts := DeleteOptions{Cascade: r.URL.Query().Get("cascade")}
+	obj, err := h.b.Delete(r.Context(), kind, r.PathValue("ns"), r.PathValue("name"), opts)
+	h.replyObject(w, r, kind, obj, err)
+}
+
+func (h *handler) scale(w http.ResponseWriter, r *http.Request) {
+	kind, ok := h.kind(w, r)
+	if !ok {
+		return
+	}
+	var req ScaleRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	obj, err := h.b.Scale(r.Context(), kind, r.PathValue("ns"), r.PathValue("name"), req.Replicas)
+	h.replyObject(w, r, kind, obj, err)
+}
+
+func (h *handler) setImage(w http.ResponseWriter, r *http.Request) {
+	kind, ok := h.kind(w, r)
+	if !ok {
+		return
+	}
+	var req ImageRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	obj, err := h.b.SetImage(r.Context(), kind, r.PathValue("ns"), r.PathValue("name"), req.Images)
+	h.replyObject(w, r, kind, obj, err)
+}
+
+func (h *handler) setSelector(w http.ResponseWriter, r *http.Request) {
+	var req SelectorRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	obj, err := h.b.SetSelector(r.Context(), r.PathValue("ns"), r.PathValue("name"), req.Selector, req.ResourceVersion)
+	h.replyObject(w, r, api.KindService, obj, err)
+}
+
+func (h *handler) logs(w http.ResponseWriter, r *http.Request) {
+	q := r.URL.Query()
+	var opts LogOptions
+	opts.Follow, _ = strconv.ParseBool(q.Get("follow"))
+	opts.Timestamps, _ = strconv.ParseBool(q.Get("timestamps"))
+	if t := q.Get("tail"); t != "" {
+		n, err := strconv.Atoi(t)
+		if err != nil {
+			h.fail(w, r, badRequest(fmt.Sprintf("tail %q: not a number", t)))
+			return
+		}
+		opts.Tail = n
+	}
+	ctx, cancel := streamContext(r)
+	defer cancel()
+	rd, err := h.b.Logs(ctx, r.PathValue("ns"), r.PathValue("name"), opts)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	defer rd.Close()
+	// The reader may block in Read with no regard for ctx; closing it is
+	// what unblocks it when the client leaves.
+	go func() {
+		<-ctx.Done()
+		rd.Close()
+	}()
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	rc.Flush()
+	br := bufio.NewReaderSize(rd, 32<<10)
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := br.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return
+			}
+			if br.Buffered() == 0 {
+				rc.Flush()
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+func (h *handler) rollout(w http.ResponseWriter, r *http.Request) {
+	var req RolloutRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	req.Namespace, req.Name = r.PathValue("ns"), r.PathValue("name")
+	resp, err := h.b.Rollout(r.Context(), req)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.reply(w, resp)
+}
+
+func (h *handler) rollingUpdate(w http.ResponseWriter, r *http.Request) {
+	var spec api.RollingUpdateSpec
+	if !h.decode(w, r, &spec) {
+		return
+	}
+	ru, err := h.b.RollingUpdate(r.Context(), r.PathValue("ns"), spec)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.replyObject(w, r, api.KindRollingUpdate, ru, nil)
+}
+
+func (h *handler) kind(w http.ResponseWriter, r *http.Request) (string, bool) {
+	res := r.PathValue("resource")
+	kind, ok := KindFor(res)
+	if !ok {
+		h.fail(w, r, &notFoundError{fmt.Sprintf("the server doesn't have a resource type %q", res)})
+	}
+	return kind, ok
+}
+
+// notFoundError answers 404 for a path the API does not know.
+type notFoundError struct{ msg string }
+
+func (e *notFoundError) Error() string { return e.msg }
+
+func (h *handler) decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
+	if err := dec.Decode(v); err != nil {
+		h.fail(w, r, badRequest("decode request body: "+err.Error()))
+		return false
+	}
+	return true
+}
+
+func (h *handler) replyObject(w http.ResponseWriter, r *http.Request, kind string, obj api.Object, err error) {
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	raw, err := encodeObject(kind, obj)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(append(raw, '\n'))
+}
+
+func (h *handler) reply(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	if err := json.NewEncoder(w).Encode(v); err != nil {
+		h.log.Warn("write API answer", "error", err)
+	}
+}
+
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	st := StatusFor(err)
+	var nf *notFoundError
+	if errors.As(err, &nf) {
+		st.Reason, st.Code = ReasonNotFound, http.StatusNotFound
+	}
+	if st.Code >= 500 {
+		h.log.Error("API request failed", "method", r.Method, "path", r.URL.Path, "error", err)
+	} else {
+		h.log.Debug("API request refused", "method", r.Method, "path", r.URL.Path, "code", st.Code, "error", err)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(st.Code)
+	json.NewEncoder(w).Encode(st)
+}
+
+// encodeObject writes obj as JSON with its kind set, so that whoever reads it
+// can decode it without knowing the kind beforehand.
+func encodeObject(kind string, obj api.Object) (json.RawMessage, error) {
+	if obj == nil {
+		return nil, fmt.Errorf("backend returned no %s", kind)
+	}
+	if tm := obj.GetTypeMeta(); tm.Kind == "" {
+		obj = obj.DeepCopy()
+		proto, err := api.New(kind)
+		if err == nil {
+			*obj.GetTypeMeta() = *proto.GetTypeMeta()
+		} else {
+			obj.GetTypeMeta().Kind = kind
+		}
+	}
+	return json.Marshal(obj)
+}
+
+// DecodeObject reads one object written by the API. The kind comes from the
+// object itself, or from kind when the object leaves it out.
+func DecodeObject(kind string, raw []byte) (api.Object, error) {
+	var tm api.TypeMeta
+	if err := json.Unmarshal(raw, &tm); err != nil {
+		return nil, fmt.Errorf("decode object: %w", err)
+	}
+	if tm.Kind != "" {
+		kind = tm.Kind
+	}
+	if kind == "" {
+		return nil, errors.New("object has no kind")
+	}
+	return api.Decode(kind, raw)
+}

@@ -1,0 +1,377 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"time"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/labels"
+	"github.com/mini-deploy/mini-deploy/orchestrator/store"
+	"github.com/mini-deploy/mini-deploy/proxy"
+)
+
+// NodePort range, as Kubernetes' default.
+const (
+	nodePortMin = 30000
+	nodePortMax = 32767
+)
+
+// serviceProxies are the running proxies of one Service, one per port.
+type serviceProxies struct {
+	uid     string
+	proxies map[int32]*servicePort // by nodePort
+}
+
+type servicePort struct {
+	port  api.ServicePort
+	proxy *proxy.Proxy
+}
+
+// syncService makes the Service's proxies listen on its node ports and
+// pushes the current endpoints into them. A deleted Service's proxies stop.
+func (o *Orchestrator) syncService(ctx context.Context, key api.Key) (time.Duration, error) {
+	obj, err := o.store.Get(key)
+	if errors.Is(err, store.ErrNotFound) {
+		o.stopServiceProxies(key)
+		return 0, nil
+	}
+	if err != nil {
+		return 0, err
+	}
+	svc := obj.(*api.Service)
+	o.svcMu.Lock()
+	sp := o.services[key]
+	if sp != nil && sp.uid != svc.UID { // deleted and re-created
+		o.svcMu.Unlock()
+		o.stopServiceProxies(key)
+		o.svcMu.Lock()
+		sp = nil
+	}
+	if sp == nil {
+		sp = &serviceProxies{uid: svc.UID, proxies: map[int32]*servicePort{}}
+		o.services[key] = sp
+	}
+	want := map[int32]api.ServicePort{}
+	for _, port := range svc.Spec.Ports {
+		if port.NodePort != 0 {
+			want[port.NodePort] = port
+		}
+	}
+	var stale []*proxy.Proxy
+	for np, p := range sp.proxies {
+		if _, ok := want[np]; !ok {
+			stale = append(stale, p.proxy)
+			delete(sp.proxies, np)
+		}
+	}
+	var startErr error
+	for np, port := range want {
+		if cur, ok := sp.proxies[np]; ok {
+			cur.port = port
+			continue
+		}
+		p := proxy.New(proxy.Options{
+			Service: svc.Name,
+			Listen:  net.JoinHostPort(o.opts.Address, strconv.Itoa(int(np))),
+			Logger:  o.log,
+			Metrics: o.metrics,
+		})
+		if err := p.Start(); err != nil {
+			startErr = fmt.Errorf("service %q port %d: %w", svc.Name, port.Port, err)
+			o.recorder.Eventf(svc, api.EventTypeWarning, "FailedListen", "%v", startErr)
+			continue
+		}
+		o.log.Info("service proxy listening", "service", svc.Name, "address", p.Addr())
+		sp.proxies[np] = &servicePort{port: port, proxy: p}
+	}
+	o.svcMu.Unlock()
+	for _, p := range stale {
+		go shutdownProxy(p)
+	}
+	o.pushEndpoints(svc)
+	return 0, startErr
+}
+
+// pushEndpoints computes the ready pods of svc and swaps them into its
+// proxies. Endpoints that left the set are drained in the background so their
+// idle connections close; the termination path drains synchronously itself.
+func (o *Orchestrator) pushEndpoints(svc *api.Service) {
+	key := api.KeyOf(svc)
+	// Computing and pushing under one lock keeps the order of pushes the
+	// order of computations: a late push can never bring back a pod that a
+	// newer computation dropped.
+	o.svcMu.Lock()
+	defer o.svcMu.Unlock()
+	sp := o.services[key]
+	if sp == nil {
+		return
+	}
+	pods := o.servicePods(svc)
+	for _, p := range sp.proxies {
+		eps := make([]proxy.Endpoint, 0, len(pods))
+		for _, pd := range pods {
+			if !pd.ready {
+				continue
+			}
+			port := resolvePort(pd, p.port.TargetPort, p.port.Port)
+			if port == 0 {
+				continue
+			}
+			eps = append(eps, proxy.Endpoint{Pod: pd.name, Addr: o.podAddr(pd, port), Revision: revisionOf(pd)})
+		}
+		old := p.proxy.Endpoints()
+		p.proxy.SetEndpoints(eps)
+		for _, gone := range removedAddrs(old, eps) {
+			pr := p.proxy
+			o.bg.Add(1)
+			go func() {
+				defer o.bg.Done()
+				ctx, cancel := context.WithTimeout(context.Background(), proxy.DefaultDrainTimeout)
+				defer cancel()
+				_ = pr.Drain(ctx, gone)
+			}()
+		}
+	}
+}
+
+// servicePods returns the running, not terminating pods svc selects, with an
+// address, sorted by name. A Service without a selector selects nothing.
+func (o *Orchestrator) servicePods(svc *api.Service) []*pod {
+	if len(svc.Spec.Selector) == 0 {
+		return nil
+	}
+	sel := labels.SelectorFromSet(svc.Spec.Selector)
+	ns := api.KeyOf(svc).Namespace
+	var out []*pod
+	for _, p := range o.pods.snapshot() {
+		if p.namespace != ns || p.terminating || !p.running() || !sel.Matches(p.labels) {
+			continue
+		}
+		if p.ip(o.opts.Network) == "" && !o.opts.PublishPorts {
+			continue
+		}
+		out = append(out, p)
+	}
+	return out
+}
+
+// syncServiceEndpoints pushes endpoints to every Service of a namespace now,
+// without the queue: the termination path must see its pod out of every
+// proxy before it drains.
+func (o *Orchestrator) syncServiceEndpoints(namespace string) {
+	for _, obj := range o.listAll(api.KindService) {
+		if api.KeyOf(obj).Namespace == namespace {
+			o.pushEndpoints(obj.(*api.Service))
+		}
+	}
+}
+
+// drainPod waits until no proxy has a request in flight to p. The pod must
+// already be out of every endpoint set.
+func (o *Orchestrator) drainPod(ctx context.Context, p *pod) {
+	o.svcMu.Lock()
+	var all []*proxy.Proxy
+	for _, sp := range o.services {
+		for _, port := range sp.proxies {
+			all = append(all, port.proxy)
+		}
+	}
+	o.svcMu.Unlock()
+	ports := map[int]bool{}
+	for _, c := range p.spec.Containers {
+		for _, cp := range c.Ports {
+			ports[int(cp.ContainerPort)] = true
+		}
+	}
+	if port := o.implicitPort(p); port > 0 {
+		ports[port] = true
+	}
+	for _, obj := range o.listAll(api.KindService) {
+		for _, sp := range obj.(*api.Service).Spec.Ports {
+			if port := resolvePort(p, sp.TargetPort, sp.Port); port > 0 {
+				ports[port] = true
+			}
+		}
+	}
+	for _, pr := range all {
+		for port := range ports {
+			if err := pr.Drain(ctx, o.podAddr(p, port)); err != nil {
+				o.log.Warn("drain cut short", "pod", p.name, "error", err)
+			}
+		}
+	}
+}
+
+func (o *Orchestrator) stopServiceProxies(key api.Key) {
+	o.svcMu.Lock()
+	sp := o.services[key]
+	delete(o.services, key)
+	o.svcMu.Unlock()
+	if sp == nil {
+		return
+	}
+	for _, p := range sp.proxies {
+		shutdownProxy(p.proxy)
+	}
+}
+
+func (o *Orchestrator) stopAllProxies() {
+	o.svcMu.Lock()
+	keys := make([]api.Key, 0, len(o.services))
+	for k := range o.services {
+		keys = append(keys, k)
+	}
+	o.svcMu.Unlock()
+	for _, k := range keys {
+		o.stopServiceProxies(k)
+	}
+}
+
+func shutdownProxy(p *proxy.Proxy) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = p.Shutdown(ctx)
+}
+
+func removedAddrs(old, cur []proxy.Endpoint) []string {
+	keep := map[string]bool{}
+	for _, e := range cur {
+		keep[e.Addr] = true
+	}
+	var out []string
+	for _, e := range old {
+		if !keep[e.Addr] {
+			out = append(out, e.Addr)
+		}
+	}
+	return out
+}
+
+// revisionOf labels a pod's requests in metrics: the pod-template-hash of a
+// Deployment's pod, else its owner's name (kubia-v1, kubia-v2).
+func revisionOf(p *pod) string {
+	if h := p.labels[api.LabelPodTemplateHash]; h != "" {
+		return h
+	}
+	return p.ownerName
+}
+
+// endpointsView renders a Service's pods as Kubernetes' Endpoints object.
+func (o *Orchestrator) endpointsView(svc *api.Service) *api.Endpoints {
+	ep := &api.Endpoints{
+		TypeMeta:   api.TypeMeta{APIVersion: "v1", Kind: api.KindEndpoints},
+		ObjectMeta: api.ObjectMeta{Name: svc.Name, Namespace: api.KeyOf(svc).Namespace, Labels: svc.Labels, CreationTimestamp: svc.CreationTimestamp},
+	}
+	pods := o.servicePods(svc)
+	if len(pods) == 0 {
+		return ep
+	}
+	var subset api.EndpointSubset
+	for _, p := range pods {
+		addr := api.EndpointAddress{IP: p.ip(o.opts.Network), TargetRef: &api.ObjectReference{Kind: api.KindPod, Namespace: p.namespace, Name: p.name, UID: p.container.ID}}
+		if p.ready {
+			subset.Addresses = append(subset.Addresses, addr)
+		} else {
+			subset.NotReadyAddresses = append(subset.NotReadyAddresses, addr)
+		}
+	}
+	for _, sp := range svc.Spec.Ports {
+		port := resolvePort(pods[0], sp.TargetPort, sp.Port)
+		subset.Ports = append(subset.Ports, api.EndpointPort{Name: sp.Name, Port: int32(port), Protocol: sp.Protocol})
+	}
+	ep.Subsets = []api.EndpointSubset{subset}
+	return ep
+}
+
+// allocateNodePorts gives every port of svc without a nodePort a free one,
+// keeping those the stored Service already had, and checks that the ports
+// are free: in the store (another Service) and on the host (another program).
+func (o *Orchestrator) allocateNodePorts(svc *api.Service, old *api.Service, others []*api.Service) error {
+	used := map[int32]string{}
+	for _, s := range others {
+		if s.Name == svc.Name && api.KeyOf(s).Namespace == api.KeyOf(svc).Namespace {
+			continue
+		}
+		for _, p := range s.Spec.Ports {
+			if p.NodePort != 0 {
+				used[p.NodePort] = s.Name
+			}
+		}
+	}
+	mine := map[int32]bool{}
+	if old != nil {
+		for _, p := range old.Spec.Ports {
+			mine[p.NodePort] = true
+		}
+	}
+	for i := range svc.Spec.Ports {
+		p := &svc.Spec.Ports[i]
+		if p.NodePort == 0 && old != nil {
+			for _, op := range old.Spec.Ports {
+				if op.Port == p.Port && op.NodePort != 0 {
+					p.NodePort = op.NodePort
+				}
+			}
+		}
+		if p.NodePort != 0 {
+			if other, ok := used[p.NodePort]; ok {
+				return fmt.Errorf("service %q: spec.ports[%d].nodePort: Invalid value: %d: provided port is already allocated (by service %q)", svc.Name, i, p.NodePort, other)
+			}
+			if !mine[p.NodePort] && !o.portFree(p.NodePort) {
+				return fmt.Errorf("service %q: spec.ports[%d].nodePort: Invalid value: %d: port %d on %s is in use by another program; choose another nodePort or leave it out to get a free one", svc.Name, i, p.NodePort, p.NodePort, o.opts.Address)
+			}
+			used[p.NodePort] = svc.Name
+			continue
+		}
+		port, err := o.freeNodePort(used)
+		if err != nil {
+			return fmt.Errorf("service %q: %w", svc.Name, err)
+		}
+		p.NodePort = port
+		used[port] = svc.Name
+	}
+	return nil
+}
+
+func (o *Orchestrator) freeNodePort(used map[int32]string) (int32, error) {
+	span := nodePortMax - nodePortMin + 1
+	start := int(time.Now().UnixNano() % int64(span))
+	for i := range span {
+		port := int32(nodePortMin + (start+i)%span)
+		if _, taken := used[port]; taken {
+			continue
+		}
+		if o.portFree(port) {
+			return port, nil
+		}
+	}
+	return 0, fmt.Errorf("no free nodePort left in %d-%d", nodePortMin, nodePortMax)
+}
+
+// portFree reports whether the proxy could listen on port now.
+func (o *Orchestrator) portFree(port int32) bool {
+	l, err := net.Listen("tcp", net.JoinHostPort(o.opts.Address, strconv.Itoa(int(port))))
+	if err != nil {
+		return false
+	}
+	_ = l.Close()
+	return true
+}
+
+// ServiceURLs returns http://address:nodePort for each port of svc.
+func (o *Orchestrator) ServiceURLs(svc *api.Service) []string {
+	var out []string
+	ports := append([]api.ServicePort(nil), svc.Spec.Ports...)
+	sort.Slice(ports, func(i, j int) bool { return ports[i].Port < ports[j].Port })
+	for _, p := range ports {
+		if p.NodePort != 0 {
+			out = append(out, "http://"+net.JoinHostPort(o.opts.Address, strconv.Itoa(int(p.NodePort))))
+		}
+	}
+	return out
+}

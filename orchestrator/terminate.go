@@ -1,0 +1,85 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	rt "github.com/mini-deploy/mini-deploy/runtime"
+)
+
+// defaultGracePeriod is Kubernetes' terminationGracePeriodSeconds default.
+const defaultGracePeriod = 30 * time.Second
+
+// terminatePod stops a pod by the termination protocol every stop path uses:
+// mark it terminating (it stops counting as a replica and leaves every
+// Service's endpoints), wait until every proxy has drained it, then SIGTERM,
+// SIGKILL after the grace period, and remove the container. Kubernetes sends
+// SIGTERM while endpoints are still being updated (kubernetes#43576); here
+// the signal waits until the proxies confirm the pod is out and idle.
+//
+// It returns at once; the stop runs in the background. owner (may be nil)
+// gets the "Deleted pod" event and is reconciled when the pod is gone.
+func (o *Orchestrator) terminatePod(p *pod, owner *workload) <-chan struct{} {
+	done := make(chan struct{})
+	already := false
+	o.pods.update(p.namespace, p.name, func(cp *pod) {
+		already = cp.terminating
+		cp.terminating, cp.ready = true, false
+	})
+	if already {
+		close(done)
+		return done
+	}
+	o.syncServiceEndpoints(p.namespace)
+	o.syncProbes()
+	if owner != nil {
+		o.recorder.Eventf(owner.obj, api.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %s", p.name)
+	}
+	o.bg.Add(1)
+	go func() {
+		defer o.bg.Done()
+		defer close(done)
+		grace := gracePeriod(p)
+		deadline := time.Now().Add(grace)
+		ctx, cancel := context.WithDeadline(context.Background(), deadline)
+		defer cancel()
+		if p.running() {
+			o.drainPod(ctx, p)
+		}
+		if p.container.ID != "" {
+			stopCtx, stopCancel := context.WithTimeout(context.Background(), grace+10*time.Second)
+			err := o.rt.Stop(stopCtx, p.container.ID, max(time.Until(deadline), time.Second))
+			if err == nil || errors.Is(err, rt.ErrNotFound) {
+				err = o.rt.Remove(stopCtx, p.container.ID)
+			}
+			stopCancel()
+			if err != nil && !errors.Is(err, rt.ErrNotFound) {
+				o.log.Warn("remove pod", "pod", p.name, "error", err)
+				// Leave it terminating: the relist finds it gone or still there,
+				// and a retry comes from the owner's next scale-down.
+				o.pods.update(p.namespace, p.name, func(cp *pod) { cp.terminating = false })
+				o.requeueOwner(p)
+				return
+			}
+		}
+		o.pods.remove(p.namespace, p.name)
+		o.log.Info("pod terminated", "pod", p.name)
+		o.requeueOwner(p)
+	}()
+	return done
+}
+
+func (o *Orchestrator) requeueOwner(p *pod) {
+	if p.ownerKind != "" {
+		o.queue.Add(api.Key{Kind: p.ownerKind, Namespace: p.namespace, Name: p.ownerName})
+	}
+}
+
+func gracePeriod(p *pod) time.Duration {
+	if g := p.spec.TerminationGracePeriodSeconds; g != nil {
+		return time.Duration(*g) * time.Second
+	}
+	return defaultGracePeriod
+}

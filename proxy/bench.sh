@@ -1,0 +1,101 @@
+#!/usr/bin/env bash
+# Benchmark of the Service proxy (make bench). Starts 3 kubia pods on a Docker
+# bridge network of its own and nginx on 127.0.0.1, then runs benchcmd, which
+# measures, interleaved: one pod directly, the mini-deploy proxy and nginx.
+# Everything it starts is removed on exit. Extra arguments go to benchcmd run
+# (-duration, -rounds, -conns, -rate, -cpuprofile FILE).
+#
+#   KUBIA_IMAGE  image of the pods (default luksa/kubia:v1, from make images)
+set -euo pipefail
+
+cd "$(dirname "$0")/.."
+image=${KUBIA_IMAGE:-luksa/kubia:v1}
+session=bench
+net=mini-deploy-bench-$$
+tmp=$(mktemp -d /tmp/mini-deploy-bench.XXXXXX)
+containers=()
+nginx_pid=
+
+cleanup() {
+	set +e
+	if [[ -n $nginx_pid ]]; then
+		kill -TERM "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
+	fi
+	if ((${#containers[@]})); then
+		docker rm -f "${containers[@]}" >/dev/null
+	fi
+	docker network rm "$net" >/dev/null 2>&1
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if ! docker image inspect "$image" >/dev/null 2>&1; then
+	echo "bench: image $image not found: run make images first (or set KUBIA_IMAGE)" >&2
+	exit 1
+fi
+if ! command -v nginx >/dev/null; then
+	echo "bench: installing nginx-light from Debian's packages" >&2
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+fi
+
+go build -o "$tmp/benchcmd" ./proxy/internal/benchcmd
+
+labels=(--label mini-deploy.io/managed=true --label mini-deploy.io/session=$session)
+docker network create "${labels[@]}" "$net" >/dev/null
+backends=()
+for i in 1 2 3; do
+	id=$(docker run -d --network "$net" "${labels[@]}" --hostname "kubia-bench-$i" "$image")
+	containers+=("$id")
+	ip=$(docker inspect -f "{{(index .NetworkSettings.Networks \"$net\").IPAddress}}" "$id")
+	backends+=("$ip:8080")
+done
+
+for b in "${backends[@]}"; do # wait until each pod accepts connections
+	for _ in $(seq 100); do
+		if (exec 3<>"/dev/tcp/${b%:*}/${b#*:}") 2>/dev/null; then continue 2; fi
+		sleep 0.1
+	done
+	echo "bench: pod $b never listened" >&2
+	exit 1
+done
+
+port=$("$tmp/benchcmd" freeport)
+mkdir -p "$tmp/nginx"
+cat >"$tmp/nginx.conf" <<CONF
+worker_processes 1;
+daemon off;
+pid $tmp/nginx.pid;
+error_log $tmp/nginx/error.log warn;
+events { worker_connections 4096; }
+http {
+	access_log off;
+	client_body_temp_path $tmp/nginx/body;
+	proxy_temp_path $tmp/nginx/proxy;
+	fastcgi_temp_path $tmp/nginx/fastcgi;
+	uwsgi_temp_path $tmp/nginx/uwsgi;
+	scgi_temp_path $tmp/nginx/scgi;
+	upstream kubia {
+$(for b in "${backends[@]}"; do echo "		server $b;"; done)
+		keepalive 64;
+	}
+	server {
+		listen 127.0.0.1:$port;
+		location / {
+			proxy_pass http://kubia;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+		}
+	}
+}
+CONF
+nginx -p "$tmp/nginx" -c "$tmp/nginx.conf" &
+nginx_pid=$!
+for _ in $(seq 50); do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then break; fi
+	sleep 0.1
+done
+
+echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), image $image, $(nproc) CPUs"
+"$tmp/benchcmd" run -backends "$(IFS=,; echo "${backends[*]}")" \
+	-nginx "127.0.0.1:$port" -nginx-pid "$nginx_pid" "$@"

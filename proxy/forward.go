@@ -1,0 +1,321 @@
+package proxy
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// ServeHTTP forwards r to an endpoint, retrying on another one when the
+// request is safe to send again.
+func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	var start time.Time
+	code := 0
+	var served Endpoint
+	if p.metrics != nil {
+		start = time.Now()
+		p.metrics.InFlight(p.opts.Service, 1)
+		// Deferred so that a response aborted half-way (panic with
+		// http.ErrAbortHandler) is still counted.
+		defer func() {
+			p.metrics.InFlight(p.opts.Service, -1)
+			p.metrics.RequestDone(p.opts.Service, served, r.Method, code, time.Since(start))
+		}()
+	}
+
+	header := outgoingHeader(r)
+	// Only a request without a body can be sent twice: the body of the first
+	// attempt has been consumed, and the pod may have acted on it.
+	retryable := r.Body == nil || r.Body == http.NoBody
+	var triedBuf [8]*target
+	tried := triedBuf[:0]
+	var lastErr error
+	for {
+		t := p.lb.acquire(tried)
+		if t == nil {
+			if lastErr == nil {
+				code = http.StatusServiceUnavailable
+				http.Error(w, p.noEndpoints, code)
+				return
+			}
+			code = p.fail(w, r, lastErr)
+			return
+		}
+		tried = append(tried, t)
+		served = t.ep
+		c, err := p.forward(w, r, header, retryable, t)
+		if err == nil {
+			code = c
+			return
+		}
+		lastErr = err
+		if r.Context().Err() != nil {
+			// The client is gone; nobody is waiting for an answer. 499 is
+			// nginx's code for it, so the metrics tell it from a pod's error.
+			code = 499
+			return
+		}
+		if !retryable || !retryableError(err) || len(tried) >= p.opts.MaxTries {
+			code = p.fail(w, r, err)
+			return
+		}
+		p.log.LogAttrs(r.Context(), slog.LevelDebug, "retrying request on another endpoint",
+			slog.String("pod", t.ep.Pod), slog.String("addr", t.ep.Addr), slog.Any("error", err))
+		if p.metrics != nil {
+			p.metrics.Retry(p.opts.Service, t.ep)
+		}
+	}
+}
+
+// forward makes one attempt on t. It returns an error only when no response
+// byte has reached the client, so the caller may still answer or retry.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, header http.Header, retryable bool, t *target) (int, error) {
+	defer t.release()
+
+	out := new(http.Request)
+	*out = *r // the URL is shared: Write only reads it
+	out.Header = header
+	out.Close = false
+	if out.Host == "" {
+		out.Host = t.ep.Addr
+	}
+
+	ctx := r.Context()
+	c, reused, err := t.pool.get(ctx)
+	if err != nil {
+		return 0, err
+	}
+	resp, err := p.roundTrip(ctx, c, out)
+	if err != nil && reused && retryable && ctx.Err() == nil && retryableError(err) {
+		// A pooled connection failing says nothing about the pod: it may
+		// have closed it an instant ago. Try once on a fresh connection
+		// before blaming the pod.
+		c.Close()
+		if c, err = t.pool.dial(ctx); err != nil {
+			return 0, err
+		}
+		resp, err = p.roundTrip(ctx, c, out)
+	}
+	if err != nil {
+		c.Close()
+		return 0, err
+	}
+	// A client that leaves mid-body must not leave the copy blocked on a
+	// pod that is slow to send the rest.
+	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(aLongTimeAgo) })
+
+	dst := w.Header()
+	connection := resp.Header["Connection"]
+	for k, vv := range resp.Header {
+		if isHopByHop(k) || (connection != nil && namedIn(connection, k)) {
+			continue
+		}
+		dst[k] = vv
+	}
+	w.WriteHeader(resp.StatusCode)
+
+	// A body of unknown length is a stream (server-sent events, long polls):
+	// flush each chunk as it arrives instead of holding it in the buffer.
+	flush := resp.ContentLength == -1
+	bp := bufferPool.Get().(*[]byte)
+	err = copyBody(w, resp.Body, *bp, flush)
+	bufferPool.Put(bp)
+	if !stop() || err != nil || resp.Close {
+		c.Close()
+	} else {
+		t.pool.put(c)
+	}
+	if err != nil {
+		if ctx.Err() == nil {
+			p.log.LogAttrs(ctx, slog.LevelWarn, "response aborted",
+				slog.String("pod", t.ep.Pod), slog.String("addr", t.ep.Addr), slog.Any("error", err))
+		}
+		// Abort the client's connection so a truncated body cannot pass for
+		// a complete one.
+		panic(http.ErrAbortHandler)
+	}
+	for k, vv := range resp.Trailer {
+		dst[http.TrailerPrefix+k] = vv
+	}
+	return resp.StatusCode, nil
+}
+
+var aLongTimeAgo = time.Unix(1, 0)
+
+// maxInformational bounds the 1xx responses skipped before the final one.
+const maxInformational = 5
+
+// roundTrip writes out on c and reads the response headers, within the
+// response header timeout and for as long as the client waits.
+func (p *Proxy) roundTrip(ctx context.Context, c *upstreamConn, out *http.Request) (*http.Response, error) {
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
+	defer stop()
+	if err := out.Write(c.bw); err != nil {
+		return nil, err
+	}
+	if err := c.bw.Flush(); err != nil {
+		return nil, err
+	}
+	c.SetReadDeadline(time.Now().Add(p.opts.ResponseHeaderTimeout))
+	var resp *http.Response
+	var err error
+	for range maxInformational {
+		resp, err = http.ReadResponse(c.br, out)
+		if err != nil {
+			return nil, err
+		}
+		if resp.StatusCode >= 200 || resp.StatusCode == http.StatusSwitchingProtocols {
+			break
+		}
+	}
+	if resp.StatusCode < 200 {
+		// The Upgrade header is not forwarded, so a pod has no reason to
+		// switch protocols; one that does is not speaking HTTP to us.
+		return nil, fmt.Errorf("unexpected %s from pod", resp.Status)
+	}
+	if !stop() {
+		return nil, ctx.Err()
+	}
+	c.SetReadDeadline(time.Time{})
+	return resp, nil
+}
+
+func copyBody(w http.ResponseWriter, body io.Reader, buf []byte, flush bool) error {
+	for {
+		n, rerr := body.Read(buf)
+		if n > 0 {
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				return werr
+			}
+			if flush {
+				if f, ok := w.(http.Flusher); ok {
+					f.Flush()
+				}
+			}
+		}
+		if rerr == io.EOF {
+			return nil
+		}
+		if rerr != nil {
+			return rerr
+		}
+	}
+}
+
+// fail answers a request no endpoint could serve and returns the status.
+func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) int {
+	code := http.StatusBadGateway
+	text := "bad gateway: no endpoint of service " + p.opts.Service + " answered"
+	if ne, ok := err.(net.Error); ok && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+		code = http.StatusGatewayTimeout
+		text = "gateway timeout: no endpoint of service " + p.opts.Service + " answered in time"
+	}
+	p.log.LogAttrs(r.Context(), slog.LevelWarn, "request failed",
+		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
+	http.Error(w, text, code)
+	return code
+}
+
+// retryableError reports whether err means the pod never got the request or
+// dropped it before answering: a dial failure, a refused, reset or closed
+// connection. A closed connection is io.EOF only when not a byte of the
+// response came; a partial response (io.ErrUnexpectedEOF) means the pod
+// was answering, and it is not retried. A timeout is not one of them: the pod may still be working.
+func retryableError(err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	return errors.Is(err, syscall.ECONNREFUSED) ||
+		errors.Is(err, syscall.ECONNRESET) ||
+		errors.Is(err, syscall.EPIPE) ||
+		errors.Is(err, syscall.EHOSTUNREACH) ||
+		errors.Is(err, io.EOF)
+}
+
+// Values shared by every outgoing request; Request.Write only reads them.
+var (
+	emptyValue    = []string{""}
+	protoHTTP     = []string{"http"}
+	protoHTTPS    = []string{"https"}
+	trailersValue = []string{"trailers"}
+)
+
+// outgoingHeader builds the header sent to the pod: the client's, less the
+// hop-by-hop headers and the client's own forwarding claims, plus
+// X-Forwarded-For, -Host and -Proto as httputil's Rewrite with SetXForwarded
+// sets them. Values are shared with r, not copied: neither side changes them.
+func outgoingHeader(r *http.Request) http.Header {
+	h := make(http.Header, len(r.Header)+3)
+	connection := r.Header["Connection"]
+	for k, vv := range r.Header {
+		if isHopByHop(k) || isForwarding(k) || (connection != nil && namedIn(connection, k)) {
+			continue
+		}
+		h[k] = vv
+	}
+	// TE: trailers is the one hop-by-hop value worth passing on: it tells a
+	// gRPC-style pod that trailers will get through.
+	if te := r.Header["Te"]; te != nil && namedIn(te, "trailers") {
+		h["Te"] = trailersValue
+	}
+	// Without this Request.Write would send Go's own User-Agent.
+	if _, ok := h["User-Agent"]; !ok {
+		h["User-Agent"] = emptyValue
+	}
+	vals := make([]string, 2)
+	vals[1] = r.Host
+	h["X-Forwarded-Host"] = vals[1:2:2]
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		vals[0] = ip
+		h["X-Forwarded-For"] = vals[0:1:1]
+	}
+	if r.TLS != nil {
+		h["X-Forwarded-Proto"] = protoHTTPS
+	} else {
+		h["X-Forwarded-Proto"] = protoHTTP
+	}
+	return h
+}
+
+// isHopByHop reports the headers of RFC 9110 section 7.6.1 that describe one
+// connection and must not be forwarded; k is in canonical form.
+func isHopByHop(k string) bool {
+	switch k {
+	// Expect is answered by the proxy's own server when the handler reads
+	// the body, so the pod gets the body at once and has nothing to expect.
+	case "Expect", "Connection", "Proxy-Connection", "Keep-Alive", "Proxy-Authenticate",
+		"Proxy-Authorization", "Te", "Trailer", "Transfer-Encoding", "Upgrade":
+		return true
+	}
+	return false
+}
+
+// isForwarding reports the forwarding headers a client could forge; the
+// proxy sets its own.
+func isForwarding(k string) bool {
+	switch k {
+	case "Forwarded", "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto":
+		return true
+	}
+	return false
+}
+
+// namedIn reports whether a comma-separated header value lists name.
+func namedIn(values []string, name string) bool {
+	for _, v := range values {
+		for tok := range strings.SplitSeq(v, ",") {
+			if strings.EqualFold(strings.TrimSpace(tok), name) {
+				return true
+			}
+		}
+	}
+	return false
+}

@@ -1,0 +1,181 @@
+// Command benchcmd measures the Service proxy against a pod reached directly
+// and against nginx, on the same backends, interleaved so that all three see
+// the same machine. proxy/bench.sh starts the backends and nginx and runs it;
+// it is a benchmark, not a test.
+//
+//	benchcmd run -backends ip:port,ip:port,ip:port -nginx 127.0.0.1:port -nginx-pid PID
+//	benchcmd serve -backends ... (the proxy under test, in its own process)
+//
+// The proxy runs in a child process so that its CPU time, read from /proc,
+// is its own and not the load generator's.
+package main
+
+import (
+	"bufio"
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"net"
+	"os"
+	"os/exec"
+	"os/signal"
+	"runtime/pprof"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/mini-deploy/mini-deploy/proxy"
+)
+
+func main() {
+	log.SetFlags(0)
+	if len(os.Args) < 2 {
+		log.Fatal("usage: benchcmd run|serve [flags]")
+	}
+	switch os.Args[1] {
+	case "serve":
+		serve(os.Args[2:])
+	case "run":
+		run(os.Args[2:])
+	case "freeport":
+		freePort()
+	default:
+		log.Fatalf("benchcmd: unknown command %q", os.Args[1])
+	}
+}
+
+func endpoints(list string) []proxy.Endpoint {
+	var eps []proxy.Endpoint
+	for i, a := range strings.Split(list, ",") {
+		eps = append(eps, proxy.Endpoint{Pod: fmt.Sprintf("kubia-%d", i), Addr: a, Revision: "bench"})
+	}
+	return eps
+}
+
+// serve runs the proxy until SIGTERM or stdin closes, printing its address.
+func serve(args []string) {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	backends := fs.String("backends", "", "comma-separated ip:port of the pods")
+	cpuprofile := fs.String("cpuprofile", "", "write the proxy's CPU profile to this file")
+	fs.Parse(args)
+	if *cpuprofile != "" {
+		f, err := os.Create(*cpuprofile)
+		if err != nil {
+			log.Fatal(err)
+		}
+		pprof.StartCPUProfile(f)
+		defer pprof.StopCPUProfile()
+	}
+	p := proxy.New(proxy.Options{Service: "bench", Listen: "127.0.0.1:0"})
+	if err := p.Start(); err != nil {
+		log.Fatal(err)
+	}
+	p.SetEndpoints(endpoints(*backends))
+	fmt.Println(p.Addr())
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	go func() { // the parent closing our stdin means it is gone
+		bufio.NewReader(os.Stdin).ReadString('\n')
+		stop()
+	}()
+	<-ctx.Done()
+	sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p.Shutdown(sctx)
+}
+
+// freePort prints a loopback port nobody listens on, for nginx.
+func freePort() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(ln.Addr().(*net.TCPAddr).Port)
+	ln.Close()
+}
+
+type subject struct {
+	name string
+	addr string
+	pids func() []int // processes whose CPU time is this subject's; nil: not measured
+}
+
+func run(args []string) {
+	fs := flag.NewFlagSet("run", flag.ExitOnError)
+	backends := fs.String("backends", "", "comma-separated ip:port of the pods")
+	nginxAddr := fs.String("nginx", "", "address of nginx proxying to the same pods")
+	nginxPID := fs.Int("nginx-pid", 0, "nginx master's PID, to read its workers' CPU time")
+	duration := fs.Duration("duration", 5*time.Second, "length of each closed-loop and open-loop run")
+	conns := fs.Int("conns", 50, "connections in the closed loop")
+	rate := fs.Int("rate", 1000, "requests/s in the open loop")
+	rounds := fs.Int("rounds", 3, "interleaved rounds")
+	cpuprofile := fs.String("cpuprofile", "", "write the proxy's CPU profile to this file")
+	fs.Parse(args)
+	eps := endpoints(*backends)
+	if len(eps) == 0 || *nginxAddr == "" {
+		log.Fatal("benchcmd run: -backends and -nginx are required")
+	}
+
+	self, err := os.Executable()
+	if err != nil {
+		log.Fatal(err)
+	}
+	serveArgs := []string{"serve", "-backends", *backends}
+	if *cpuprofile != "" {
+		serveArgs = append(serveArgs, "-cpuprofile", *cpuprofile)
+	}
+	cmd := exec.Command(self, serveArgs...)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		stdin.Close()
+		cmd.Wait()
+	}()
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		log.Fatalf("benchcmd: proxy did not start: %v", err)
+	}
+	proxyAddr := strings.TrimSpace(line)
+
+	subjects := []subject{
+		{name: "direct to 1 pod", addr: eps[0].Addr},
+		{name: "mini-deploy proxy", addr: proxyAddr, pids: func() []int { return []int{cmd.Process.Pid} }},
+		{name: "nginx, 1 worker", addr: *nginxAddr, pids: func() []int { return withChildren(*nginxPID) }},
+	}
+	fmt.Printf("backends: %s\nCPUs: %d; %d rounds, interleaved; closed loop %d connections x %s; open loop %d req/s x %s\n\n",
+		*backends, numCPU(), *rounds, *conns, *duration, *rate, *duration)
+
+	for _, s := range subjects { // warm pools and JITs
+		closedLoop(s.addr, *conns, time.Second)
+	}
+	results := make([]result, len(subjects))
+	for r := range *rounds {
+		for i := range subjects {
+			k := (i + r) % len(subjects) // rotate so no subject always runs first
+			s := subjects[k]
+			cpu0 := cpuTicks(s.pids)
+			cl := closedLoop(s.addr, *conns, *duration)
+			cpu := cpuTicks(s.pids) - cpu0
+			results[k].closed = append(results[k].closed, cl)
+			if s.pids != nil && cl.ok > 0 {
+				results[k].cpuPerReq = append(results[k].cpuPerReq, time.Duration(cpu)*10*time.Millisecond/time.Duration(cl.ok))
+			}
+			fmt.Printf("round %d  %-18s closed loop: %8.0f req/s  (%d errors)\n", r+1, s.name, cl.rps(), cl.errors)
+		}
+		for i := range subjects {
+			k := (i + r) % len(subjects)
+			s := subjects[k]
+			ol := openLoop(s.addr, *rate, *duration)
+			results[k].open = append(results[k].open, ol)
+			fmt.Printf("round %d  %-18s open loop:   p50 %6.3f ms  p99 %6.3f ms  (%d errors)\n", r+1, s.name, ms(ol.p50), ms(ol.p99), ol.errors)
+		}
+	}
+	report(subjects, results)
+}

@@ -1,0 +1,21 @@
+package proxy
+
+import "time"
+
+// Metrics receives the proxy's measurements. The orchestrator implements it
+// with Prometheus; the proxy stays free of that dependency. Every method is
+// called on the request path, so implementations must be cheap and safe for
+// concurrent use.
+type Metrics interface {
+	// RequestDone reports a finished request: the endpoint that answered (the
+	// zero Endpoint when none did, as for a 503), the status code sent to the
+	// client and the time from arrival to the end of the response body.
+	RequestDone(service string, ep Endpoint, method string, code int, d time.Duration)
+	// Retry reports that a request is sent again because the attempt on from
+	// failed before any response byte arrived.
+	Retry(service string, from Endpoint)
+	// InFlight moves the gauge of requests being served by delta (+1 or -1).
+	InFlight(service string, delta int)
+	// ReadyEndpoints reports the size of the endpoint set after each change.
+	ReadyEndpoints(service string, n int)
+}

@@ -1,0 +1,146 @@
+package fake
+
+import (
+	"context"
+	"io"
+	"sync"
+	"time"
+
+	rt "github.com/mini-deploy/mini-deploy/runtime"
+)
+
+// subscriber is one Events stream. Its queue is unbounded so that the
+// runtime never blocks on, nor drops events for, a slow reader.
+type subscriber struct {
+	queue []rt.Event
+	wake  chan struct{} // one pending wake-up at most
+}
+
+// Events streams events about managed containers until ctx ends. Each call
+// gets its own stream, starting with EventResync.
+func (r *Runtime) Events(ctx context.Context) <-chan rt.Event {
+	out := make(chan rt.Event)
+	s := &subscriber{wake: make(chan struct{}, 1)}
+	r.mu.Lock()
+	s.queue = append(s.queue, rt.Event{Type: rt.EventResync, Time: r.now()})
+	s.wake <- struct{}{}
+	r.subscribers[s] = true
+	r.mu.Unlock()
+
+	go func() {
+		defer close(out)
+		defer func() {
+			r.mu.Lock()
+			delete(r.subscribers, s)
+			r.mu.Unlock()
+		}()
+		for {
+			select {
+			case <-s.wake:
+			case <-ctx.Done():
+				return
+			}
+			r.mu.Lock()
+			batch := s.queue
+			s.queue = nil
+			r.mu.Unlock()
+			for _, ev := range batch {
+				select {
+				case out <- ev:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
+
+// publishLocked queues ev for every stream; while the engine is unavailable
+// the streams are down and the event is lost, as it would be.
+func (r *Runtime) publishLocked(ev rt.Event) {
+	if r.unavailable {
+		return
+	}
+	for s := range r.subscribers {
+		s.queue = append(s.queue, ev)
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// Logs returns what the container's process wrote; with Follow it streams
+// until ctx ends or the process stops.
+func (r *Runtime) Logs(ctx context.Context, id string, opts rt.LogOptions) (io.ReadCloser, error) {
+	r.mu.Lock()
+	if err := r.checkLocked(ctx, "logs"); err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
+	c, err := r.findLocked(id, false)
+	if err != nil {
+		r.mu.Unlock()
+		return nil, err
+	}
+	first := 0
+	if opts.Tail > 0 {
+		first = tailStart(c.logs, opts.Tail)
+	}
+	r.mu.Unlock()
+
+	pr, pw := io.Pipe()
+	closed := make(chan struct{})
+	go func() {
+		next := first
+		for {
+			r.mu.Lock()
+			lines := c.logs[next:]
+			next = len(c.logs)
+			running := c.info.State == rt.StateRunning
+			changed := c.changed
+			r.mu.Unlock()
+			for _, l := range lines {
+				if _, err := pw.Write(format(l, opts.Timestamps)); err != nil {
+					return
+				}
+			}
+			if !opts.Follow || !running {
+				pw.Close()
+				return
+			}
+			select {
+			case <-changed:
+			case <-closed:
+				return
+			case <-ctx.Done():
+				pw.CloseWithError(ctx.Err())
+				return
+			}
+		}
+	}()
+	return &logReader{PipeReader: pr, closed: closed}, nil
+}
+
+// logReader ends the follower goroutine when the reader is closed early.
+type logReader struct {
+	*io.PipeReader
+	closed chan struct{}
+	once   sync.Once
+}
+
+func (l *logReader) Close() error {
+	l.once.Do(func() { close(l.closed) })
+	return l.PipeReader.Close()
+}
+
+// tailStart returns the index of the first of the last n lines.
+func tailStart(lines []logLine, n int) int { return max(0, len(lines)-n) }
+
+func format(l logLine, timestamps bool) []byte {
+	if !timestamps {
+		return []byte(l.text)
+	}
+	return []byte(l.at.UTC().Format(time.RFC3339Nano) + " " + l.text)
+}
