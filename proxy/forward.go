@@ -62,7 +62,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			code = 499
 			return
 		}
-		if !retryable || !retryableError(err) || len(tried) >= p.opts.MaxTries {
+		if !canRetry(r, retryable, err) || len(tried) >= p.opts.MaxTries {
 			code = p.fail(w, r, err)
 			return
 		}
@@ -221,6 +221,30 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) int {
 		slog.String("method", r.Method), slog.String("path", r.URL.Path), slog.Any("error", err))
 	http.Error(w, text, code)
 	return code
+}
+
+// canRetry reports whether a failed attempt may be sent to another pod.
+// A dial failure can always be: nothing was written, not even a body. A
+// request without a body can be after the pod refused, reset or closed the
+// connection before answering. A safe method (GET, HEAD, OPTIONS) can be even
+// after the pod died half-way through its response headers: nothing has
+// reached the client yet, and running it twice changes nothing.
+func canRetry(r *http.Request, bodyless bool, err error) bool {
+	var op *net.OpError
+	if errors.As(err, &op) && op.Op == "dial" {
+		return true
+	}
+	if !bodyless {
+		return false
+	}
+	if retryableError(err) {
+		return true
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return errors.Is(err, io.ErrUnexpectedEOF)
+	}
+	return false
 }
 
 // retryableError reports whether err means the pod never got the request or

@@ -162,7 +162,16 @@ func TestRequestWithBodyIsNeverRetried(t *testing.T) {
 		hits.Add(1)
 		io.Copy(io.Discard, r.Body)
 	})
-	p.SetEndpoints([]Endpoint{{Pod: "dead", Addr: deadAddr(t)}, live})
+	// The pod reads the body, so it may have acted on it, then resets.
+	reset := backend(t, "reset", func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			conn.(*net.TCPConn).SetLinger(0)
+			conn.Close()
+		}
+	})
+	p.SetEndpoints([]Endpoint{reset, live})
 	c := newClient(t)
 	var failed int
 	for range 10 {
@@ -177,6 +186,33 @@ func TestRequestWithBodyIsNeverRetried(t *testing.T) {
 	}
 	if failed != 5 || hits.Load() != 5 || m.retries.Load() != 0 {
 		t.Fatalf("%d POSTs failed, %d reached the live pod, %d retries; want 5, 5, 0", failed, hits.Load(), m.retries.Load())
+	}
+}
+
+func TestRequestWithBodyIsRetriedWhenTheDialFails(t *testing.T) {
+	m := &fakeMetrics{}
+	p := startProxy(t, Options{Metrics: m})
+	var hits atomic.Int64
+	live := backend(t, "live", func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.Copy(io.Discard, r.Body)
+	})
+	// Nothing was written to a pod that refused the connection: not even
+	// the body, so the request is safe to send elsewhere.
+	p.SetEndpoints([]Endpoint{{Pod: "dead", Addr: deadAddr(t)}, live})
+	c := newClient(t)
+	for range 10 {
+		resp, err := c.Post("http://"+p.Addr()+"/", "text/plain", strings.NewReader("order 66"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST got %d, want 200 from the live pod", resp.StatusCode)
+		}
+	}
+	if hits.Load() != 10 || m.retries.Load() == 0 {
+		t.Fatalf("%d POSTs reached the live pod, %d retries; want 10 and some", hits.Load(), m.retries.Load())
 	}
 }
 

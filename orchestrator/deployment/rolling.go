@@ -68,7 +68,7 @@ func newRSNewReplicas(d *api.Deployment, all []*api.ReplicaSet, newRS *api.Repli
 		if err != nil {
 			return 0, fmt.Errorf("deployment %q: maxSurge: %w", d.Name, err)
 		}
-		current := sumSpec(all)
+		current := sumPods(all)
 		ceiling := replicasOf(d) + surge
 		if current >= ceiling {
 			return rsReplicas(newRS), nil

@@ -158,6 +158,21 @@ func sumSpec(rss []*api.ReplicaSet) int32 {
 	return n
 }
 
+// sumPods counts, for each ReplicaSet, the larger of the pods it should
+// have and the pods it still has. Kubernetes surges against spec alone, so a
+// new pod can start while an old one its ReplicaSet was just told to drop is
+// still counted running; counting what still runs keeps the surge a bound on
+// real pods.
+func sumPods(rss []*api.ReplicaSet) int32 {
+	var n int32
+	for _, rs := range rss {
+		if rs != nil {
+			n += max(rsReplicas(rs), rs.Status.Replicas)
+		}
+	}
+	return n
+}
+
 func sumStatus(rss []*api.ReplicaSet) int32 {
 	var n int32
 	for _, rs := range rss {
