@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -44,6 +46,13 @@ func (f *daemonFlags) register(fs *pflag.FlagSet) {
 	fs.BoolVar(&f.publishPorts, "publish-ports", false, "reach pods through ports published on 127.0.0.1, for engines whose container IPs the host cannot reach (Docker Desktop)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "daemon log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "daemon log level: debug, info, warn or error")
+}
+
+// defaultDaemonFlags are the flags of a daemon started with none given.
+func defaultDaemonFlags() daemonFlags {
+	var f daemonFlags
+	f.register(pflag.NewFlagSet("daemon", pflag.ContinueOnError))
+	return f
 }
 
 // args renders the flags for the command line of a daemon `up` starts.
@@ -127,7 +136,10 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
+	instance, network := instanceOf(home)
 	orch, err := orchestrator.New(engine, st, orchestrator.Options{
+		Instance:     instance,
+		Network:      network,
 		Address:      o.flags.address,
 		MetricsAddr:  o.flags.metricsAddress,
 		PublishPorts: o.flags.publishPorts,
@@ -191,6 +203,19 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 	}
 	log.Info("daemon stopped; containers keep running")
 	return firstErr
+}
+
+// instanceOf names the control plane of a state directory. The usual one,
+// ~/.mini-deploy, is "default" on the network "mini-deploy"; any other gets
+// a name derived from its path, so daemons of different directories (a
+// demo, a test) never see or touch each other's containers.
+func instanceOf(home string) (instance, network string) {
+	if userHome, err := os.UserHomeDir(); err == nil && home == filepath.Join(userHome, ".mini-deploy") {
+		return orchestrator.DefaultInstance, orchestrator.DefaultNetwork
+	}
+	sum := sha256.Sum256([]byte(home))
+	id := hex.EncodeToString(sum[:4])
+	return "home-" + id, orchestrator.DefaultNetwork + "-" + id
 }
 
 // listenSocket listens on a unix socket only its owner may use. A socket
