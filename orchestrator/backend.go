@@ -107,6 +107,17 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 	if err != nil && !errors.Is(err, errDryRun) {
 		return nil, err
 	}
+	if !opts.DryRun {
+		// Services listen before apply returns, so the URL it leads to
+		// answers at once.
+		for _, obj := range objs {
+			if obj.GetTypeMeta().Kind == api.KindService {
+				if _, err := o.syncService(ctx, api.KeyOf(obj)); err != nil {
+					o.log.Warn("service sync after apply", "service", obj.Meta().Name, "error", err)
+				}
+			}
+		}
+	}
 	return results, nil
 }
 
@@ -516,11 +527,20 @@ func (o *Orchestrator) SetImage(ctx context.Context, kind, namespace, name strin
 }
 
 // SetSelector replaces a Service's selector: the endpoints switch at once.
+// It returns once the proxies route to the new pods, so the next request
+// already goes there.
 func (o *Orchestrator) SetSelector(ctx context.Context, namespace, name string, selector map[string]string, resourceVersion string) (api.Object, error) {
-	return o.updateSpec(api.KindService, namespace, name, resourceVersion, func(obj api.Object) error {
+	obj, err := o.updateSpec(api.KindService, namespace, name, resourceVersion, func(obj api.Object) error {
 		obj.(*api.Service).Spec.Selector = selector
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := o.syncService(ctx, api.KeyOf(obj)); err != nil {
+		o.log.Warn("service sync after set selector", "service", name, "error", err)
+	}
+	return obj, nil
 }
 
 // Logs streams a pod's container output.

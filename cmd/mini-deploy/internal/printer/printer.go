@@ -32,11 +32,11 @@ const (
 )
 
 // Formats lists the -o values, for help and errors.
-var Formats = []string{FormatWide, FormatJSON, FormatYAML, FormatName}
+var Formats = []string{FormatWide, FormatJSON, FormatYAML, FormatName, FormatJSONPathPrefix + "TEMPLATE"}
 
 // ValidFormat reports whether f is a format the printer knows.
 func ValidFormat(f string) bool {
-	return f == FormatTable || f == FormatWide || f == FormatJSON || f == FormatYAML || f == FormatName
+	return strings.HasPrefix(f, FormatJSONPathPrefix) || f == FormatTable || f == FormatWide || f == FormatJSON || f == FormatYAML || f == FormatName
 }
 
 // Options shape the output.
@@ -138,6 +138,18 @@ func (p *Printer) Print(objs []api.Object, single bool) error {
 		return nil
 	case FormatTable, FormatWide:
 	default:
+		if tmpl, ok := strings.CutPrefix(p.opts.Format, FormatJSONPathPrefix); ok {
+			var v any = api.NewList(objs)
+			if single && len(objs) == 1 {
+				v = objs[0]
+			}
+			s, err := jsonPath(strings.Trim(tmpl, "'"), v)
+			if err != nil {
+				return err
+			}
+			_, err = fmt.Fprint(p.w, s)
+			return err
+		}
 		return fmt.Errorf("unable to match a printer suitable for the output format %q, allowed formats are: %s", p.opts.Format, strings.Join(Formats, ","))
 	}
 	var kinds []string

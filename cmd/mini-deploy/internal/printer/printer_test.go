@@ -292,3 +292,30 @@ STEP   ACTION                     OLD   NEW   AVAILABLE   TOTAL
 1      scale up kubia-7c9d to 1   3     1     3           4
 `)
 }
+
+func TestJSONPath(t *testing.T) {
+	svc := &api.Service{
+		TypeMeta:   api.TypeMeta{APIVersion: "v1", Kind: api.KindService},
+		ObjectMeta: api.ObjectMeta{Name: "kubia"},
+		Spec:       api.ServiceSpec{ClusterIP: "127.0.0.1", Ports: []api.ServicePort{{Port: 80, NodePort: 30123}}},
+	}
+	var b strings.Builder
+	p := New(&b, Options{Format: "jsonpath=http://{.spec.clusterIP}:{.spec.ports[0].nodePort}"})
+	if err := p.Print([]api.Object{svc}, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); got != "http://127.0.0.1:30123" {
+		t.Fatalf("got %q", got)
+	}
+	b.Reset()
+	p = New(&b, Options{Format: "jsonpath={.items[*].metadata.name}"})
+	if err := p.Print([]api.Object{svc, svc}, false); err != nil {
+		t.Fatal(err)
+	}
+	if got := b.String(); got != "kubia kubia" {
+		t.Fatalf("got %q", got)
+	}
+	if err := New(&b, Options{Format: "jsonpath={..name}"}).Print([]api.Object{svc}, true); err == nil {
+		t.Fatal("recursive descent should be refused")
+	}
+}
