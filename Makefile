@@ -67,6 +67,8 @@ clean: ## remove every managed container and network, bin/ and .build/
 demo: build images ## run the demo (examples/demo.sh)
 	./examples/demo.sh
 
-bench: build images ## run the proxy benchmarks (proxy/bench.sh)
-	@if [ -x proxy/bench.sh ]; then ./proxy/bench.sh; \
-	else echo "proxy/bench.sh does not exist yet: no benchmark to run" >&2; exit 1; fi
+bench: build images ## print the measured claims: proxy vs nginx, self-healing, failed requests during rollouts
+	./proxy/bench.sh
+	@echo "== self-healing and zero-downtime rollouts (real engine)"
+	@$(GO) test -count=1 -run 'TestSelfHealing|TestDeploymentRolloutAndUndoUnderLoad|TestBlueGreenSetSelectorUnderLoad' -v ./orchestrator/ \
+		| grep -E 'self-healing:|rollout to v[12]:|set selector:|^(--- |ok|FAIL)'

@@ -1,0 +1,44 @@
+package orchestrator
+
+import (
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mini-deploy/mini-deploy/proxy"
+)
+
+func TestMetricsAreServedPerServicePodAndRevision(t *testing.T) {
+	m := newMetrics()
+	srv, err := m.serve("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { srv.Close() })
+	ep := proxy.Endpoint{Pod: "kubia-5d9f7c6b8-x7k2p", Addr: "unused", Revision: "5d9f7c6b8"}
+	m.InFlight("kubia", 1)
+	m.RequestDone("kubia", ep, "GET", 200, 3*time.Millisecond)
+	m.InFlight("kubia", -1)
+	m.Retry("kubia", ep)
+	m.ReadyEndpoints("kubia", 3)
+
+	resp, err := http.Get("http://" + m.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	for _, want := range []string{
+		`minideploy_service_requests_total{code="200",method="GET",pod="kubia-5d9f7c6b8-x7k2p",revision="5d9f7c6b8",service="kubia"} 1`,
+		`minideploy_service_request_duration_seconds_count{service="kubia"} 1`,
+		`minideploy_service_requests_in_flight{service="kubia"} 0`,
+		`minideploy_service_retries_total{pod="kubia-5d9f7c6b8-x7k2p",service="kubia"} 1`,
+		`minideploy_service_ready_endpoints{service="kubia"} 3`,
+	} {
+		if !strings.Contains(string(body), want) {
+			t.Errorf("metrics lack %s", want)
+		}
+	}
+}
