@@ -3,7 +3,6 @@ package orchestrator
 import (
 	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"hash/fnv"
 	"sort"
 	"strconv"
@@ -76,10 +75,6 @@ type pod struct {
 func (p *pod) clone() *pod {
 	c := *p
 	return &c
-}
-
-func (p *pod) key() api.Key {
-	return api.Key{Kind: api.KindPod, Namespace: p.namespace, Name: p.name}
 }
 
 // active pods count toward a controller's replicas.
@@ -327,26 +322,4 @@ func terminatedState(c rt.Container) *api.ContainerStateTerminated {
 		StartedAt:  api.Time{Time: c.StartedAt.UTC().Truncate(time.Second)},
 		FinishedAt: api.Time{Time: c.FinishedAt.UTC().Truncate(time.Second)},
 	}
-}
-
-// podStatusText is kubectl's STATUS column for a pod.
-func podStatusText(v *api.Pod) string {
-	if v.DeletionTimestamp != nil {
-		return "Terminating"
-	}
-	if len(v.Status.ContainerStatuses) == 0 {
-		return v.Status.Phase
-	}
-	st := v.Status.ContainerStatuses[0].State
-	switch {
-	case st.Waiting != nil:
-		return st.Waiting.Reason
-	case st.Terminated != nil:
-		return st.Terminated.Reason
-	}
-	return v.Status.Phase
-}
-
-func describePod(p *pod) string {
-	return fmt.Sprintf("%s/%s", p.namespace, p.name)
 }
