@@ -1,0 +1,95 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/server"
+	"github.com/mini-deploy/mini-deploy/runtime/fake"
+)
+
+func serviceManifest(name string, nodePort int) string {
+	return fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata:
+  name: %s
+spec:
+  type: NodePort
+  selector:
+    app: kubia
+  ports:
+  - port: 80
+    targetPort: 8080
+    nodePort: %d
+`, name, nodePort)
+}
+
+func TestNodePortInUseIsAClearErrorAndStoresNothing(t *testing.T) {
+	h := newHarness(t, fake.New(), t.TempDir())
+	// Another program holds a port in the node port range.
+	var ln net.Listener
+	var port int
+	for p := 30000; p <= 32767 && ln == nil; p += 97 {
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if err == nil {
+			ln, port = l, p
+		}
+	}
+	if ln == nil {
+		t.Fatal("no free port to occupy")
+	}
+	defer ln.Close()
+	objs, err := api.DecodeManifests("svc.yaml", []byte(serviceManifest("kubia", port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.o.Apply(context.Background(), objs, server.ApplyOptions{})
+	if err == nil || !strings.Contains(err.Error(), fmt.Sprint(port)) || !strings.Contains(err.Error(), "in use") {
+		t.Fatalf("apply error %v, want one naming port %d and saying it is in use", err, port)
+	}
+	if objs, _ := h.store.List(api.KindService, ""); len(objs) != 0 {
+		t.Fatalf("%d services stored after a rejected apply", len(objs))
+	}
+}
+
+func TestNodePortOfAnotherServiceIsRejected(t *testing.T) {
+	h := newHarness(t, fake.New(), t.TempDir())
+	h.apply(strings.Replace(seedRC, "    targetPort: 8080\n", "    targetPort: 8080\n    nodePort: 30999\n", 1))
+	objs, err := api.DecodeManifests("svc.yaml", []byte(serviceManifest("other", 30999)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = h.o.Apply(context.Background(), objs, server.ApplyOptions{})
+	if err == nil || !strings.Contains(err.Error(), "provided port is already allocated") {
+		t.Fatalf("apply error %v, want Kubernetes' 'provided port is already allocated'", err)
+	}
+}
+
+func TestAllocatedNodePortIsKeptAcrossApplies(t *testing.T) {
+	h := newHarness(t, fake.New(), t.TempDir())
+	h.apply(seedRC)
+	get := func() int32 {
+		obj, err := h.o.Get(context.Background(), api.KindService, "default", "kubia")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return obj.(*api.Service).Spec.Ports[0].NodePort
+	}
+	first := get()
+	if first < nodePortMin || first > nodePortMax {
+		t.Fatalf("allocated nodePort %d outside %d-%d", first, nodePortMin, nodePortMax)
+	}
+	res := h.apply(seedRC)
+	if got := get(); got != first {
+		t.Fatalf("nodePort changed from %d to %d on re-apply", first, got)
+	}
+	for _, r := range res {
+		if r.Action != "unchanged" {
+			t.Errorf("re-apply of the same file: %s %s %s, want unchanged", r.Kind, r.Name, r.Action)
+		}
+	}
+}
