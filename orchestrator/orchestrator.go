@@ -171,14 +171,16 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	if err := o.relist(ctx); err != nil {
 		return err
 	}
-	// Proxies listen and pods are probed before the first reconcile, so a
-	// restarted daemon serves its Services at once.
+	// Adopted pods are probed, and then the proxies listen, before the first
+	// reconcile: a restarted daemon serves its Services at once, with the
+	// pods that answer, instead of a moment of 503s.
+	o.syncProbes()
+	o.awaitFirstProbes(ctx, initialProbeWait)
 	for _, obj := range o.listAll(api.KindService) {
 		if _, err := o.syncService(ctx, api.KeyOf(obj)); err != nil {
 			o.log.Warn("service not served yet", "service", obj.Meta().Name, "error", err)
 		}
 	}
-	o.syncProbes()
 	o.enqueueAll()
 
 	var loops sync.WaitGroup
@@ -203,6 +205,27 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 		_ = metricsSrv.Close()
 	}
 	return nil
+}
+
+// initialProbeWait bounds how long a starting control plane waits for the
+// first readiness result of the pods it adopted.
+const initialProbeWait = 3 * time.Second
+
+// awaitFirstProbes waits until every running pod has had a readiness result.
+func (o *Orchestrator) awaitFirstProbes(ctx context.Context, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		pending := false
+		for _, p := range o.pods.snapshot() {
+			if p.running() && !p.terminating && !p.probed {
+				pending = true
+				break
+			}
+		}
+		if !pending || !sleep(ctx, 20*time.Millisecond) {
+			return
+		}
+	}
 }
 
 // ownLabels are put on everything this instance creates.

@@ -62,6 +62,7 @@ type pod struct {
 	created   time.Time
 
 	ready       bool
+	probed      bool // a readiness result has come since the daemon started
 	readySince  time.Time
 	restarts    int32
 	backoff     time.Duration

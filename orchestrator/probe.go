@@ -304,6 +304,7 @@ func (o *Orchestrator) setReady(namespace, name string, ready bool) bool {
 	changed := false
 	var snapshot *pod
 	o.pods.update(namespace, name, func(p *pod) {
+		p.probed = true
 		if ready && (p.terminating || !p.running()) {
 			return
 		}
