@@ -1,16 +1,27 @@
 // Package deploytest runs mini-deploy manifests on the real Docker engine
 // inside `go test`, in the spirit of testcontainers-go.
 //
-//	env := deploytest.Start(t, deploytest.WithManifests("../examples/kubia/deployment.yaml"))
-//	env.WaitReady(ctx, "deployment/kubia")
+//	env := deploytest.Start(t, deploytest.WithManifests("../examples/kubia/kubia.yaml"))
 //	url := env.ServiceURL("kubia")
+//	load := env.StartLoad(url, deploytest.LoadOptions{Duration: time.Minute})
+//	env.SetImage("deployment/kubia", "nodejs", "luksa/kubia:v2")
+//	env.WaitReady(ctx, "deployment/kubia")
+//	sum, _ := load.Stop() // sum.Failed, sum.ByVersion
 //
 // Start embeds the orchestrator in the test process (no daemon) with its own
-// state directory, its own Docker network and a session label on everything
-// it creates, so parallel tests never collide. Cleanup is registered with
-// t.Cleanup before anything can fail, and removes every container and
-// network of the session even when the test fails or panics; a reaper
-// removes what crashed runs of earlier test binaries left behind.
+// state directory, its own Docker network, its own instance label and a
+// session label on everything it creates, so parallel tests never collide.
+// Node ports come from the shared 30000-32767 range; the allocation and the
+// proxy's first listen are serialized across every test process on the
+// machine, so two Envs never get the same port. Cleanup is registered with
+// t.Cleanup before anything can fail, and removes every container and network
+// of the session even when the test fails or panics. A reaper removes what
+// the sessions of dead test processes left behind (a binary killed by
+// -timeout, or a panic in another test of the same binary, runs no cleanups).
+//
+// Waits are bounded: every Wait method takes a context, and one without a
+// deadline gets DefaultTimeout. Load is bounded in time and only targets this
+// machine.
 //
 // Without a Docker engine the test is skipped with a message, except under
 // CI=true, where it fails: integration tests must never skip silently in CI.
@@ -20,20 +31,16 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator"
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
-	"github.com/mini-deploy/mini-deploy/orchestrator/server"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
-	rt "github.com/mini-deploy/mini-deploy/runtime"
 	"github.com/mini-deploy/mini-deploy/runtime/docker"
 )
 
@@ -44,9 +51,13 @@ const (
 	// SessionPIDLabel is the test process that owns the session: a session
 	// whose process is gone is a leftover.
 	SessionPIDLabel = "mini-deploy.io/test-pid"
+	// SessionHostLabel is the owner's host name: a process ID means nothing
+	// on another host (or container) that shares the engine.
+	SessionHostLabel = "mini-deploy.io/test-host"
 )
 
-// DefaultTimeout bounds Start's wait for the manifests to become ready.
+// DefaultTimeout bounds Start's wait for the manifests to become ready, and
+// every wait whose context has no deadline.
 const DefaultTimeout = 90 * time.Second
 
 // Option configures Start.
@@ -74,7 +85,8 @@ func WithImages(refs ...string) Option {
 // WithTimeout bounds the wait for the applied manifests to become ready.
 func WithTimeout(d time.Duration) Option { return func(c *config) { c.timeout = d } }
 
-// WithoutWait returns as soon as the manifests are applied.
+// WithoutWait returns as soon as the manifests are applied and their
+// Services listen, without waiting for the workloads to be ready.
 func WithoutWait() Option { return func(c *config) { c.wait = false } }
 
 // WithLogger sends the control plane's logs to l (default: discarded unless
@@ -94,29 +106,32 @@ type Env struct {
 	done    chan error
 }
 
-var reapOnce sync.Once
-
-// Start runs a control plane for this test and applies the manifests.
+// Start runs a control plane for this test and applies the manifests. It
+// fails the test (and cleans up) when anything goes wrong.
 func Start(t testing.TB, opts ...Option) *Env {
 	t.Helper()
 	cfg := config{timeout: DefaultTimeout, wait: true}
 	for _, o := range opts {
 		o(&cfg)
 	}
-	engine := RequireEngine(t)
-	reapOnce.Do(func() { reap(engine) })
-
 	session := randomID()
-	env := &Env{t: t, Session: session, Home: t.TempDir(), Network: "mini-deploy-test-" + session, Engine: engine, done: make(chan error, 1)}
+	env := &Env{t: t, Session: session, Network: "mini-deploy-test-" + session, done: make(chan error, 1)}
 	// Cleanup first: whatever fails below, the session's resources go.
 	t.Cleanup(env.cleanup)
 
+	env.Engine = RequireEngine(t)
+	reap(env.Engine)
 	for _, ref := range cfg.images {
-		ok, err := engine.ImageExists(context.Background(), ref)
+		ok, err := env.Engine.ImageExists(context.Background(), ref)
 		if err != nil || !ok {
 			t.Fatalf("deploytest: image %s is missing on the engine: run `make images` (err: %v)", ref, err)
 		}
 	}
+	home, err := os.MkdirTemp("", "mini-deploy-test-"+session+"-")
+	if err != nil {
+		t.Fatalf("deploytest: state directory: %v", err)
+	}
+	env.Home = home
 	st, err := store.Open(env.Home, store.Options{})
 	if err != nil {
 		t.Fatalf("deploytest: open store: %v", err)
@@ -129,10 +144,10 @@ func Start(t testing.TB, opts ...Option) *Env {
 			logger = slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
 		}
 	}
-	orch, err := orchestrator.New(engine, st, orchestrator.Options{
+	orch, err := orchestrator.New(env.Engine, st, orchestrator.Options{
 		Network:      env.Network,
 		Instance:     "test-" + session,
-		ExtraLabels:  map[string]string{SessionLabel: session, SessionPIDLabel: fmt.Sprint(os.Getpid())},
+		ExtraLabels:  sessionLabels(session),
 		ResyncPeriod: 5 * time.Second,
 		Logger:       logger,
 		Home:         env.Home,
@@ -153,20 +168,22 @@ func Start(t testing.TB, opts ...Option) *Env {
 	case <-time.After(30 * time.Second):
 		t.Fatalf("deploytest: control plane not ready after 30s")
 	}
-	if len(cfg.manifests) > 0 {
-		objs := env.Apply(cfg.manifests...)
-		if cfg.wait {
-			wctx, wcancel := context.WithTimeout(context.Background(), cfg.timeout)
-			defer wcancel()
-			for _, obj := range objs {
-				kind := obj.GetTypeMeta().Kind
-				if kind == api.KindService {
-					continue
-				}
-				if err := env.WaitReady(wctx, strings.ToLower(kind)+"/"+obj.Meta().Name); err != nil {
-					t.Fatalf("deploytest: %v", err)
-				}
-			}
+	if len(cfg.manifests) == 0 {
+		return env
+	}
+	objs := env.Apply(cfg.manifests...)
+	if !cfg.wait {
+		return env
+	}
+	wctx, wcancel := context.WithTimeout(context.Background(), cfg.timeout)
+	defer wcancel()
+	for _, obj := range objs {
+		kind := obj.GetTypeMeta().Kind
+		if kind == api.KindService {
+			continue
+		}
+		if err := env.WaitReady(wctx, strings.ToLower(kind)+"/"+obj.Meta().Name); err != nil {
+			t.Fatalf("deploytest: %v", err)
 		}
 	}
 	return env
@@ -192,7 +209,8 @@ func RequireEngine(t testing.TB) *docker.Engine {
 }
 
 // cleanup stops the control plane and removes every container and network
-// of the session, ignoring what is already gone.
+// of the session, ignoring what is already gone. It runs however far Start
+// got.
 func (e *Env) cleanup() {
 	if e.cancel != nil {
 		e.cancel()
@@ -204,69 +222,18 @@ func (e *Env) cleanup() {
 	if e.Store != nil {
 		_ = e.Store.Close()
 	}
-	removeSession(e.Engine, map[string]string{SessionLabel: e.Session})
-}
-
-func removeSession(engine *docker.Engine, match map[string]string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	ctrs, _ := engine.List(ctx, match)
-	var wg sync.WaitGroup
-	for _, c := range ctrs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			if err := engine.Remove(ctx, c.ID); err != nil && !errors.Is(err, rt.ErrNotFound) {
-				fmt.Fprintf(os.Stderr, "deploytest: remove container %s: %v\n", c.Name, err)
-			}
-		}()
+	if e.Engine != nil {
+		removeSession(e.Engine, map[string]string{SessionLabel: e.Session})
+		_ = e.Engine.Close()
 	}
-	wg.Wait()
-	nets, _ := engine.ListNetworks(ctx, match)
-	for _, n := range nets {
-		if err := engine.RemoveNetwork(ctx, n.Name); err != nil && !errors.Is(err, rt.ErrNotFound) {
-			fmt.Fprintf(os.Stderr, "deploytest: remove network %s: %v\n", n.Name, err)
-		}
+	if e.Home != "" {
+		_ = os.RemoveAll(e.Home)
 	}
 }
 
-// reap removes the sessions of test processes that no longer exist: a test
-// binary killed by a timeout cannot run its cleanups.
-func reap(engine *docker.Engine) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	ctrs, err := engine.List(ctx, nil)
-	if err != nil {
-		return
-	}
-	dead := map[string]bool{}
-	for _, c := range ctrs {
-		s, pid := c.Labels[SessionLabel], c.Labels[SessionPIDLabel]
-		if s == "" || pid == "" || dead[s] {
-			continue
-		}
-		if !processAlive(pid) {
-			dead[s] = true
-		}
-	}
-	nets, _ := engine.ListNetworks(ctx, nil)
-	for _, n := range nets {
-		s, pid := n.Labels[SessionLabel], n.Labels[SessionPIDLabel]
-		if s != "" && pid != "" && !processAlive(pid) {
-			dead[s] = true
-		}
-	}
-	for s := range dead {
-		removeSession(engine, map[string]string{SessionLabel: s})
-	}
-}
-
-func processAlive(pid string) bool {
-	if pid == fmt.Sprint(os.Getpid()) {
-		return true
-	}
-	_, err := os.Stat("/proc/" + pid)
-	return err == nil
+func sessionLabels(session string) map[string]string {
+	host, _ := os.Hostname()
+	return map[string]string{SessionLabel: session, SessionPIDLabel: fmt.Sprint(os.Getpid()), SessionHostLabel: host}
 }
 
 func randomID() string {
@@ -280,23 +247,4 @@ type testWriter struct{ t testing.TB }
 func (w testWriter) Write(p []byte) (int, error) {
 	w.t.Log(strings.TrimRight(string(p), "\n"))
 	return len(p), nil
-}
-
-// Apply applies manifest files or directories and returns the objects.
-func (e *Env) Apply(paths ...string) []api.Object {
-	e.t.Helper()
-	objs, err := api.ReadManifests(paths)
-	if err != nil {
-		e.t.Fatalf("deploytest: %v", err)
-	}
-	if _, err := e.Orch.Apply(context.Background(), objs, server.ApplyOptions{}); err != nil {
-		e.t.Fatalf("deploytest: apply %v: %v", paths, err)
-	}
-	return objs
-}
-
-// ApplyObjects applies objects built in the test.
-func (e *Env) ApplyObjects(objs ...api.Object) error {
-	_, err := e.Orch.Apply(context.Background(), objs, server.ApplyOptions{})
-	return err
 }

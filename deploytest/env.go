@@ -3,15 +3,13 @@ package deploytest
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
 )
-
-// PollInterval is how often the wait strategies look.
-const PollInterval = 100 * time.Millisecond
 
 // ServiceURL returns http://127.0.0.1:<nodePort> of a Service's first port.
 func (e *Env) ServiceURL(name string) string {
@@ -25,60 +23,6 @@ func (e *Env) ServiceURL(name string) string {
 		e.t.Fatalf("deploytest: service %q has no node port", name)
 	}
 	return urls[0]
-}
-
-// WaitReady waits until a workload ("deployment/kubia", "rc/kubia-v1",
-// "rs/x") has all its replicas ready (a Deployment: its rollout finished).
-func (e *Env) WaitReady(ctx context.Context, ref string) error {
-	kind, name, err := parseRef(ref)
-	if err != nil {
-		return err
-	}
-	last := ""
-	for {
-		done, msg, err := e.ready(ctx, kind, name)
-		if err != nil {
-			return err
-		}
-		if done {
-			return nil
-		}
-		last = msg
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%s not ready: %s: %w", ref, last, ctx.Err())
-		case <-time.After(PollInterval):
-		}
-	}
-}
-
-func (e *Env) ready(ctx context.Context, kind, name string) (bool, string, error) {
-	if kind == api.KindDeployment {
-		resp, err := e.Orch.Rollout(ctx, server.RolloutRequest{Action: server.RolloutStatus, Namespace: api.DefaultNamespace, Name: name})
-		if err != nil {
-			return false, "", err
-		}
-		if resp.Failed {
-			return false, "", fmt.Errorf("%s", resp.Message)
-		}
-		return resp.Done, resp.Message, nil
-	}
-	obj, err := e.Orch.Get(ctx, kind, api.DefaultNamespace, name)
-	if err != nil {
-		return false, "", err
-	}
-	var want int32 = 1
-	var st api.ReplicaSetStatus
-	switch v := obj.(type) {
-	case *api.ReplicationController:
-		want, st = *v.Spec.Replicas, v.Status
-	case *api.ReplicaSet:
-		want, st = *v.Spec.Replicas, v.Status
-	default:
-		return true, "", nil
-	}
-	msg := fmt.Sprintf("%d of %d replicas ready", st.ReadyReplicas, want)
-	return st.ReadyReplicas == want && st.Replicas == want && st.ObservedGeneration >= obj.Meta().Generation, msg, nil
 }
 
 // RolloutStatus returns kubectl's rollout status line and whether it is done.
@@ -134,20 +78,25 @@ func (e *Env) KillPod(name string) error {
 	if err != nil {
 		return err
 	}
-	id := strings.TrimPrefix(obj.(*api.Pod).Status.ContainerStatuses[0].ContainerID, "docker://")
+	statuses := obj.(*api.Pod).Status.ContainerStatuses
+	if len(statuses) == 0 || statuses[0].ContainerID == "" {
+		return fmt.Errorf("pod %q has no container yet", name)
+	}
+	id := strings.TrimPrefix(statuses[0].ContainerID, "docker://")
 	return e.Engine.Kill(context.Background(), id, "SIGKILL")
 }
 
-// WaitFor polls cond until it returns true or ctx ends.
-func (e *Env) WaitFor(ctx context.Context, what string, cond func() bool) error {
-	for !cond() {
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
-		case <-time.After(PollInterval):
-		}
+// Logs returns a pod's output so far (stdout and stderr, at most 1 MiB).
+func (e *Env) Logs(pod string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	rc, err := e.Orch.Logs(ctx, api.DefaultNamespace, pod, server.LogOptions{})
+	if err != nil {
+		return "", err
 	}
-	return nil
+	defer rc.Close()
+	b, err := io.ReadAll(io.LimitReader(rc, 1<<20))
+	return string(b), err
 }
 
 // parseRef reads kubectl's TYPE/NAME with the usual short names.

@@ -89,7 +89,7 @@ func (e *Engine) networkByName(ctx context.Context, name string) (network.Summar
 func isConflict(err error) bool { return errors.Is(mapErr(err), rt.ErrConflict) }
 
 func toNetwork(n network.Summary) rt.Network {
-	out := rt.Network{ID: n.ID, Name: n.Name}
+	out := rt.Network{ID: n.ID, Name: n.Name, Labels: maps.Clone(n.Labels)}
 	if len(n.IPAM.Config) > 0 {
 		out.Subnet = n.IPAM.Config[0].Subnet
 	}
