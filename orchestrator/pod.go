@@ -70,6 +70,7 @@ type pod struct {
 	waiting     string // waiting reason, "" when none
 	waitingMsg  string
 	terminating bool
+	creating    bool // the engine is creating its container right now
 	lastExit    *api.ContainerStateTerminated
 }
 
@@ -92,9 +93,19 @@ func (p *pod) ip(network string) string { return p.container.IPs[network] }
 type podCache struct {
 	mu   sync.RWMutex
 	pods map[string]*pod
+	// gone holds the IDs of containers known to be removed, and since when:
+	// a list or an inspect made just before a removal must not bring the
+	// pod back once it is gone.
+	gone map[string]time.Time
 }
 
-func newPodCache() *podCache { return &podCache{pods: map[string]*pod{}} }
+// goneTTL is how long a removed container's ID is remembered; a list or an
+// inspect is far shorter.
+const goneTTL = 10 * time.Minute
+
+func newPodCache() *podCache {
+	return &podCache{pods: map[string]*pod{}, gone: map[string]time.Time{}}
+}
 
 func podID(namespace, name string) string { return namespace + "/" + name }
 
@@ -154,14 +165,50 @@ func (c *podCache) put(p *pod) {
 	c.pods[podID(p.namespace, p.name)] = p.clone()
 }
 
+// remove drops a pod whose container is gone (or was never made).
 func (c *podCache) remove(namespace, name string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.pods, podID(namespace, name))
+	id := podID(namespace, name)
+	if p, ok := c.pods[id]; ok && p.container.ID != "" {
+		c.markGone(p.container.ID)
+	}
+	delete(c.pods, id)
+}
+
+// containerGone records that the engine destroyed a container.
+func (c *podCache) containerGone(id string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.markGone(id)
+}
+
+func (c *podCache) markGone(id string) {
+	now := time.Now()
+	for old, at := range c.gone {
+		if now.Sub(at) > goneTTL {
+			delete(c.gone, old)
+		}
+	}
+	c.gone[id] = now
+}
+
+// containerIDs returns the IDs of the containers of the cached pods.
+func (c *podCache) containerIDs() map[string]bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	ids := make(map[string]bool, len(c.pods))
+	for _, p := range c.pods {
+		if p.container.ID != "" {
+			ids[p.container.ID] = true
+		}
+	}
+	return ids
 }
 
 // observe merges an engine view of a container into the cache, keeping the
-// control plane's own fields. It returns the pod and whether it was new.
+// control plane's own fields. It returns the pod and whether it was new; nil
+// for a container that is not a pod or is already gone.
 func (c *podCache) observe(ctr rt.Container) (*pod, bool) {
 	ns, name := ctr.Labels[LabelNamespace], ctr.Labels[LabelPod]
 	if name == "" {
@@ -172,6 +219,11 @@ func (c *podCache) observe(ctr rt.Container) (*pod, bool) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if _, gone := c.gone[ctr.ID]; gone {
+		// Seen by a list or an inspect that raced its removal: reviving
+		// the pod would count a replica that no longer exists.
+		return nil, false
+	}
 	id := podID(ns, name)
 	p, ok := c.pods[id]
 	if !ok {

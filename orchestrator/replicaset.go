@@ -192,6 +192,7 @@ func (o *Orchestrator) createPod(ctx context.Context, w *workload) error {
 		ownerName: w.name,
 		ownerUID:  w.uid,
 		created:   time.Now(),
+		creating:  true,
 	}
 	if p.labels == nil {
 		p.labels = map[string]string{}
@@ -200,9 +201,9 @@ func (o *Orchestrator) createPod(ctx context.Context, w *workload) error {
 	// shown while the engine works.
 	o.pods.put(p)
 	err := o.startPodContainer(ctx, p)
-	o.pods.update(p.namespace, p.name, func(cp *pod) {
-		cp.container, cp.waiting, cp.waitingMsg, cp.backoff, cp.nextRestart = p.container, p.waiting, p.waitingMsg, p.backoff, p.nextRestart
-	})
+	if !o.recordStarted(ctx, p) {
+		return nil
+	}
 	o.syncProbes()
 	if err != nil {
 		if errors.Is(err, rt.ErrEngineUnavailable) {
@@ -214,6 +215,33 @@ func (o *Orchestrator) createPod(ctx context.Context, w *workload) error {
 	}
 	o.recorder.Eventf(w.obj, api.EventTypeNormal, "SuccessfulCreate", "Created pod: %s", p.name)
 	return nil
+}
+
+// recordStarted stores what starting p's container gave. A pod deleted or
+// terminated while its container was being created (a cascading delete
+// racing a scale-up) must not outlive that: its new container is removed at
+// once, and recordStarted reports false.
+func (o *Orchestrator) recordStarted(ctx context.Context, p *pod) bool {
+	keep := false
+	o.pods.update(p.namespace, p.name, func(cp *pod) {
+		cp.creating = false
+		if cp.terminating {
+			return
+		}
+		keep = true
+		cp.container, cp.waiting, cp.waitingMsg, cp.backoff, cp.nextRestart = p.container, p.waiting, p.waitingMsg, p.backoff, p.nextRestart
+	})
+	if keep {
+		return true
+	}
+	if p.container.ID != "" {
+		if err := o.rt.Remove(ctx, p.container.ID); err != nil && !errors.Is(err, rt.ErrNotFound) {
+			o.log.Warn("remove the container of a pod deleted while it started", "pod", p.name, "error", err)
+		}
+	}
+	o.pods.remove(p.namespace, p.name)
+	o.requeueOwner(p)
+	return false
 }
 
 // startPodContainer creates and starts p's container, recording a waiting
@@ -295,10 +323,13 @@ func (o *Orchestrator) keepPodRunning(ctx context.Context, w *workload, p *pod) 
 			return time.Until(p.nextRestart)
 		}
 		np := p.clone()
+		if !o.pods.update(p.namespace, p.name, func(cp *pod) { cp.creating = !cp.terminating }) {
+			return 0
+		}
 		err := o.startPodContainer(ctx, np)
-		o.pods.update(p.namespace, p.name, func(cp *pod) {
-			cp.container, cp.waiting, cp.waitingMsg, cp.backoff, cp.nextRestart = np.container, np.waiting, np.waitingMsg, np.backoff, np.nextRestart
-		})
+		if !o.recordStarted(ctx, np) {
+			return 0
+		}
 		o.syncProbes()
 		if err != nil {
 			return time.Until(np.nextRestart)

@@ -384,3 +384,25 @@ func TestDeleteCascadesAndOrphans(t *testing.T) {
 		t.Fatalf("get after delete: %v", err)
 	}
 }
+
+func TestPodDeletedWhileItsContainerStartsLeavesNothing(t *testing.T) {
+	f := fake.New()
+	f.AddImage("luksa/kubia:v1")
+	f.SetStartDelay(300 * time.Millisecond)
+	h := newHarness(t, f, t.TempDir())
+	h.apply(seedRC)
+	// The pods are in the cache as ContainerCreating while the engine starts
+	// them; a cascading delete now must not leave their containers running.
+	h.eventually("pods being created", func() bool { return len(h.pods("app=kubia")) == 3 })
+	if _, err := h.o.Delete(context.Background(), api.KindReplicationController, "default", "kubia-v1", server.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("no pods and no containers", func() bool {
+		ctrs, _ := f.List(context.Background(), nil)
+		return len(h.pods("")) == 0 && len(ctrs) == 0
+	})
+	time.Sleep(500 * time.Millisecond)
+	if ctrs, _ := f.List(context.Background(), nil); len(ctrs) != 0 || len(h.pods("")) != 0 {
+		t.Fatalf("%d containers and %d pods came back after the delete", len(ctrs), len(h.pods("")))
+	}
+}

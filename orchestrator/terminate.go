@@ -23,12 +23,14 @@ const defaultGracePeriod = 30 * time.Second
 // gets the "Deleted pod" event and is reconciled when the pod is gone.
 func (o *Orchestrator) terminatePod(p *pod, owner *workload) <-chan struct{} {
 	done := make(chan struct{})
-	already := false
+	already, creating := false, false
 	o.pods.update(p.namespace, p.name, func(cp *pod) {
-		already = cp.terminating
+		already, creating = cp.terminating, cp.creating
 		cp.terminating, cp.ready = true, false
 	})
-	if already {
+	if already || creating {
+		// A pod whose container is being created is removed by
+		// recordStarted, the moment the engine hands the container over.
 		close(done)
 		return done
 	}
