@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"net"
 	"os"
 	"reflect"
 	"sort"
@@ -55,6 +56,7 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 		}
 	}
 	var results []server.ApplyResult
+	reserved := map[int32]net.Listener{}
 	err := o.store.Txn(func(tx *store.Tx) error {
 		results = results[:0]
 		var services []*api.Service
@@ -73,7 +75,7 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 				return err
 			}
 			if existing == nil {
-				if err := o.prepareNew(obj, services, opts); err != nil {
+				if err := o.prepareNew(obj, services, opts, reserved); err != nil {
 					return err
 				}
 				if _, err := tx.Create(obj); err != nil {
@@ -81,7 +83,7 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 				}
 				res.Action = "created"
 			} else {
-				merged, err := o.mergeApply(existing, obj, services, opts)
+				merged, err := o.mergeApply(existing, obj, services, opts, reserved)
 				if err != nil {
 					return err
 				}
@@ -104,6 +106,11 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 		}
 		return nil
 	})
+	if err != nil || opts.DryRun {
+		release(reserved)
+	} else {
+		o.keepReserved(reserved)
+	}
 	if err != nil && !errors.Is(err, errDryRun) {
 		return nil, err
 	}
@@ -121,10 +128,10 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 	return results, nil
 }
 
-func (o *Orchestrator) prepareNew(obj api.Object, services []*api.Service, opts server.ApplyOptions) error {
+func (o *Orchestrator) prepareNew(obj api.Object, services []*api.Service, opts server.ApplyOptions, reserved map[int32]net.Listener) error {
 	switch v := obj.(type) {
 	case *api.Service:
-		if err := o.allocateNodePorts(v, nil, services); err != nil {
+		if err := o.allocateNodePorts(v, nil, services, reserved); err != nil {
 			return err
 		}
 		if v.Spec.ClusterIP == "" {
@@ -147,7 +154,7 @@ func controllerAnnotation(k string) bool {
 	return strings.HasPrefix(k, "deployment.kubernetes.io/")
 }
 
-func (o *Orchestrator) mergeApply(existing, applied api.Object, services []*api.Service, opts server.ApplyOptions) (api.Object, error) {
+func (o *Orchestrator) mergeApply(existing, applied api.Object, services []*api.Service, opts server.ApplyOptions, reserved map[int32]net.Listener) (api.Object, error) {
 	merged := applied.DeepCopy()
 	m, em := merged.Meta(), existing.Meta()
 	m.UID, m.CreationTimestamp, m.ResourceVersion = em.UID, em.CreationTimestamp, ""
@@ -163,7 +170,7 @@ func (o *Orchestrator) mergeApply(existing, applied api.Object, services []*api.
 	switch v := merged.(type) {
 	case *api.Service:
 		old := existing.(*api.Service)
-		if err := o.allocateNodePorts(v, old, services); err != nil {
+		if err := o.allocateNodePorts(v, old, services, reserved); err != nil {
 			return nil, err
 		}
 		if v.Spec.ClusterIP == "" {

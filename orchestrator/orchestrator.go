@@ -85,6 +85,7 @@ type Orchestrator struct {
 
 	svcMu    sync.Mutex
 	services map[api.Key]*serviceProxies
+	reserved map[int32]net.Listener // node ports held open for proxies to come
 
 	probeMu sync.Mutex
 	probes  map[string]*probeWorker // by namespace/name
@@ -129,6 +130,7 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 		queue:    newQueue(),
 		pods:     newPodCache(),
 		services: map[api.Key]*serviceProxies{},
+		reserved: map[int32]net.Listener{},
 		probes:   map[string]*probeWorker{},
 		metrics:  newMetrics(),
 		dial:     (&net.Dialer{}).DialContext,
@@ -201,6 +203,9 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	loops.Wait()
 	o.bg.Wait()
 	o.stopAllProxies()
+	o.svcMu.Lock()
+	release(o.reserved)
+	o.svcMu.Unlock()
 	if metricsSrv != nil {
 		_ = metricsSrv.Close()
 	}
@@ -237,6 +242,10 @@ func (o *Orchestrator) ownLabels() map[string]string {
 
 // relist rebuilds the pod cache from the engine: events may have been missed.
 func (o *Orchestrator) relist(ctx context.Context) error {
+	// Only a container the cache knew before the list began can be missing
+	// from it because it is gone; one made while the list ran is not in it
+	// either, and is kept.
+	known := o.pods.containerIDs()
 	ctrs, err := o.rt.List(ctx, map[string]string{LabelInstance: o.opts.Instance})
 	if err != nil {
 		return fmt.Errorf("list containers: %w", err)
@@ -249,7 +258,7 @@ func (o *Orchestrator) relist(ctx context.Context) error {
 		}
 	}
 	for _, p := range o.pods.snapshot() {
-		if !seen[podID(p.namespace, p.name)] && p.container.ID != "" && !p.terminating {
+		if !seen[podID(p.namespace, p.name)] && known[p.container.ID] && !p.terminating {
 			o.pods.remove(p.namespace, p.name)
 		}
 	}
@@ -308,6 +317,7 @@ func (o *Orchestrator) watchEngine(ctx context.Context, events <-chan rt.Event) 
 			o.syncProbes()
 			continue
 		case rt.EventDestroy:
+			o.pods.containerGone(ev.ContainerID)
 			if p, ok := o.pods.byContainer(ev.ContainerID); ok && !p.terminating {
 				o.pods.remove(p.namespace, p.name)
 				o.podChanged(p)

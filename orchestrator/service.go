@@ -81,7 +81,9 @@ func (o *Orchestrator) syncService(ctx context.Context, key api.Key) (time.Durat
 			Logger:  o.log,
 			Metrics: o.metrics,
 		})
-		if err := p.Start(); err != nil {
+		if ln := o.takeReserved(np); ln != nil {
+			p.Serve(ln)
+		} else if err := p.Start(); err != nil {
 			startErr = fmt.Errorf("service %q port %d: %w", svc.Name, port.Port, err)
 			o.recorder.Eventf(svc, api.EventTypeWarning, "FailedListen", "%v", startErr)
 			continue
@@ -291,7 +293,9 @@ func (o *Orchestrator) endpointsView(svc *api.Service) *api.Endpoints {
 // allocateNodePorts gives every port of svc without a nodePort a free one,
 // keeping those the stored Service already had, and checks that the ports
 // are free: in the store (another Service) and on the host (another program).
-func (o *Orchestrator) allocateNodePorts(svc *api.Service, old *api.Service, others []*api.Service) error {
+// Each newly taken port is held open in reserved until the proxy serves on
+// it, so no other process or control plane can take it in between.
+func (o *Orchestrator) allocateNodePorts(svc *api.Service, old *api.Service, others []*api.Service, reserved map[int32]net.Listener) error {
 	used := map[int32]string{}
 	for _, s := range others {
 		if s.Name == svc.Name && api.KeyOf(s).Namespace == api.KeyOf(svc).Namespace {
@@ -322,13 +326,13 @@ func (o *Orchestrator) allocateNodePorts(svc *api.Service, old *api.Service, oth
 			if other, ok := used[p.NodePort]; ok {
 				return fmt.Errorf("service %q: spec.ports[%d].nodePort: Invalid value: %d: provided port is already allocated (by service %q)", svc.Name, i, p.NodePort, other)
 			}
-			if !mine[p.NodePort] && !o.portFree(p.NodePort) {
+			if !mine[p.NodePort] && !o.reservePort(p.NodePort, reserved) {
 				return fmt.Errorf("service %q: spec.ports[%d].nodePort: Invalid value: %d: port %d on %s is in use by another program; choose another nodePort or leave it out to get a free one", svc.Name, i, p.NodePort, p.NodePort, o.opts.Address)
 			}
 			used[p.NodePort] = svc.Name
 			continue
 		}
-		port, err := o.freeNodePort(used)
+		port, err := o.freeNodePort(used, reserved)
 		if err != nil {
 			return fmt.Errorf("service %q: %w", svc.Name, err)
 		}
@@ -338,7 +342,7 @@ func (o *Orchestrator) allocateNodePorts(svc *api.Service, old *api.Service, oth
 	return nil
 }
 
-func (o *Orchestrator) freeNodePort(used map[int32]string) (int32, error) {
+func (o *Orchestrator) freeNodePort(used map[int32]string, reserved map[int32]net.Listener) (int32, error) {
 	span := nodePortMax - nodePortMin + 1
 	start := int(time.Now().UnixNano() % int64(span))
 	for i := range span {
@@ -346,21 +350,52 @@ func (o *Orchestrator) freeNodePort(used map[int32]string) (int32, error) {
 		if _, taken := used[port]; taken {
 			continue
 		}
-		if o.portFree(port) {
+		if o.reservePort(port, reserved) {
 			return port, nil
 		}
 	}
 	return 0, fmt.Errorf("no free nodePort left in %d-%d", nodePortMin, nodePortMax)
 }
 
-// portFree reports whether the proxy could listen on port now.
-func (o *Orchestrator) portFree(port int32) bool {
+// reservePort listens on port now and keeps the listener in reserved; it
+// reports false when another program has the port.
+func (o *Orchestrator) reservePort(port int32, reserved map[int32]net.Listener) bool {
+	if _, ok := reserved[port]; ok {
+		return true
+	}
 	l, err := net.Listen("tcp", net.JoinHostPort(o.opts.Address, strconv.Itoa(int(port))))
 	if err != nil {
 		return false
 	}
-	_ = l.Close()
+	reserved[port] = l
 	return true
+}
+
+// keepReserved hands the listeners of a committed apply to the proxies to
+// come; release closes those of an apply that failed.
+func (o *Orchestrator) keepReserved(reserved map[int32]net.Listener) {
+	o.svcMu.Lock()
+	defer o.svcMu.Unlock()
+	for port, l := range reserved {
+		if old := o.reserved[port]; old != nil {
+			_ = old.Close()
+		}
+		o.reserved[port] = l
+	}
+}
+
+func release(reserved map[int32]net.Listener) {
+	for _, l := range reserved {
+		_ = l.Close()
+	}
+}
+
+// takeReserved returns the listener reserved for port, if any. The caller
+// holds svcMu.
+func (o *Orchestrator) takeReserved(port int32) net.Listener {
+	l := o.reserved[port]
+	delete(o.reserved, port)
+	return l
 }
 
 // ServiceURLs returns http://address:nodePort for each port of svc.

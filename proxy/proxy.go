@@ -151,6 +151,17 @@ func (p *Proxy) Start() error {
 		}
 		return fmt.Errorf("service %q: listen on %s: %w", p.opts.Service, p.opts.Listen, err)
 	}
+	p.serve(ln)
+	return nil
+}
+
+// Serve serves on a listener the caller opened, such as one that reserved a
+// node port when the port was allocated; Options.Listen is then unused.
+func (p *Proxy) Serve(ln net.Listener) {
+	p.serve(ln)
+}
+
+func (p *Proxy) serve(ln net.Listener) {
 	p.ln = ln
 	p.server = &http.Server{
 		Handler:           p,
@@ -165,7 +176,6 @@ func (p *Proxy) Start() error {
 		}
 	}()
 	p.log.Info("proxy listening", slog.String("addr", ln.Addr().String()))
-	return nil
 }
 
 // Addr returns the address the proxy listens on, with the actual port when
