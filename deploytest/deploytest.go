@@ -69,7 +69,12 @@ type config struct {
 	timeout   time.Duration
 	wait      bool
 	logger    *slog.Logger
+	publish   bool
 }
+
+// WithPublishPorts reaches pods through ports published on 127.0.0.1, as on
+// engines whose container IPs the host cannot reach (Docker Desktop).
+func WithPublishPorts() Option { return func(c *config) { c.publish = true } }
 
 // WithManifests applies these files or directories once the control plane runs.
 func WithManifests(paths ...string) Option {
@@ -152,6 +157,7 @@ func Start(t testing.TB, opts ...Option) *Env {
 		Logger:       logger,
 		Home:         env.Home,
 		Version:      "deploytest",
+		PublishPorts: cfg.publish,
 	})
 	if err != nil {
 		t.Fatalf("deploytest: %v", err)

@@ -126,6 +126,25 @@ func TestSeedReplicationControllerAndService(t *testing.T) {
 	}
 }
 
+func TestPublishedPortsMode(t *testing.T) {
+	t.Parallel()
+	env := deploytest.Start(t, kubiaImages, deploytest.WithManifests(seedV1), deploytest.WithPublishPorts())
+	byPod := onlyVersion(t, env.ServiceURL("kubia"), "v1")
+	if len(byPod) != 3 {
+		t.Errorf("answers came from %d pods (%v), want all 3", len(byPod), byPod)
+	}
+	for _, p := range env.Pods("app=kubia") {
+		c, err := env.Engine.Inspect(context.Background(), strings.TrimPrefix(p.Status.ContainerStatuses[0].ContainerID, "docker://"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		addr, ok := c.HostPorts[8080]
+		if !ok || !strings.HasPrefix(addr, "127.0.0.1:") {
+			t.Errorf("pod %s: port 8080 published at %q, want 127.0.0.1:<port> (the image EXPOSEs it)", p.Name, addr)
+		}
+	}
+}
+
 func TestSelfHealing(t *testing.T) {
 	t.Parallel()
 	env := deploytest.Start(t, kubiaImages, deploytest.WithManifests(seedV1))

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -295,7 +296,27 @@ func (o *Orchestrator) dialTCP(ctx context.Context, addr string, timeout time.Du
 	if err != nil {
 		return err
 	}
-	return c.Close()
+	defer c.Close()
+	if o.opts.PublishPorts {
+		// A published port is Docker's userland proxy, which accepts even
+		// while nothing listens in the container and then hangs up at once.
+		// A listening server keeps a silent new connection open instead.
+		_ = c.SetReadDeadline(time.Now().Add(publishedCheckWait))
+		var b [1]byte
+		if _, err := c.Read(b[:]); err != nil && !isTimeout(err) {
+			return fmt.Errorf("%s closed the connection at once: nothing listens behind the published port (%w)", addr, err)
+		}
+	}
+	return nil
+}
+
+// publishedCheckWait is how long a TCP check through a published port waits
+// to see whether the connection is closed behind it.
+const publishedCheckWait = 100 * time.Millisecond
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
 }
 
 // setReady records a readiness result and, when it changed, wakes the owner

@@ -50,10 +50,20 @@ func (e *Engine) Create(ctx context.Context, spec rt.ContainerSpec) (string, err
 		cfg.Cmd = spec.Args
 	}
 	host := &container.HostConfig{}
-	if spec.PublishPorts && len(spec.Ports) > 0 {
+	if spec.PublishPorts {
 		cfg.ExposedPorts = nat.PortSet{}
 		host.PortBindings = nat.PortMap{}
-		for _, p := range spec.Ports {
+		ports := spec.Ports
+		// The ports the image EXPOSEs are published too: a manifest need
+		// not declare the port its Service targets (the seed's does not).
+		if img, err := e.cli.ImageInspect(ctx, spec.Image); err == nil && img.Config != nil {
+			for p := range img.Config.ExposedPorts {
+				if n, err := strconv.Atoi(strings.TrimSuffix(p, "/tcp")); err == nil && !slices.Contains(ports, n) {
+					ports = append(ports, n)
+				}
+			}
+		}
+		for _, p := range ports {
 			port := nat.Port(strconv.Itoa(p) + "/tcp")
 			cfg.ExposedPorts[port] = struct{}{}
 			// An empty host port asks the engine for an ephemeral one.
