@@ -51,8 +51,7 @@ func runDown(ctx context.Context, o *downOptions) error {
 		}
 		// Containers may outlive a daemon that died; only a daemon knows
 		// which are ours, so start one to remove them.
-		var flags daemonFlags
-		flags.register(newDaemonCommand(o.globalOptions).Flags())
+		flags := defaultDaemonFlags()
 		if err := o.startDaemon(ctx, o.globalOptions, flags); err != nil {
 			return err
 		}
@@ -67,6 +66,13 @@ func runDown(ctx context.Context, o *downOptions) error {
 	}
 	if err := waitExit(ctx, c, info.PID, o.timeout); err != nil {
 		return err
+	}
+	// The store holds nothing any more; without it the next `down` knows
+	// there is nothing to clean up and does not start a daemon for it.
+	for _, name := range []string{store.DBFile, store.OwnerFile} {
+		if err := os.Remove(filepath.Join(o.home, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("remove the emptied store: %w", err)
+		}
 	}
 	fmt.Fprintf(o.out, "mini-deploy daemon (pid %d) stopped; everything it made is removed.\n", info.PID)
 	return nil

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -172,20 +173,43 @@ func watchGet(ctx context.Context, o *getOptions, p *printer.Printer, targets []
 	}
 	s := p.Stream()
 	want := func(obj api.Object) bool { return len(names) == 0 || names[obj.Meta().Name] }
-	if !o.watchOnly {
-		list, err := c.List(ctx, kind, ns, o.selector)
+	// The daemon watches pods by polling, and its first poll reports every
+	// pod as added: a row is printed only when its object changed since the
+	// row last printed for it (or listed, for --watch-only).
+	type row struct {
+		obj  api.Object
+		json string
+	}
+	last := map[api.Key]row{}
+	changed := func(obj api.Object) bool {
+		b, err := json.Marshal(obj)
 		if err != nil {
+			return true
+		}
+		k := api.KeyOf(obj)
+		if last[k].json == string(b) {
+			return false
+		}
+		last[k] = row{obj, string(b)}
+		return true
+	}
+	list, err := c.List(ctx, kind, ns, o.selector)
+	if err != nil {
+		return err
+	}
+	if kind == api.KindEvent {
+		sortEvents(list)
+	}
+	for _, obj := range list {
+		if !want(obj) {
+			continue
+		}
+		changed(obj)
+		if o.watchOnly {
+			continue
+		}
+		if err := s.Print(obj); err != nil {
 			return err
-		}
-		if kind == api.KindEvent {
-			sortEvents(list)
-		}
-		for _, obj := range list {
-			if want(obj) {
-				if err := s.Print(obj); err != nil {
-					return err
-				}
-			}
 		}
 	}
 	for {
@@ -203,7 +227,16 @@ func watchGet(ctx context.Context, o *getOptions, p *printer.Printer, targets []
 				continue
 			}
 			if ev.Type == "DELETED" {
+				// A pod's deletion comes as a bare name: its last row
+				// says more.
+				k := api.KeyOf(ev.Object)
+				if r, ok := last[k]; ok && ev.Object.Meta().CreationTimestamp.IsZero() {
+					ev.Object = r.obj
+				}
+				delete(last, k)
 				markDeleted(ev)
+			} else if !changed(ev.Object) {
+				continue
 			}
 			if err := s.Print(ev.Object); err != nil {
 				return err
