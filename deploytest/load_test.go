@@ -28,7 +28,7 @@ func TestLoadRuns(t *testing.T) {
 		{LoadOptions{KeepAlive: 65}, nil, true},
 		{LoadOptions{Duration: time.Hour}, nil, true},
 	} {
-		runs, err := loadRuns(url, tc.opts)
+		runs, _, err := loadRuns(url, tc.opts)
 		if (err != nil) != tc.err {
 			t.Errorf("%+v: err %v, want error %v", tc.opts, err, tc.err)
 			continue
@@ -44,7 +44,7 @@ func TestLoadRuns(t *testing.T) {
 			t.Errorf("%+v: runs %+v, want %+v", tc.opts, got, tc.want)
 		}
 	}
-	if _, err := loadRuns("http://192.0.2.1/", LoadOptions{}); err == nil {
+	if _, _, err := loadRuns("http://192.0.2.1/", LoadOptions{}); err == nil {
 		t.Error("a remote URL was accepted")
 	}
 }

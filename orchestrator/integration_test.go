@@ -7,7 +7,6 @@ package orchestrator_test
 import (
 	"context"
 	"fmt"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -27,65 +26,12 @@ const (
 
 var kubiaImages = deploytest.WithImages("luksa/kubia:v1", "luksa/kubia:v2", "luksa/kubia:broken")
 
-// mixedLoad is the issue's client mix: 8 keep-alive GET clients, 4 clients
-// opening a new connection per request, 2 POST clients. It runs until ctx
-// ends (at most max) and returns the three summaries.
-type mixedLoad struct {
-	wg      sync.WaitGroup
-	cancel  context.CancelFunc
-	results [3]*loadgen.Summary
-	errs    [3]error
-}
-
-func startMixedLoad(t *testing.T, url string, max time.Duration) *mixedLoad {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	m := &mixedLoad{cancel: cancel}
-	opts := []loadgen.Options{
-		{URL: url, Duration: max, Concurrency: 8},
-		{URL: url, Duration: max, Concurrency: 4, NewConnections: true},
-		{URL: url, Duration: max, Concurrency: 2, Method: http.MethodPost, Body: []byte("hello")},
-	}
-	for i, o := range opts {
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			m.results[i], m.errs[i] = loadgen.Run(ctx, o)
-		}()
-	}
-	t.Cleanup(m.stop)
-	return m
-}
-
-func (m *mixedLoad) stop() {
-	m.cancel()
-	m.wg.Wait()
-}
-
-// check stops the load and fails the test on any failed request; it returns
-// the GET+POST totals by version.
-func (m *mixedLoad) check(t *testing.T, what string) (total int, byVersion map[string]int) {
-	t.Helper()
-	m.stop()
-	byVersion = map[string]int{}
-	names := []string{"keep-alive GET", "new-connection GET", "POST"}
-	for i, s := range m.results {
-		if s == nil {
-			t.Fatalf("%s: %s load did not run: %v", what, names[i], m.errs[i])
-		}
-		if s.Failed != 0 {
-			t.Errorf("%s: %s clients saw %d failed requests of %d: %v", what, names[i], s.Failed, s.Requests, s.Errors)
-		}
-		total += s.Requests
-		for v, n := range s.ByVersion {
-			byVersion[v] += n
-		}
-		t.Logf("%s: %s: %d requests, %d failed, versions %v, p99 %v", what, names[i], s.Requests, s.Failed, s.ByVersion, s.P99)
-	}
-	if total == 0 {
-		t.Fatalf("%s: no request was sent", what)
-	}
-	return total, byVersion
+// mixedLoad starts the issues' client mix (8 keep-alive GET, 4
+// new-connection GET, 2 POST clients) for at most max.
+func mixedLoad(env *deploytest.Env, url string, max time.Duration) *deploytest.LoadRun {
+	opts := deploytest.IssueMix
+	opts.Duration = max
+	return env.StartLoad(url, opts)
 }
 
 // onlyVersion sends a few requests and fails unless every answer names version.
@@ -212,13 +158,13 @@ func TestBlueGreenSetSelectorUnderLoad(t *testing.T) {
 	t.Parallel()
 	env := deploytest.Start(t, kubiaImages, deploytest.WithManifests(seedV1, seedV2))
 	url := env.ServiceURL("kubia")
-	load := startMixedLoad(t, url, 30*time.Second)
+	load := mixedLoad(env, url, 30*time.Second)
 	time.Sleep(2500 * time.Millisecond)
 	if _, err := env.Orch.SetSelector(context.Background(), "default", "kubia", map[string]string{"app": "kubia-v2"}, ""); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(3 * time.Second)
-	_, byVersion := load.check(t, "set selector")
+	byVersion := load.Check(t, "set selector").ByVersion
 	if byVersion["v1"] == 0 || byVersion["v2"] == 0 {
 		t.Errorf("the load should see v1 before the switch and v2 after: %v", byVersion)
 	}
@@ -231,19 +177,23 @@ func TestKillAndScaleDownUnderLoad(t *testing.T) {
 	url := env.ServiceURL("kubia")
 
 	// docker kill under load: GETs are retried on another pod.
-	load := startMixedLoad(t, url, 30*time.Second)
+	load := mixedLoad(env, url, 30*time.Second)
 	time.Sleep(time.Second)
 	if err := env.KillPod(env.Pods("app=kubia")[0].Name); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(3 * time.Second)
-	load.stop()
-	for i, s := range load.results[:2] {
-		if s.Failed != 0 {
-			t.Errorf("docker kill: GET load %d saw %d failed of %d: %v", i, s.Failed, s.Requests, s.Errors)
+	groups, err := load.Groups()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{deploytest.GroupKeepAlive, deploytest.GroupNewConnections} {
+		if s := groups[name]; s.Failed != 0 || s.Requests == 0 {
+			t.Errorf("docker kill: %s clients saw %d failed of %d: %v", name, s.Failed, s.Requests, s.Errors)
 		}
 	}
-	t.Logf("docker kill: POST clients saw %d failed of %d (a POST in flight on a killed pod cannot be retried)", load.results[2].Failed, load.results[2].Requests)
+	posts := groups[deploytest.GroupPosts]
+	t.Logf("docker kill: POST clients saw %d failed of %d (a POST in flight on a killed pod cannot be retried)", posts.Failed, posts.Requests)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
@@ -251,7 +201,7 @@ func TestKillAndScaleDownUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Scale 3 -> 1 under load: drained before SIGTERM, so no method fails.
-	load = startMixedLoad(t, url, 30*time.Second)
+	load = mixedLoad(env, url, 30*time.Second)
 	time.Sleep(time.Second)
 	if err := env.Scale("rc/kubia-v1", 1); err != nil {
 		t.Fatal(err)
@@ -260,7 +210,7 @@ func TestKillAndScaleDownUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second)
-	load.check(t, "scale 3 -> 1")
+	load.Check(t, "scale 3 -> 1")
 }
 
 // sampler records the most pods and the fewest ready pods seen.
@@ -308,7 +258,7 @@ func (s *sampler) finish() (maxPods, minReady int) {
 func rollout(t *testing.T, env *deploytest.Env, change func() error, wantVersion string) {
 	t.Helper()
 	url := env.ServiceURL("kubia")
-	load := startMixedLoad(t, url, 60*time.Second)
+	load := mixedLoad(env, url, 60*time.Second)
 	s := startSampler(env, "app=kubia")
 	time.Sleep(time.Second)
 	if err := change(); err != nil {
@@ -321,7 +271,7 @@ func rollout(t *testing.T, env *deploytest.Env, change func() error, wantVersion
 	}
 	time.Sleep(time.Second)
 	maxPods, minReady := s.finish()
-	load.check(t, "rollout to "+wantVersion)
+	load.Check(t, "rollout to "+wantVersion)
 	if maxPods > 4 || minReady < 3 {
 		t.Errorf("during the rollout: at most %d pods (want <= 4), at least %d ready (want >= 3)", maxPods, minReady)
 	}
@@ -364,7 +314,7 @@ spec:
 		t.Fatal(err)
 	}
 	url := env.ServiceURL("kubia")
-	load := startMixedLoad(t, url, 60*time.Second)
+	load := mixedLoad(env, url, 60*time.Second)
 	time.Sleep(time.Second)
 	if err := env.SetImage("deployment/kubia", "nodejs", "luksa/kubia:v2"); err != nil {
 		t.Fatal(err)
@@ -375,7 +325,7 @@ spec:
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second)
-	load.check(t, "default strategy rollout")
+	load.Check(t, "default strategy rollout")
 	onlyVersion(t, url, "v2")
 }
 
@@ -398,7 +348,7 @@ func TestStalledRolloutRollsBackByItself(t *testing.T) {
 			d.Annotations = map[string]string{api.AnnotationAutoRollback: "true"}
 			d.Spec.Template.Spec.Containers[0].Image = image
 			url := env.ServiceURL("kubia")
-			load := startMixedLoad(t, url, 60*time.Second)
+			load := mixedLoad(env, url, 60*time.Second)
 			time.Sleep(500 * time.Millisecond)
 			if err := env.ApplyObjects(d); err != nil {
 				t.Fatal(err)
@@ -430,7 +380,7 @@ func TestStalledRolloutRollsBackByItself(t *testing.T) {
 				t.Fatal(err)
 			}
 			time.Sleep(time.Second)
-			load.check(t, "stalled rollout to "+image)
+			load.Check(t, "stalled rollout to "+image)
 			onlyVersion(t, url, "v1")
 		})
 	}

@@ -26,13 +26,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/deploytest"
-	"github.com/mini-deploy/mini-deploy/loadgen"
 	"github.com/mini-deploy/mini-deploy/orchestrator"
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/client"
@@ -377,63 +375,13 @@ func answers(t *testing.T, url, version string, n int) map[string]int {
 	return byPod
 }
 
-// mixedLoad is the issues' client mix: 8 keep-alive GET clients, 4 clients
-// opening a new connection per request and 2 POST clients, each group at a
-// bounded rate (the machine also runs the pods and the other tests) and for
-// at most loadBound.
-type mixedLoad struct {
-	wg      sync.WaitGroup
-	cancel  context.CancelFunc
-	results [3]*loadgen.Summary
-	errs    [3]error
-}
-
-var loadNames = [3]string{"keep-alive GET", "new-connection GET", "POST"}
-
-func startLoad(t *testing.T, url string) *mixedLoad {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	m := &mixedLoad{cancel: cancel}
-	opts := [3]loadgen.Options{
-		{URL: url, Duration: loadBound, Concurrency: 8, Rate: 200},
-		{URL: url, Duration: loadBound, Concurrency: 4, Rate: 80, NewConnections: true},
-		{URL: url, Duration: loadBound, Concurrency: 2, Rate: 40, Method: http.MethodPost, Body: []byte("hello")},
-	}
-	for i, o := range opts {
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			m.results[i], m.errs[i] = loadgen.Run(ctx, o)
-		}()
-	}
-	t.Cleanup(m.stop)
-	return m
-}
-
-func (m *mixedLoad) stop() {
-	m.cancel()
-	m.wg.Wait()
-}
-
-// check stops the load, fails the test on any failed request and returns
-// the answers by version of the last full second.
-func (m *mixedLoad) check(t *testing.T, what string) {
-	t.Helper()
-	m.stop()
-	total := 0
-	for i, s := range m.results {
-		if s == nil {
-			t.Fatalf("%s: %s load did not run: %v", what, loadNames[i], m.errs[i])
-		}
-		if s.Failed != 0 {
-			t.Errorf("%s: %s clients saw %d failed requests of %d: %v", what, loadNames[i], s.Failed, s.Requests, s.Errors)
-		}
-		total += s.Requests
-		t.Logf("%s: %s: %d requests, %d failed, by version %s, p99 %v", what, loadNames[i], s.Requests, s.Failed, loadgen.FormatCounts(s.ByVersion), s.P99)
-	}
-	if total < 100 {
-		t.Errorf("%s: only %d requests were sent", what, total)
-	}
+// startLoad runs the issues' client mix (8 keep-alive GET, 4 new-connection
+// GET, 2 POST clients) at a bounded rate, since the machine also runs the
+// pods and other tests, for at most loadBound.
+func startLoad(t *testing.T, url string) *deploytest.LoadRun {
+	opts := deploytest.IssueMix
+	opts.Duration, opts.Rate = loadBound, 320
+	return deploytest.StartLoad(t, url, opts)
 }
 
 // podSampler records the most pods and the fewest ready pods seen through
@@ -734,7 +682,7 @@ func (e *e2e) rolloutUnderLoad(url, what, version, said string, change ...string
 	took := time.Since(start)
 	time.Sleep(500 * time.Millisecond)
 	maxPods, minReady := s.finish()
-	load.check(e.t, what)
+	load.Check(e.t, what)
 	e.t.Logf("%s: rolled out in %v; at most %d pods, at least %d ready", what, took.Round(10*time.Millisecond), maxPods, minReady)
 	if maxPods > 4 || minReady < 3 {
 		e.t.Errorf("%s: saw %d pods at most and %d ready at least; want at most 4 and at least 3", what, maxPods, minReady)
@@ -941,7 +889,7 @@ func TestE2ELegacyRollingUpdate(t *testing.T) {
 		return regexp.MustCompile(`^NAME\s+DESIRED\s+CURRENT\s+READY\s+AGE\nkubia-v2\s+3\s+3\s+3\s+\d+s\n$`).MatchString(e.ok("get", "rc"))
 	})
 	time.Sleep(500 * time.Millisecond)
-	load.check(t, "rolling-update")
+	load.Check(t, "rolling-update")
 	answers(t, url, "v2", 12)
 	e.waitFor("3 containers on the engine", func() bool { return len(e.containers()) == 3 })
 }
