@@ -107,9 +107,7 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 		return nil
 	})
 	if err != nil || opts.DryRun {
-		release(reserved)
-	} else {
-		o.keepReserved(reserved)
+		o.release(reserved)
 	}
 	if err != nil && !errors.Is(err, errDryRun) {
 		return nil, err

@@ -203,9 +203,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	loops.Wait()
 	o.bg.Wait()
 	o.stopAllProxies()
-	o.svcMu.Lock()
-	release(o.reserved)
-	o.svcMu.Unlock()
+	o.release(o.reserved)
 	if metricsSrv != nil {
 		_ = metricsSrv.Close()
 	}

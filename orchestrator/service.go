@@ -357,8 +357,10 @@ func (o *Orchestrator) freeNodePort(used map[int32]string, reserved map[int32]ne
 	return 0, fmt.Errorf("no free nodePort left in %d-%d", nodePortMin, nodePortMax)
 }
 
-// reservePort listens on port now and keeps the listener in reserved; it
-// reports false when another program has the port.
+// reservePort listens on port now and keeps the listener, in reserved (the
+// apply's own, to undo) and in the orchestrator's, where the Service's proxy
+// finds it even when the store's watch starts it before the apply returns.
+// It reports false when another program has the port.
 func (o *Orchestrator) reservePort(port int32, reserved map[int32]net.Listener) bool {
 	if _, ok := reserved[port]; ok {
 		return true
@@ -368,24 +370,20 @@ func (o *Orchestrator) reservePort(port int32, reserved map[int32]net.Listener) 
 		return false
 	}
 	reserved[port] = l
+	o.svcMu.Lock()
+	o.reserved[port] = l
+	o.svcMu.Unlock()
 	return true
 }
 
-// keepReserved hands the listeners of a committed apply to the proxies to
-// come; release closes those of an apply that failed.
-func (o *Orchestrator) keepReserved(reserved map[int32]net.Listener) {
+// release gives up the ports of an apply that failed or was a dry run.
+func (o *Orchestrator) release(reserved map[int32]net.Listener) {
 	o.svcMu.Lock()
 	defer o.svcMu.Unlock()
 	for port, l := range reserved {
-		if old := o.reserved[port]; old != nil {
-			_ = old.Close()
+		if o.reserved[port] == l {
+			delete(o.reserved, port)
 		}
-		o.reserved[port] = l
-	}
-}
-
-func release(reserved map[int32]net.Listener) {
-	for _, l := range reserved {
 		_ = l.Close()
 	}
 }
