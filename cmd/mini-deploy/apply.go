@@ -129,6 +129,14 @@ func readManifests(g *globalOptions, files []string, namespaceSet bool) ([]api.O
 			return nil, fmt.Errorf("the namespace from the provided object %q does not match the namespace %q. You must pass '--namespace=%s' to perform this operation", m.Namespace, g.namespace, m.Namespace)
 		}
 	}
+	// Validated here too, where each object still knows its file, so that
+	// an invalid value is reported with the file and document it is in.
+	for _, obj := range objs {
+		api.SetDefaults(obj)
+	}
+	if err := api.ValidateApply(objs); err != nil {
+		return nil, err
+	}
 	return objs, nil
 }
 

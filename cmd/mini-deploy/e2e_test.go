@@ -572,9 +572,9 @@ func TestE2ESeedReplicationController(t *testing.T) {
 		t.Errorf("get pods -o json with one pod: %d items", n)
 	}
 
-	// Bad input: exit 1, an error naming the problem (and, for what the
-	// decoder rejects, the file and the document), and nothing of that
-	// apply stored: each file starts with a valid Service.
+	// Bad input: exit 1, an error naming the problem, the file and the
+	// document, and nothing of that apply stored: each file starts with a
+	// valid Service.
 	dir := t.TempDir()
 	const service = "apiVersion: v1\nkind: Service\nmetadata:\n  name: kubia-bad\nspec:\n  selector:\n    app: kubia-bad\n  ports:\n  - port: 80\n    targetPort: 8080\n---\n"
 	const template = "  template:\n    metadata:\n      labels:\n        app: kubia-bad\n    spec:\n      containers:\n      - name: nodejs\n        image: luksa/kubia:v1\n"
@@ -583,8 +583,8 @@ func TestE2ESeedReplicationController(t *testing.T) {
 	}
 	for _, bad := range []struct{ name, manifest, want string }{
 		{"unknown-field.yaml", service + rc("  replicaz: 3\n"), `unknown-field.yaml: document 2 (ReplicationController "kubia-bad"): spec.replicaz: unknown field`},
-		{"negative-replicas.yaml", service + rc("  replicas: -1\n"), `ReplicationController "kubia-bad" is invalid: spec.replicas: Invalid value: -1`},
-		{"selector-mismatch.yaml", service + rc("  selector:\n    app: other\n"), `selector does not match template labels`},
+		{"negative-replicas.yaml", service + rc("  replicas: -1\n"), `negative-replicas.yaml: document 2: ReplicationController "kubia-bad" is invalid: spec.replicas: Invalid value: -1`},
+		{"selector-mismatch.yaml", service + rc("  selector:\n    app: other\n"), `selector-mismatch.yaml: document 2: ReplicationController "kubia-bad" is invalid: spec.template.metadata.labels`},
 		{"duplicate.yaml", service + rc("") + "---\n" + rc(""), `duplicate ReplicationController "kubia-bad"`},
 	} {
 		file := filepath.Join(dir, bad.name)

@@ -82,6 +82,11 @@ func ValidateApply(objs []Object) error {
 	first := map[Key]int{}
 	for i, obj := range objs {
 		if err := Validate(obj); err != nil {
+			// Read from a file, the error says which file and document, as
+			// the decoder's errors do.
+			if src, ok := SourceOf(obj); ok {
+				err = fmt.Errorf("%s: %w", src, err)
+			}
 			errs = append(errs, err)
 		}
 		k := KeyOf(obj)
