@@ -43,7 +43,7 @@ kubia-v1   3         3         3       <unknown>
 		t.Errorf("empty get: %d %q %q", code, out, errOut)
 	}
 	_, errOut, code = cli(t, home, "get", "deploy", "nope")
-	if code != 1 || errOut != "error: deployments \"nope\" not found\n" {
+	if code != 1 || errOut != "error: deployments.apps \"nope\" not found\n" {
 		t.Errorf("not found: %d %q", code, errOut)
 	}
 	_, errOut, code = cli(t, home, "get")
@@ -300,7 +300,7 @@ func TestLogsVersionDown(t *testing.T) {
 		t.Errorf("version:\n%s", out)
 	}
 	_, errOut, code := cli(t, home, "logs", "deploy/kubia")
-	if code != 1 || errOut != "error: deployments \"kubia\" not found\n" {
+	if code != 1 || errOut != "error: deployments.apps \"kubia\" not found\n" {
 		t.Errorf("logs of a missing deployment: %d %q", code, errOut)
 	}
 }

@@ -143,7 +143,7 @@ func (e *storeErr) Error() string { return e.msg }
 func (e *storeErr) Unwrap() error { return e.sentinel }
 
 func notFound(kind, name string) error {
-	return &storeErr{store.ErrNotFound, fmt.Sprintf("%s %q not found", server.ResourceFor(kind), name)}
+	return &storeErr{store.ErrNotFound, fmt.Sprintf("%s %q not found", store.Resource(kind), name)}
 }
 
 // serve runs the API over b on a unix socket in a temporary directory and
@@ -322,7 +322,7 @@ func TestErrorMapping(t *testing.T) {
 func TestUnknownResourceAndNotFound(t *testing.T) {
 	c := serve(t, &fakeBackend{})
 	_, err := c.Get(context.Background(), api.KindDeployment, "default", "nope")
-	if !errors.Is(err, store.ErrNotFound) || err.Error() != `deployments "nope" not found` {
+	if !errors.Is(err, store.ErrNotFound) || err.Error() != `deployments.apps "nope" not found` {
 		t.Fatalf("err = %v", err)
 	}
 }

@@ -20,7 +20,7 @@ const (
 
 // Status is the body of every error answer. Message is the backend's error
 // text, verbatim, because the CLI prints it as it is: the store already words
-// it the way kubectl users expect (`deployments "nope" not found`).
+// it the way kubectl users expect (`deployments.apps "nope" not found`).
 type Status struct {
 	Kind    string `json:"kind"` // always "Status"
 	Message string `json:"message"`

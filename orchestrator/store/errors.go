@@ -28,14 +28,19 @@ type storeError struct {
 func (e *storeError) Error() string { return e.msg }
 func (e *storeError) Unwrap() error { return e.sentinel }
 
-// Resource returns the lower-case plural Kubernetes names a kind by in
-// messages and URLs: Deployment -> deployments.
+// Resource returns the name Kubernetes' API server gives a kind in its
+// messages: the lower-case plural, qualified by the API group outside the
+// core group: Service -> services, Deployment -> deployments.apps.
 func Resource(kind string) string {
 	r := strings.ToLower(kind)
-	if strings.HasSuffix(r, "s") {
-		return r
+	if !strings.HasSuffix(r, "s") {
+		r += "s"
 	}
-	return r + "s"
+	switch kind {
+	case api.KindDeployment, api.KindReplicaSet:
+		r += ".apps"
+	}
+	return r
 }
 
 func notFound(k api.Key) error {

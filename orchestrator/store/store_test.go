@@ -111,10 +111,10 @@ func TestErrorMessages(t *testing.T) {
 	created := mustCreate(t, s, deployment("kubia", "v1"))
 
 	_, err := s.Create(deployment("kubia", "v1"))
-	checkErr(t, err, ErrAlreadyExists, `deployments "kubia" already exists`)
+	checkErr(t, err, ErrAlreadyExists, `deployments.apps "kubia" already exists`)
 
 	_, err = s.Get(key("nope"))
-	checkErr(t, err, ErrNotFound, `deployments "nope" not found`)
+	checkErr(t, err, ErrNotFound, `deployments.apps "nope" not found`)
 	_, err = s.Get(api.Key{Kind: api.KindReplicationController, Name: "kubia"})
 	checkErr(t, err, ErrNotFound, `replicationcontrollers "kubia" not found`)
 	_, err = s.Delete(api.Key{Kind: api.KindRollingUpdate, Name: "x"}, "")
@@ -123,12 +123,12 @@ func TestErrorMessages(t *testing.T) {
 	stale := created.DeepCopy()
 	stale.Meta().ResourceVersion = "99"
 	_, err = s.Update(stale)
-	checkErr(t, err, ErrConflict, `Operation cannot be fulfilled on deployments "kubia": the object has been modified; please apply your changes to the latest version and try again`)
+	checkErr(t, err, ErrConflict, `Operation cannot be fulfilled on deployments.apps "kubia": the object has been modified; please apply your changes to the latest version and try again`)
 
 	other := created.DeepCopy()
 	other.Meta().UID = "other"
 	_, err = s.Update(other)
-	checkErr(t, err, ErrConflict, fmt.Sprintf(`Operation cannot be fulfilled on deployments "kubia": Precondition failed: UID in precondition: other, UID in object meta: %s`, created.Meta().UID))
+	checkErr(t, err, ErrConflict, fmt.Sprintf(`Operation cannot be fulfilled on deployments.apps "kubia": Precondition failed: UID in precondition: other, UID in object meta: %s`, created.Meta().UID))
 
 	if _, err := s.Create(deployment("", "v1")); err == nil {
 		t.Error("create without a name succeeded")
@@ -329,7 +329,7 @@ func TestDelete(t *testing.T) {
 	s := openStore(t, t.TempDir())
 	d := mustCreate(t, s, deployment("kubia", "v1"))
 	_, err := s.Delete(key("kubia"), "99")
-	checkErr(t, err, ErrConflict, `Operation cannot be fulfilled on deployments "kubia": the object has been modified; please apply your changes to the latest version and try again`)
+	checkErr(t, err, ErrConflict, `Operation cannot be fulfilled on deployments.apps "kubia": the object has been modified; please apply your changes to the latest version and try again`)
 
 	gone, err := s.Delete(api.Key{Kind: api.KindDeployment, Name: "kubia"}, d.Meta().ResourceVersion)
 	if err != nil {
