@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,37 +16,17 @@ import (
 	"github.com/mini-deploy/mini-deploy/runtime/fake"
 )
 
-// The seed's first document: a ReplicationController of three kubia pods and
-// a Service, verbatim.
-const seedRC = `apiVersion: v1
-kind: ReplicationController
-metadata:
-  name: kubia-v1
-spec:
-  replicas: 3
-  template:
-    metadata:
-      name: kubia
-      labels:
-        app: kubia
-    spec:
-      containers:
-      - image: luksa/kubia:v1
-        imagePullPolicy: IfNotPresent
-        name: nodejs
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: kubia
-spec:
-  type: NodePort
-  selector:
-    app: kubia
-  ports:
-  - port: 80
-    targetPort: 8080
-`
+// seedRC is the seed's first YAML, verbatim: a ReplicationController of
+// three kubia pods and a Service.
+var seedRC = readFile("../examples/seed/rc-v1.yaml")
+
+func readFile(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
 
 type harness struct {
 	t      *testing.T

@@ -60,35 +60,14 @@ kubia-v1   3         3         3       <unknown>
 	}
 }
 
-const rcManifest = `apiVersion: v1
-kind: ReplicationController
-metadata:
-  name: kubia-v1
-spec:
-  replicas: 3
-  template:
-    metadata:
-      name: kubia
-      labels:
-        app: kubia
-    spec:
-      containers:
-      - image: luksa/kubia:v1
-        imagePullPolicy: IfNotPresent
-        name: nodejs
----
-apiVersion: v1
-kind: Service
-metadata:
-  name: kubia
-spec:
-  type: NodePort
-  selector:
-    app: kubia
-  ports:
-  - port: 80
-    targetPort: 8080
-`
+// rcManifest is the seed's first YAML, verbatim.
+var rcManifest = func() string {
+	b, err := os.ReadFile("../../examples/seed/rc-v1.yaml")
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}()
 
 func TestApply(t *testing.T) {
 	fb := newFake(kubiaSvc())

@@ -146,17 +146,18 @@ func maxUnavailable(d *api.Deployment) int32 {
 	return min(u, replicasOf(d))
 }
 
-// Counting over a set of ReplicaSets, which may hold a nil new ReplicaSet.
-
-func sumSpec(rss []*api.ReplicaSet) int32 {
+// sum counts f over a set of ReplicaSets, which may hold a nil new one.
+func sum(rss []*api.ReplicaSet, f func(*api.ReplicaSet) int32) int32 {
 	var n int32
 	for _, rs := range rss {
 		if rs != nil {
-			n += rsReplicas(rs)
+			n += f(rs)
 		}
 	}
 	return n
 }
+
+func sumSpec(rss []*api.ReplicaSet) int32 { return sum(rss, rsReplicas) }
 
 // sumPods counts, for each ReplicaSet, the larger of the pods it should
 // have and the pods it still has. Kubernetes surges against spec alone, so a
@@ -164,43 +165,19 @@ func sumSpec(rss []*api.ReplicaSet) int32 {
 // still counted running; counting what still runs keeps the surge a bound on
 // real pods.
 func sumPods(rss []*api.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += max(rsReplicas(rs), rs.Status.Replicas)
-		}
-	}
-	return n
+	return sum(rss, func(rs *api.ReplicaSet) int32 { return max(rsReplicas(rs), rs.Status.Replicas) })
 }
 
 func sumStatus(rss []*api.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += rs.Status.Replicas
-		}
-	}
-	return n
+	return sum(rss, func(rs *api.ReplicaSet) int32 { return rs.Status.Replicas })
 }
 
 func sumReady(rss []*api.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += rs.Status.ReadyReplicas
-		}
-	}
-	return n
+	return sum(rss, func(rs *api.ReplicaSet) int32 { return rs.Status.ReadyReplicas })
 }
 
 func sumAvailable(rss []*api.ReplicaSet) int32 {
-	var n int32
-	for _, rs := range rss {
-		if rs != nil {
-			n += rs.Status.AvailableReplicas
-		}
-	}
-	return n
+	return sum(rss, func(rs *api.ReplicaSet) int32 { return rs.Status.AvailableReplicas })
 }
 
 // active drops nil and scaled-to-zero ReplicaSets.
