@@ -764,7 +764,7 @@ func (o *Orchestrator) Info(ctx context.Context) (server.Info, error) {
 // Down deletes every object and every pod, waits for the pods to stop,
 // removes the network, and then tells the host (OnDown) to exit.
 func (o *Orchestrator) Down(ctx context.Context) error {
-	for _, kind := range []string{api.KindRollingUpdate, api.KindDeployment, api.KindReplicaSet, api.KindReplicationController, api.KindService, api.KindEvent} {
+	for _, kind := range []string{api.KindRollingUpdate, api.KindDeployment, api.KindReplicaSet, api.KindReplicationController, api.KindService, api.KindEvent, api.KindPodRecord} {
 		for _, obj := range o.listAll(kind) {
 			if _, err := o.store.Delete(api.KeyOf(obj), ""); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err

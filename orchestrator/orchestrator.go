@@ -250,14 +250,18 @@ func (o *Orchestrator) relist(ctx context.Context) error {
 	}
 	seen := map[string]bool{}
 	for _, c := range ctrs {
-		p, _ := o.pods.observe(c)
+		p, isNew := o.pods.observe(c)
 		if p != nil {
 			seen[podID(p.namespace, p.name)] = true
+		}
+		if isNew {
+			o.restorePodRecord(p)
 		}
 	}
 	for _, p := range o.pods.snapshot() {
 		if !seen[podID(p.namespace, p.name)] && known[p.container.ID] && !p.terminating {
 			o.pods.remove(p.namespace, p.name)
+			o.forgetPodRecord(p)
 		}
 	}
 	return nil
@@ -318,6 +322,7 @@ func (o *Orchestrator) watchEngine(ctx context.Context, events <-chan rt.Event) 
 			o.pods.containerGone(ev.ContainerID)
 			if p, ok := o.pods.byContainer(ev.ContainerID); ok && !p.terminating {
 				o.pods.remove(p.namespace, p.name)
+				o.forgetPodRecord(p)
 				o.podChanged(p)
 			}
 			continue
@@ -329,9 +334,12 @@ func (o *Orchestrator) watchEngine(ctx context.Context, events <-chan rt.Event) 
 		if c.Labels[LabelInstance] != o.opts.Instance {
 			continue
 		}
-		p, _ := o.pods.observe(c)
+		p, isNew := o.pods.observe(c)
 		if p == nil {
 			continue
+		}
+		if isNew {
+			o.restorePodRecord(p)
 		}
 		if ev.Type == rt.EventDie || ev.Type == rt.EventOOM {
 			o.setReady(p.namespace, p.name, false)

@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"hash/fnv"
 	"sort"
 	"strconv"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 )
 
@@ -374,5 +376,49 @@ func terminatedState(c rt.Container) *api.ContainerStateTerminated {
 		Reason:     reason,
 		StartedAt:  api.Time{Time: c.StartedAt.UTC().Truncate(time.Second)},
 		FinishedAt: api.Time{Time: c.FinishedAt.UTC().Truncate(time.Second)},
+	}
+}
+
+// savePodRecord stores p's restart history, so that a restarted daemon
+// shows the same RESTARTS for the pods it adopts.
+func (o *Orchestrator) savePodRecord(p *pod) {
+	rec := &api.PodRecord{
+		TypeMeta:   api.TypeMeta{APIVersion: "mini-deploy.io/v1", Kind: api.KindPodRecord},
+		ObjectMeta: api.ObjectMeta{Name: p.name, Namespace: p.namespace},
+		Status:     api.PodRecordStatus{ContainerID: p.container.ID, RestartCount: p.restarts, LastExit: p.lastExit},
+	}
+	_, err := o.store.Update(rec)
+	if errors.Is(err, store.ErrNotFound) {
+		_, err = o.store.Create(rec)
+	}
+	if err != nil {
+		o.log.Warn("save pod record", "pod", p.name, "error", err)
+	}
+}
+
+// restorePodRecord gives an adopted pod the restart history saved for its
+// container.
+func (o *Orchestrator) restorePodRecord(p *pod) {
+	obj, err := o.store.Get(api.Key{Kind: api.KindPodRecord, Namespace: p.namespace, Name: p.name})
+	if err != nil {
+		return
+	}
+	rec := obj.(*api.PodRecord)
+	if rec.Status.ContainerID != p.container.ID {
+		return
+	}
+	o.pods.update(p.namespace, p.name, func(cp *pod) {
+		cp.restarts, cp.lastExit = rec.Status.RestartCount, rec.Status.LastExit
+	})
+}
+
+// forgetPodRecord drops the history of a pod that is gone.
+func (o *Orchestrator) forgetPodRecord(p *pod) {
+	if p.restarts == 0 {
+		return // only restarted pods have a record
+	}
+	key := api.Key{Kind: api.KindPodRecord, Namespace: p.namespace, Name: p.name}
+	if _, err := o.store.Delete(key, ""); err != nil && !errors.Is(err, store.ErrNotFound) {
+		o.log.Warn("forget pod record", "pod", p.name, "error", err)
 	}
 }

@@ -378,6 +378,7 @@ func (o *Orchestrator) keepPodRunning(ctx context.Context, w *workload, p *pod) 
 		return 5 * time.Second
 	}
 	ctr, err := o.rt.Inspect(ctx, p.container.ID)
+	var restarted *pod
 	o.pods.update(p.namespace, p.name, func(cp *pod) {
 		cp.restarts++
 		cp.waiting, cp.waitingMsg = "", ""
@@ -386,7 +387,11 @@ func (o *Orchestrator) keepPodRunning(ctx context.Context, w *workload, p *pod) 
 		if err == nil {
 			cp.container = ctr
 		}
+		restarted = cp.clone()
 	})
+	if restarted != nil {
+		o.savePodRecord(restarted)
+	}
 	o.log.Info("restarted pod", "pod", p.name, "restarts", p.restarts+1)
 	o.syncProbes()
 	return 0

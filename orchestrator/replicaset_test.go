@@ -257,11 +257,27 @@ func TestRestartAdoptsPodsWithoutRecreating(t *testing.T) {
 	for _, p := range h.pods("app=kubia") {
 		before[containerID(p)] = true
 	}
+	// One pod has crashed and been restarted once: RESTARTS survives too.
+	crashed := h.pods("app=kubia")[0]
+	if err := f.Exit(containerID(crashed), 1); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("the restart", func() bool {
+		p, err := h.o.Get(context.Background(), api.KindPod, "default", crashed.Name)
+		return err == nil && p.(*api.Pod).Status.ContainerStatuses[0].RestartCount == 1 && h.readyPods("app=kubia") == 3
+	})
 	h.stop()
 	f.ResetActions()
 
 	h2 := newHarness(t, f, dir)
 	h2.eventually("3 ready pods after restart", func() bool { return h2.readyPods("app=kubia") == 3 })
+	p, err := h2.o.Get(context.Background(), api.KindPod, "default", crashed.Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := p.(*api.Pod).Status.ContainerStatuses[0].RestartCount; n != 1 {
+		t.Errorf("RESTARTS of %s after the daemon restart = %d, want 1", crashed.Name, n)
+	}
 	time.Sleep(300 * time.Millisecond) // a few reconciles
 	for _, p := range h2.pods("app=kubia") {
 		if !before[containerID(p)] {

@@ -67,6 +67,7 @@ func (o *Orchestrator) terminatePod(p *pod, owner *workload) <-chan struct{} {
 			}
 		}
 		o.pods.remove(p.namespace, p.name)
+		o.forgetPodRecord(p)
 		o.log.Info("pod terminated", "pod", p.name)
 		o.requeueOwner(p)
 	}()

@@ -17,6 +17,7 @@ const (
 	KindService               = "Service"
 	KindEvent                 = "Event"
 	KindRollingUpdate         = "RollingUpdate" // the legacy rolling-update, recorded server-side
+	KindPodRecord             = "PodRecord"     // what the control plane remembers of a pod across its own restarts
 	KindPod                   = "Pod"           // a view of one container, never stored
 	KindEndpoints             = "Endpoints"     // a view of a Service's pods, never stored
 )

@@ -24,6 +24,8 @@ func New(kind string) (Object, error) {
 		obj = &Pod{TypeMeta: TypeMeta{APIVersion: "v1", Kind: kind}}
 	case KindEndpoints:
 		obj = &Endpoints{TypeMeta: TypeMeta{APIVersion: "v1", Kind: kind}}
+	case KindPodRecord:
+		obj = &PodRecord{TypeMeta: TypeMeta{APIVersion: "mini-deploy.io/v1", Kind: kind}}
 	case KindRollingUpdate:
 		obj = &RollingUpdate{TypeMeta: TypeMeta{APIVersion: "mini-deploy.io/v1", Kind: kind}}
 	default:
@@ -78,6 +80,9 @@ func (o *RollingUpdate) DeepCopy() Object { return deepCopy(o) }
 
 // DeepCopy returns an independent copy.
 func (o *Pod) DeepCopy() Object { return deepCopy(o) }
+
+// DeepCopy returns an independent copy.
+func (o *PodRecord) DeepCopy() Object { return deepCopy(o) }
 
 // DeepCopy returns an independent copy.
 func (o *Endpoints) DeepCopy() Object { return deepCopy(o) }

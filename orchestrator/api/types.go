@@ -347,6 +347,23 @@ const (
 	RollingUpdateFailed    = "Failed"
 )
 
+// PodRecord keeps what the kubelet would remember of a pod and a container
+// cannot carry (its labels are fixed at creation): how often the control
+// plane restarted it and how it last ended. It outlives a restart of the
+// daemon, so RESTARTS does too. Internal: no verb shows it.
+type PodRecord struct {
+	TypeMeta   `json:",inline"`
+	ObjectMeta `json:"metadata,omitempty"`
+	Status     PodRecordStatus `json:"status,omitempty"`
+}
+
+// PodRecordStatus is a pod's restart history.
+type PodRecordStatus struct {
+	ContainerID  string                    `json:"containerID"`
+	RestartCount int32                     `json:"restartCount"`
+	LastExit     *ContainerStateTerminated `json:"lastExit,omitempty"`
+}
+
 // Pod is a view of one managed container, built from its labels and the
 // engine's state; pods are not stored.
 type Pod struct {

@@ -71,6 +71,7 @@ var storedKinds = []string{
 	api.KindService,
 	api.KindEvent,
 	api.KindRollingUpdate,
+	api.KindPodRecord,
 }
 
 var (
