@@ -42,6 +42,7 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 	"github.com/mini-deploy/mini-deploy/runtime/docker"
+	"github.com/mini-deploy/mini-deploy/runtime/docker/dockertest"
 )
 
 // Labels on everything a test session creates.
@@ -199,19 +200,7 @@ func Start(t testing.TB, opts ...Option) *Env {
 // test (fails it under CI=true) when none answers.
 func RequireEngine(t testing.TB) *docker.Engine {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	e, err := docker.New(ctx)
-	if err == nil {
-		err = e.Ping(ctx)
-	}
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("Docker engine not reachable and CI=true: integration tests must not skip: %v", err)
-		}
-		t.Skipf("no Docker engine answers (%v): skipping integration test", err)
-	}
-	return e
+	return dockertest.Require(t)
 }
 
 // cleanup stops the control plane and removes every container and network
@@ -230,7 +219,6 @@ func (e *Env) cleanup() {
 	}
 	if e.Engine != nil {
 		removeSession(e.Engine, map[string]string{SessionLabel: e.Session})
-		_ = e.Engine.Close()
 	}
 	if e.Home != "" {
 		_ = os.RemoveAll(e.Home)
