@@ -590,6 +590,9 @@ func (o *Orchestrator) Rollout(ctx context.Context, req server.RolloutRequest) (
 	var resp server.RolloutResponse
 	switch req.Action {
 	case server.RolloutStatus:
+		if msg := o.rolledBackSince(ctx, d, req.Since); msg != "" {
+			return server.RolloutResponse{Message: msg, Failed: true}, nil
+		}
 		msg, done, err := deployment.RolloutStatus(d)
 		if err != nil {
 			return server.RolloutResponse{Message: err.Error(), Failed: true}, nil
@@ -677,6 +680,27 @@ func (o *Orchestrator) Rollout(ctx context.Context, req server.RolloutRequest) (
 		return resp, fmt.Errorf("unknown rollout action %q: use status, history, undo, pause, resume, restart or plan", req.Action)
 	}
 	return resp, nil
+}
+
+// rolledBackSince says why d rolled itself back after since, if it did: the
+// rollout a user is watching failed, though the Deployment is complete again
+// on its previous revision.
+func (o *Orchestrator) rolledBackSince(ctx context.Context, d *api.Deployment, since time.Time) string {
+	if since.IsZero() {
+		return ""
+	}
+	events, err := o.Events(ctx, api.KeyOf(d).Namespace, &api.ObjectReference{Kind: api.KindDeployment, Name: d.Name})
+	if err != nil {
+		return ""
+	}
+	// Event times have whole seconds.
+	since = since.Truncate(time.Second)
+	for _, e := range events {
+		if e.Reason == deployment.ReasonRolledBack && !e.LastTimestamp.Before(since) {
+			return fmt.Sprintf("deployment %q exceeded its progress deadline and rolled back: %s", d.Name, e.Message)
+		}
+	}
+	return ""
 }
 
 func (o *Orchestrator) deploymentReplicaSets(d *api.Deployment) ([]*api.ReplicaSet, error) {

@@ -350,6 +350,7 @@ func TestStalledRolloutRollsBackByItself(t *testing.T) {
 			url := env.ServiceURL("kubia")
 			load := mixedLoad(env, url, 60*time.Second)
 			time.Sleep(500 * time.Millisecond)
+			changed := time.Now()
 			if err := env.ApplyObjects(d); err != nil {
 				t.Fatal(err)
 			}
@@ -378,6 +379,12 @@ func TestStalledRolloutRollsBackByItself(t *testing.T) {
 			})
 			if err != nil {
 				t.Fatal(err)
+			}
+			// `rollout status` started before the change reports the failure,
+			// though the Deployment is complete again on v1.
+			resp, err := env.Orch.Rollout(ctx, server.RolloutRequest{Action: server.RolloutStatus, Namespace: "default", Name: "kubia", Since: changed})
+			if err != nil || !resp.Failed || !strings.Contains(resp.Message, "rolled back") {
+				t.Errorf("rollout status since the change = %+v, %v; want a failure saying it rolled back", resp, err)
 			}
 			time.Sleep(time.Second)
 			load.Check(t, "stalled rollout to "+image)

@@ -179,6 +179,9 @@ func rolloutStatus(ctx context.Context, o *rolloutOptions, req server.RolloutReq
 	}
 	tick := time.NewTicker(rolloutPollInterval)
 	defer tick.Stop()
+	// A rollback by mini-deploy.io/auto-rollback from now on means the
+	// rollout being watched failed, even though the Deployment ends complete.
+	req.Since = time.Now()
 	last := ""
 	for {
 		resp, err := c.Rollout(ctx, req)

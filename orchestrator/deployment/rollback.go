@@ -29,6 +29,9 @@ func (e *skippedError) Unwrap() error { return ErrRollbackSkipped }
 // under it.
 const rollbackRetries = 5
 
+// ReasonRolledBack is the reason of the event an automatic rollback records.
+const ReasonRolledBack = "RolledBack"
+
 // Rollback is `rollout undo`: it puts the template of revision toRevision
 // (0: the one before the current) back into the Deployment's spec and
 // returns the updated Deployment.
@@ -160,7 +163,7 @@ func (s *syncer) autoRollback(d *api.Deployment, all []*api.ReplicaSet, newRS *a
 	if err := s.updateDeployment(d); err != nil {
 		return false, err
 	}
-	s.eventf(d, api.EventTypeWarning, "RolledBack", "%s; rolled back to revision %d", failed, to)
+	s.eventf(d, api.EventTypeWarning, ReasonRolledBack, "%s; rolled back to revision %d", failed, to)
 	s.log.Warn("rolled back", "revision", to, "replicaset", target.Name, "reason", failed)
 	return true, nil
 }

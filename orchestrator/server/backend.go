@@ -94,6 +94,9 @@ type RolloutRequest struct {
 	Images    map[string]string `json:"images,omitempty"`   // plan: the proposed change
 	Replicas  *int32            `json:"replicas,omitempty"` // plan: the proposed scale
 	Timeout   time.Duration     `json:"timeout,omitempty"`
+	// Since, for status: an automatic rollback after this time fails the
+	// rollout being watched, though the Deployment is complete again.
+	Since time.Time `json:"since,omitempty"`
 }
 
 // RolloutResponse answers a rollout verb. Status is one kubectl line
