@@ -11,6 +11,7 @@ import (
 	"os"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -574,7 +575,15 @@ func (o *Orchestrator) Events(ctx context.Context, namespace string, ref *api.Ob
 		}
 		out = append(out, ev)
 	}
-	sort.SliceStable(out, func(i, j int) bool { return out[i].LastTimestamp.Before(out[j].LastTimestamp.Time) })
+	// Timestamps have whole seconds; within one, the store's revisions
+	// keep the order the events happened in.
+	sort.SliceStable(out, func(i, j int) bool {
+		a, b := out[i], out[j]
+		if !a.LastTimestamp.Equal(b.LastTimestamp.Time) {
+			return a.LastTimestamp.Before(b.LastTimestamp.Time)
+		}
+		return revision(a) < revision(b)
+	})
 	return out, nil
 }
 
@@ -817,6 +826,11 @@ func (o *Orchestrator) Down(ctx context.Context) error {
 		go o.opts.OnDown()
 	}
 	return nil
+}
+
+func revision(obj api.Object) uint64 {
+	n, _ := strconv.ParseUint(obj.Meta().ResourceVersion, 10, 64)
+	return n
 }
 
 func nsOrDefault(ns string) string {

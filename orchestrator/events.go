@@ -20,11 +20,52 @@ const maxEvents = 1000
 // recorder stores Events like kubectl shows them. A repeat of the same reason
 // and message about the same object bumps count and lastTimestamp instead of
 // adding a row.
+//
+// Events are written by a goroutine of their own while the control plane
+// runs: each is a store commit with an fsync, and the paths that record them
+// (creating a pod, a rollout step) should not wait for the disk.
 type recorder struct {
 	store *store.Store
 	log   *slog.Logger
 	mu    sync.Mutex
 	seen  map[string]string // dedupe key -> event name
+
+	qmu    sync.RWMutex // guards queue against stop
+	queue  chan pendingEvent
+	done   chan struct{}
+	closed bool
+}
+
+type pendingEvent struct {
+	ref                    api.ObjectReference
+	eventType, reason, msg string
+}
+
+// start writes events in the background until stop.
+func (r *recorder) start() {
+	r.qmu.Lock()
+	defer r.qmu.Unlock()
+	r.queue, r.done, r.closed = make(chan pendingEvent, 1024), make(chan struct{}), false
+	go func(q <-chan pendingEvent, done chan<- struct{}) {
+		defer close(done)
+		for ev := range q {
+			r.write(ev.ref, ev.eventType, ev.reason, ev.msg)
+		}
+	}(r.queue, r.done)
+}
+
+// stop writes what is queued and returns; later events are written at once.
+func (r *recorder) stop() {
+	r.qmu.Lock()
+	if r.queue == nil || r.closed {
+		r.qmu.Unlock()
+		return
+	}
+	r.closed = true
+	close(r.queue)
+	done := r.done
+	r.qmu.Unlock()
+	<-done
 }
 
 // Eventf records an event about obj.
@@ -42,6 +83,21 @@ func (r *recorder) record(ref api.ObjectReference, eventType, reason, msg string
 		level = slog.LevelWarn
 	}
 	r.log.Log(context.Background(), level, msg, "kind", ref.Kind, "name", ref.Name, "reason", reason)
+	r.qmu.RLock()
+	if r.queue != nil && !r.closed {
+		select {
+		case r.queue <- pendingEvent{ref, eventType, reason, msg}:
+			r.qmu.RUnlock()
+			return
+		default: // a burst: write this one here
+		}
+	}
+	r.qmu.RUnlock()
+	r.write(ref, eventType, reason, msg)
+}
+
+// write stores an event, or counts a repeat of one.
+func (r *recorder) write(ref api.ObjectReference, eventType, reason, msg string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.seen == nil {

@@ -151,6 +151,8 @@ const workers = 4
 // containers keep running: the next Run adopts them.
 func (o *Orchestrator) Run(ctx context.Context) error {
 	o.started = time.Now()
+	o.recorder.start()
+	defer o.recorder.stop()
 	o.bgCtx, o.cancel = context.WithCancel(ctx)
 	defer o.cancel()
 	if err := o.rt.Ping(ctx); err != nil {

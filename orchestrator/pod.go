@@ -88,6 +88,14 @@ func (p *pod) running() bool { return p.container.ID != "" && p.container.Runnin
 
 func (p *pod) ip(network string) string { return p.container.IPs[network] }
 
+// containerName is the name the pod's spec gives its container.
+func (p *pod) containerName() string {
+	if len(p.spec.Containers) == 0 {
+		return ""
+	}
+	return p.spec.Containers[0].Name
+}
+
 // podCache holds every pod of this instance, keyed by namespace/name. The
 // controllers update it synchronously when they act, so a reconcile right
 // after a create never creates twice; engine events and relists keep it true

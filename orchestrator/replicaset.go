@@ -211,10 +211,21 @@ func (o *Orchestrator) createPod(ctx context.Context, w *workload) error {
 			return err
 		}
 		o.recorder.Eventf(w.obj, api.EventTypeWarning, "FailedCreate", "Error creating pod %s: %v", p.name, err)
+		if errors.Is(err, rt.ErrImageNotFound) {
+			o.recordPodEvent(p, api.EventTypeWarning, reasonErrImageNeverPull, "%s", p.waitingMsg)
+		}
 		return nil
 	}
 	o.recorder.Eventf(w.obj, api.EventTypeNormal, "SuccessfulCreate", "Created pod: %s", p.name)
+	o.recordStartEvents(p)
 	return nil
+}
+
+// recordStartEvents tells a pod's start the way the kubelet does.
+func (o *Orchestrator) recordStartEvents(p *pod) {
+	o.recordPodEvent(p, api.EventTypeNormal, "Pulled", "Container image %q already present on machine", p.container.Image)
+	o.recordPodEvent(p, api.EventTypeNormal, "Created", "Created container %s", p.containerName())
+	o.recordPodEvent(p, api.EventTypeNormal, "Started", "Started container %s", p.containerName())
 }
 
 // recordStarted stores what starting p's container gave. A pod deleted or
@@ -371,6 +382,9 @@ func (o *Orchestrator) keepPodRunning(ctx context.Context, w *workload, p *pod) 
 		}
 	})
 	if now.Before(due) {
+		if p.waiting != reasonCrashLoopBackOff { // once per back-off
+			o.recordPodEvent(p, api.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s", p.containerName(), p.name)
+		}
 		return time.Until(due)
 	}
 	if err := o.rt.Start(ctx, p.container.ID); err != nil {
@@ -391,6 +405,7 @@ func (o *Orchestrator) keepPodRunning(ctx context.Context, w *workload, p *pod) 
 	})
 	if restarted != nil {
 		o.savePodRecord(restarted)
+		o.recordPodEvent(restarted, api.EventTypeNormal, "Started", "Started container %s", restarted.containerName())
 	}
 	o.log.Info("restarted pod", "pod", p.name, "restarts", p.restarts+1)
 	o.syncProbes()

@@ -39,6 +39,9 @@ func (o *Orchestrator) terminatePod(p *pod, owner *workload) <-chan struct{} {
 	if owner != nil {
 		o.recorder.Eventf(owner.obj, api.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %s", p.name)
 	}
+	if p.container.ID != "" {
+		o.recordPodEvent(p, api.EventTypeNormal, "Killing", "Stopping container %s", p.containerName())
+	}
 	o.bg.Add(1)
 	go func() {
 		defer o.bg.Done()
