@@ -83,6 +83,9 @@ type Orchestrator struct {
 	metrics  *metrics
 	started  time.Time
 
+	svcIndexMu sync.RWMutex
+	svcIndex   map[api.Key]*api.Service // the stored Services, kept by the store's watch
+
 	svcMu    sync.Mutex
 	services map[api.Key]*serviceProxies
 	reserved map[int32]net.Listener // node ports held open for proxies to come
@@ -130,6 +133,7 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 		queue:    newQueue(),
 		pods:     newPodCache(),
 		services: map[api.Key]*serviceProxies{},
+		svcIndex: map[api.Key]*api.Service{},
 		reserved: map[int32]net.Listener{},
 		probes:   map[string]*probeWorker{},
 		metrics:  newMetrics(),
@@ -171,6 +175,9 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	}
 	// Watch before the first list, so no change between the two is lost.
 	changes := o.store.Watch(o.bgCtx)
+	for _, obj := range o.listAll(api.KindService) {
+		o.indexService(obj, false)
+	}
 	events := o.rt.Events(o.bgCtx)
 	if err := o.relist(ctx); err != nil {
 		return err
@@ -298,6 +305,9 @@ func (o *Orchestrator) watchStore(changes <-chan store.Event) {
 		case api.KindReplicaSet, api.KindReplicationController, api.KindDeployment, api.KindService, api.KindRollingUpdate:
 			o.queue.Add(api.KeyOf(obj))
 		}
+		if kind == api.KindService {
+			o.indexService(obj, ev.Type == store.Deleted)
+		}
 		for _, ref := range obj.Meta().OwnerReferences {
 			if ref.Controller != nil && *ref.Controller {
 				o.queue.Add(api.Key{Kind: ref.Kind, Namespace: api.KeyOf(obj).Namespace, Name: ref.Name})
@@ -356,12 +366,44 @@ func (o *Orchestrator) podChanged(p *pod) {
 	if p.ownerKind != "" {
 		o.queue.Add(api.Key{Kind: p.ownerKind, Namespace: p.namespace, Name: p.ownerName})
 	}
-	for _, obj := range o.listAll(api.KindService) {
-		if api.KeyOf(obj).Namespace == p.namespace {
-			o.queue.Add(api.KeyOf(obj))
-		}
+	for _, svc := range o.servicesIn(p.namespace) {
+		o.queue.Add(api.KeyOf(svc))
 	}
 	o.syncProbes()
+}
+
+// indexService records a stored Service's latest state (or its deletion)
+// from the store's watch, so the paths that run for every pod event and
+// every probe read Services from memory, not from the store.
+func (o *Orchestrator) indexService(obj api.Object, deleted bool) {
+	svc, ok := obj.(*api.Service)
+	if !ok {
+		return
+	}
+	key := api.KeyOf(svc)
+	o.svcIndexMu.Lock()
+	defer o.svcIndexMu.Unlock()
+	if cur := o.svcIndex[key]; cur != nil && revision(cur) > revision(svc) {
+		return // an older change delivered after the first list
+	}
+	if deleted {
+		delete(o.svcIndex, key)
+		return
+	}
+	o.svcIndex[key] = svc
+}
+
+// servicesIn returns the Services of a namespace ("" for all), read-only.
+func (o *Orchestrator) servicesIn(namespace string) []*api.Service {
+	o.svcIndexMu.RLock()
+	defer o.svcIndexMu.RUnlock()
+	out := make([]*api.Service, 0, len(o.svcIndex))
+	for k, svc := range o.svcIndex {
+		if namespace == "" || k.Namespace == namespace {
+			out = append(out, svc)
+		}
+	}
+	return out
 }
 
 func (o *Orchestrator) resyncLoop(ctx context.Context) {

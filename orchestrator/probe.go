@@ -138,9 +138,8 @@ func (o *Orchestrator) implicitReadiness(ctx context.Context, p *pod) {
 // numeric targetPort of a Service selecting it, else its first declared
 // container port; 0 means there is nothing to check: running is ready.
 func (o *Orchestrator) implicitPort(p *pod) int {
-	for _, obj := range o.listAll(api.KindService) {
-		svc := obj.(*api.Service)
-		if api.KeyOf(svc).Namespace != p.namespace || len(svc.Spec.Selector) == 0 {
+	for _, svc := range o.servicesIn(p.namespace) {
+		if len(svc.Spec.Selector) == 0 {
 			continue
 		}
 		if !labels.SelectorFromSet(svc.Spec.Selector).Matches(p.labels) {

@@ -37,6 +37,9 @@ type servicePort struct {
 func (o *Orchestrator) syncService(ctx context.Context, key api.Key) (time.Duration, error) {
 	obj, err := o.store.Get(key)
 	if errors.Is(err, store.ErrNotFound) {
+		o.svcIndexMu.Lock()
+		delete(o.svcIndex, key)
+		o.svcIndexMu.Unlock()
 		o.stopServiceProxies(key)
 		return 0, nil
 	}
@@ -44,6 +47,9 @@ func (o *Orchestrator) syncService(ctx context.Context, key api.Key) (time.Durat
 		return 0, err
 	}
 	svc := obj.(*api.Service)
+	// What was just read is the freshest state: paths that read the index
+	// (a pod's termination) must not push endpoints of an older selector.
+	o.indexService(svc, false)
 	o.svcMu.Lock()
 	sp := o.services[key]
 	if sp != nil && sp.uid != svc.UID { // deleted and re-created
@@ -166,10 +172,8 @@ func (o *Orchestrator) servicePods(svc *api.Service) []*pod {
 // without the queue: the termination path must see its pod out of every
 // proxy before it drains.
 func (o *Orchestrator) syncServiceEndpoints(namespace string) {
-	for _, obj := range o.listAll(api.KindService) {
-		if api.KeyOf(obj).Namespace == namespace {
-			o.pushEndpoints(obj.(*api.Service))
-		}
+	for _, svc := range o.servicesIn(namespace) {
+		o.pushEndpoints(svc)
 	}
 }
 
@@ -193,8 +197,8 @@ func (o *Orchestrator) drainPod(ctx context.Context, p *pod) {
 	if port := o.implicitPort(p); port > 0 {
 		ports[port] = true
 	}
-	for _, obj := range o.listAll(api.KindService) {
-		for _, sp := range obj.(*api.Service).Spec.Ports {
+	for _, svc := range o.servicesIn("") {
+		for _, sp := range svc.Spec.Ports {
 			if port := resolvePort(p, sp.TargetPort, sp.Port); port > 0 {
 				ports[port] = true
 			}
