@@ -122,6 +122,18 @@ func (h *harness) readyPods(selector string) int {
 	return n
 }
 
+// startSeed runs the seed's RC and Service on a fake engine and waits for
+// its three pods to be ready.
+func startSeed(t *testing.T) (*fake.Runtime, *harness) {
+	t.Helper()
+	f := fake.New()
+	f.AddImage("luksa/kubia:v1")
+	h := newHarness(t, f, t.TempDir())
+	h.apply(seedRC)
+	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
+	return f, h
+}
+
 func containerID(p *api.Pod) string {
 	return strings.TrimPrefix(p.Status.ContainerStatuses[0].ContainerID, "docker://")
 }
@@ -137,11 +149,7 @@ func countActions(actions []string, prefix string) int {
 }
 
 func TestReplicationControllerKeepsThreePods(t *testing.T) {
-	f := fake.New()
-	f.AddImage("luksa/kubia:v1")
-	h := newHarness(t, f, t.TempDir())
-	h.apply(seedRC)
-	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
+	f, h := startSeed(t)
 
 	for _, p := range h.pods("app=kubia") {
 		if !strings.HasPrefix(p.Name, "kubia-v1-") || len(p.Name) != len("kubia-v1-")+5 {
@@ -169,11 +177,7 @@ func TestReplicationControllerKeepsThreePods(t *testing.T) {
 }
 
 func TestRemovedPodIsReplaced(t *testing.T) {
-	f := fake.New()
-	f.AddImage("luksa/kubia:v1")
-	h := newHarness(t, f, t.TempDir())
-	h.apply(seedRC)
-	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
+	f, h := startSeed(t)
 	victim := h.pods("app=kubia")[0]
 	if err := f.Remove(context.Background(), containerID(victim)); err != nil {
 		t.Fatal(err)
@@ -193,11 +197,7 @@ func TestRemovedPodIsReplaced(t *testing.T) {
 }
 
 func TestExitedPodRestartsInPlaceWithBackoff(t *testing.T) {
-	f := fake.New()
-	f.AddImage("luksa/kubia:v1")
-	h := newHarness(t, f, t.TempDir())
-	h.apply(seedRC)
-	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
+	f, h := startSeed(t)
 	victim := h.pods("app=kubia")[0]
 	if err := f.Exit(containerID(victim), 137); err != nil {
 		t.Fatal(err)
@@ -228,11 +228,7 @@ func TestExitedPodRestartsInPlaceWithBackoff(t *testing.T) {
 }
 
 func TestScaleUpAndDown(t *testing.T) {
-	f := fake.New()
-	f.AddImage("luksa/kubia:v1")
-	h := newHarness(t, f, t.TempDir())
-	h.apply(seedRC)
-	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
+	f, h := startSeed(t)
 	if _, err := h.o.Scale(context.Background(), api.KindReplicationController, "default", "kubia-v1", 5); err != nil {
 		t.Fatal(err)
 	}
@@ -352,11 +348,7 @@ func TestBadApplyStoresNothing(t *testing.T) {
 }
 
 func TestDeleteCascadesAndOrphans(t *testing.T) {
-	f := fake.New()
-	f.AddImage("luksa/kubia:v1")
-	h := newHarness(t, f, t.TempDir())
-	h.apply(seedRC)
-	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
+	f, h := startSeed(t)
 	if _, err := h.o.Delete(context.Background(), api.KindReplicationController, "default", "kubia-v1", server.DeleteOptions{Cascade: "orphan"}); err != nil {
 		t.Fatal(err)
 	}
