@@ -253,6 +253,3 @@ func Name(obj api.Object) string {
 	return Resource(obj.GetTypeMeta().Kind) + "/" + obj.Meta().Name
 }
 
-// shortKind is the prefix of names in mixed tables and events' OBJECT
-// column: pod/kubia-v1-x7k2p, deployment.apps/kubia.
-func shortKind(kind string) string { return Resource(kind) }
