@@ -252,4 +252,3 @@ func Resource(kind string) string {
 func Name(obj api.Object) string {
 	return Resource(obj.GetTypeMeta().Kind) + "/" + obj.Meta().Name
 }
-
