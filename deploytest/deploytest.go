@@ -218,7 +218,7 @@ func (e *Env) cleanup() {
 		_ = e.Store.Close()
 	}
 	if e.Engine != nil {
-		removeSession(e.Engine, map[string]string{SessionLabel: e.Session})
+		RemoveMatching(e.Engine, map[string]string{SessionLabel: e.Session})
 	}
 	if e.Home != "" {
 		_ = os.RemoveAll(e.Home)

@@ -12,9 +12,10 @@ import (
 	"github.com/mini-deploy/mini-deploy/runtime/docker"
 )
 
-// removeSession removes the containers, then the networks, carrying every
-// label of match. What is already gone is not an error.
-func removeSession(engine *docker.Engine, match map[string]string) {
+// RemoveMatching removes the containers, then the networks, carrying every
+// label of match, for cleanups outside an Env (a daemon's instance label,
+// say). What is already gone is not an error.
+func RemoveMatching(engine *docker.Engine, match map[string]string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	ctrs, _ := engine.List(ctx, match)
@@ -65,6 +66,6 @@ func reap(engine *docker.Engine) {
 		judge(n.Labels)
 	}
 	for s := range dead {
-		removeSession(engine, map[string]string{SessionLabel: s})
+		RemoveMatching(engine, map[string]string{SessionLabel: s})
 	}
 }

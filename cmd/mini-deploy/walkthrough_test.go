@@ -15,7 +15,6 @@ import (
 
 	"github.com/mini-deploy/mini-deploy/deploytest"
 	"github.com/mini-deploy/mini-deploy/orchestrator"
-	"github.com/mini-deploy/mini-deploy/runtime/docker"
 )
 
 // TestREADMEWalkthrough runs every command of the README's walk-through, in
@@ -54,7 +53,7 @@ func TestREADMEWalkthrough(t *testing.T) {
 		down := exec.CommandContext(ctx, filepath.Join(bin, "mini-deploy"), "down", "--home", home)
 		_ = down.Run()
 		walkStopDaemon(home)
-		walkRemoveInstance(engine, instance)
+		deploytest.RemoveMatching(engine, map[string]string{orchestrator.LabelInstance: instance})
 	})
 
 	var script strings.Builder
@@ -207,20 +206,5 @@ func walkStopDaemon(home string) {
 		if p, err := os.FindProcess(pid); err == nil {
 			_ = p.Kill()
 		}
-	}
-}
-
-// walkRemoveInstance removes whatever the daemon of an instance left.
-func walkRemoveInstance(engine *docker.Engine, instance string) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	match := map[string]string{orchestrator.LabelInstance: instance}
-	ctrs, _ := engine.List(ctx, match)
-	for _, c := range ctrs {
-		_ = engine.Remove(ctx, c.ID)
-	}
-	nets, _ := engine.ListNetworks(ctx, match)
-	for _, n := range nets {
-		_ = engine.RemoveNetwork(ctx, n.Name)
 	}
 }
