@@ -527,13 +527,10 @@ func TestE2ESeedReplicationController(t *testing.T) {
 	pods = e.waitPods(3, "a ready replacement after docker rm -f", func(ps []api.Pod) bool {
 		return !slices.Contains(podNames(ps), victim)
 	})
-	// The engine's own remove and start take about 0.4 s and 1 s here, so
-	// the bound is loose; the figure is what the notes report.
+	// A figure, not a check: tests check behaviour, and make bench reports
+	// the self-healing time.
 	t.Logf("self-healing after docker rm -f (which took %v): replacement container running %v after it began, Running and ready in get pods after %v",
 		removed.Round(time.Millisecond), running.Round(time.Millisecond), time.Since(start).Round(time.Millisecond))
-	if running > 10*time.Second {
-		t.Errorf("the replacement container ran %v after docker rm -f, want within 10s", running)
-	}
 
 	// docker kill: restarted in place, RESTARTS 1.
 	victim = podNames(pods)[0]

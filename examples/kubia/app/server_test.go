@@ -128,12 +128,12 @@ func TestServeStopsQuicklyWhenIdle(t *testing.T) {
 
 	start := time.Now()
 	stop()
-	if err := waitDone(t, done, time.Second); err != nil {
+	// Held up by the idle connection, it would wait out the 25 s shutdown
+	// timeout; the bound is far from both that and a busy CI machine.
+	if err := waitDone(t, done, 5*time.Second); err != nil {
 		t.Fatalf("serve: %v", err)
 	}
-	if d := time.Since(start); d > 500*time.Millisecond {
-		t.Fatalf("idle shutdown took %v, want well under a second", d)
-	}
+	t.Logf("idle shutdown took %v", time.Since(start))
 	if _, err := http.Get(url + "/"); err == nil {
 		t.Fatal("server still accepts connections after shutdown")
 	}
