@@ -69,6 +69,8 @@ demo: build images ## run the demo (examples/demo.sh)
 
 bench: build images ## print the measured claims: proxy vs nginx, self-healing, failed requests during rollouts
 	./proxy/bench.sh
+	@echo "== the forwarding path alone: allocations per request (in process)"
+	@$(GO) test -run '^$$' -bench ServeHTTP -benchmem ./proxy/ | grep -E '^Benchmark'
 	@echo "== self-healing and zero-downtime rollouts (real engine)"
 	@$(GO) test -count=1 -run 'TestSelfHealing|TestDeploymentRolloutAndUndoUnderLoad|TestBlueGreenSetSelectorUnderLoad' -v ./orchestrator/ \
 		| grep -E 'self-healing:|rollout to v[12]:|set selector:|^(--- |ok|FAIL)'
