@@ -262,3 +262,61 @@ func TestNoRequestReachesAPodAfterItsDrain(t *testing.T) {
 		t.Fatal("the victim never served: the test proves nothing")
 	}
 }
+
+// TestClientThatLeavesLetsGoOfThePod: a client that gives up, while the pod
+// has not answered or half-way through its body, must not leave the proxy
+// waiting on the pod: the request ends, so Drain has nothing to wait for.
+func TestClientThatLeavesLetsGoOfThePod(t *testing.T) {
+	for _, stage := range []string{"headers", "body"} {
+		t.Run(stage, func(t *testing.T) {
+			p := startProxy(t, Options{})
+			in := make(chan struct{}, 1)
+			release := make(chan struct{})
+			ep := backend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
+				if stage == "body" {
+					// A stream, so the proxy passes the first bytes on at once.
+					io.WriteString(w, "the first bytes")
+					w.(http.Flusher).Flush()
+				}
+				in <- struct{}{}
+				<-release
+			})
+			defer close(release) // before the backend's cleanup waits for it
+			p.SetEndpoints([]Endpoint{ep})
+
+			ctx, cancel := context.WithCancel(context.Background())
+			started, done := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(done)
+				req, _ := http.NewRequestWithContext(ctx, "GET", "http://"+p.Addr()+"/", nil)
+				resp, err := newClient(t).Do(req)
+				if err != nil {
+					return
+				}
+				if stage == "body" {
+					// The proxy is copying the body: the client has part of it.
+					io.ReadFull(resp.Body, make([]byte, len("the first bytes")))
+					close(started)
+				}
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}()
+			<-in
+			if stage == "body" {
+				select {
+				case <-started:
+				case <-time.After(10 * time.Second):
+					cancel()
+					t.Fatal("the first bytes of a streamed body never reached the client")
+				}
+			}
+			cancel()
+			<-done
+			dctx, dcancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer dcancel()
+			if err := p.Drain(dctx, ep.Addr); err != nil {
+				t.Fatalf("the proxy still holds the request after its client left: %v", err)
+			}
+		})
+	}
+}

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -30,10 +31,16 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}()
 	}
 
-	header := outgoingHeader(r)
 	// Only a request without a body can be sent twice: the body of the first
 	// attempt has been consumed, and the pod may have acted on it.
 	retryable := r.Body == nil || r.Body == http.NoBody
+	// Most requests take the short way: their head is written straight to
+	// the pod. The rest (a body, trailers, CONNECT) go through Request.Write,
+	// which frames a body by its length or in chunks.
+	var header http.Header
+	if !headOnly(r, retryable) {
+		header = outgoingHeader(r)
+	}
 	var triedBuf [8]*target
 	tried := triedBuf[:0]
 	var lastErr error
@@ -76,15 +83,21 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // forward makes one attempt on t. It returns an error only when no response
 // byte has reached the client, so the caller may still answer or retry.
+//
+// header is the outgoing header for Request.Write, or nil to write the head
+// of a bodyless request directly.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, header http.Header, retryable bool, t *target) (int, error) {
 	defer t.release()
 
-	out := new(http.Request)
-	*out = *r // the URL is shared: Write only reads it
-	out.Header = header
-	out.Close = false
-	if out.Host == "" {
-		out.Host = t.ep.Addr
+	var out *http.Request
+	if header != nil {
+		out = new(http.Request)
+		*out = *r // the URL is shared: Write only reads it
+		out.Header = header
+		out.Close = false
+		if out.Host == "" {
+			out.Host = t.ep.Addr
+		}
 	}
 
 	ctx := r.Context()
@@ -92,24 +105,28 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, header http.Head
 	if err != nil {
 		return 0, err
 	}
-	resp, err := p.roundTrip(ctx, c, out)
+	// One watch on the client for the whole exchange: when it leaves, every
+	// read and write on the pod's connection fails at once, so neither the
+	// wait for the pod's headers nor the copy of its body outlives it.
+	stop := context.AfterFunc(ctx, c.abort)
+	resp, err := p.roundTrip(ctx, c, r, out, t.ep.Addr)
 	if err != nil && reused && retryable && ctx.Err() == nil && retryableError(err) {
 		// A pooled connection failing says nothing about the pod: it may
 		// have closed it an instant ago. Try once on a fresh connection
 		// before blaming the pod.
+		stop()
 		c.Close()
 		if c, err = t.pool.dial(ctx); err != nil {
 			return 0, err
 		}
-		resp, err = p.roundTrip(ctx, c, out)
+		stop = context.AfterFunc(ctx, c.abort)
+		resp, err = p.roundTrip(ctx, c, r, out, t.ep.Addr)
 	}
 	if err != nil {
+		stop()
 		c.Close()
 		return 0, err
 	}
-	// A client that leaves mid-body must not leave the copy blocked on a
-	// pod that is slow to send the rest.
-	stop := context.AfterFunc(ctx, func() { c.SetReadDeadline(aLongTimeAgo) })
 
 	dst := w.Header()
 	connection := resp.Header["Connection"]
@@ -152,22 +169,33 @@ var aLongTimeAgo = time.Unix(1, 0)
 // maxInformational bounds the 1xx responses skipped before the final one.
 const maxInformational = 5
 
-// roundTrip writes out on c and reads the response headers, within the
-// response header timeout and for as long as the client waits.
-func (p *Proxy) roundTrip(ctx context.Context, c *upstreamConn, out *http.Request) (*http.Response, error) {
-	stop := context.AfterFunc(ctx, func() { c.SetDeadline(aLongTimeAgo) })
-	defer stop()
-	if err := out.Write(c.bw); err != nil {
-		return nil, err
+// roundTrip writes the request on c and reads the response headers, within
+// the response header timeout and for as long as the client waits. out is
+// the request to write with Request.Write; nil writes r's head directly.
+//
+// The caller watches ctx and aborts c when it ends. Each deadline roundTrip
+// sets could undo that abort, so ctx is checked after each.
+func (p *Proxy) roundTrip(ctx context.Context, c *upstreamConn, r, out *http.Request, addr string) (*http.Response, error) {
+	req := out
+	if out != nil {
+		if err := out.Write(c.bw); err != nil {
+			return nil, err
+		}
+	} else {
+		writeHead(c.bw, r, addr)
+		req = r
 	}
 	if err := c.bw.Flush(); err != nil {
 		return nil, err
 	}
 	c.SetReadDeadline(time.Now().Add(p.opts.ResponseHeaderTimeout))
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	var resp *http.Response
 	var err error
 	for range maxInformational {
-		resp, err = http.ReadResponse(c.br, out)
+		resp, err = http.ReadResponse(c.br, req)
 		if err != nil {
 			return nil, err
 		}
@@ -180,10 +208,10 @@ func (p *Proxy) roundTrip(ctx context.Context, c *upstreamConn, out *http.Reques
 		// switch protocols; one that does is not speaking HTTP to us.
 		return nil, fmt.Errorf("unexpected %s from pod", resp.Status)
 	}
-	if !stop() {
-		return nil, ctx.Err()
-	}
 	c.SetReadDeadline(time.Time{})
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	return resp, nil
 }
 
@@ -307,6 +335,79 @@ func outgoingHeader(r *http.Request) http.Header {
 		h["X-Forwarded-Proto"] = protoHTTP
 	}
 	return h
+}
+
+// headOnly reports whether r is sent as its head alone, written by writeHead:
+// no body and no trailers, and a method for which Request.Write would send
+// no Content-Length either.
+func headOnly(r *http.Request, bodyless bool) bool {
+	if !bodyless || r.ContentLength > 0 || r.Trailer != nil || len(r.TransferEncoding) > 0 {
+		return false
+	}
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodDelete:
+		return true
+	}
+	return false
+}
+
+// writeHead writes the head of a bodyless request to the pod: what
+// Request.Write would write for it with the header of outgoingHeader, minus
+// the allocations of building that header, an outgoing Request and
+// Request.Write's formatted lines. The pod's bufio.Writer reports any write
+// error at Flush. Header order is the map's, as HTTP allows.
+func writeHead(bw *bufio.Writer, r *http.Request, addr string) {
+	host := r.Host
+	if host == "" {
+		host = addr
+	}
+	bw.WriteString(r.Method)
+	bw.WriteByte(' ')
+	bw.WriteString(r.URL.RequestURI())
+	bw.WriteString(" HTTP/1.1\r\nHost: ")
+	bw.WriteString(host)
+	bw.WriteString("\r\n")
+	connection := r.Header["Connection"]
+	for k, vv := range r.Header {
+		if isHopByHop(k) || isForwarding(k) || k == "Host" || k == "Content-Length" ||
+			(connection != nil && namedIn(connection, k)) {
+			continue
+		}
+		for _, v := range vv {
+			writeField(bw, k, v)
+		}
+	}
+	if te := r.Header["Te"]; te != nil && namedIn(te, "trailers") {
+		bw.WriteString("Te: trailers\r\n")
+	}
+	writeField(bw, "X-Forwarded-Host", r.Host)
+	if ip, _, err := net.SplitHostPort(r.RemoteAddr); err == nil {
+		writeField(bw, "X-Forwarded-For", ip)
+	}
+	if r.TLS != nil {
+		bw.WriteString("X-Forwarded-Proto: https\r\n\r\n")
+	} else {
+		bw.WriteString("X-Forwarded-Proto: http\r\n\r\n")
+	}
+}
+
+// writeField writes one header line. A line break in the value, which
+// net/http's server never lets through but a caller mounting the Proxy on
+// its own server might, becomes a space, as in Request.Write; otherwise the
+// pod would read a header the client smuggled in.
+func writeField(bw *bufio.Writer, k, v string) {
+	bw.WriteString(k)
+	bw.WriteString(": ")
+	if strings.ContainsAny(v, "\r\n") {
+		v = strings.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' {
+				return ' '
+			}
+			return r
+		}, v)
+	}
+	bw.WriteString(strings.TrimSpace(v))
+	bw.WriteString("\r\n")
 }
 
 // isHopByHop reports the headers of RFC 9110 section 7.6.1 that describe one

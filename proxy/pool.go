@@ -41,6 +41,7 @@ type upstreamConn struct {
 	br       *bufio.Reader
 	bw       *bufio.Writer
 	idleFrom time.Time
+	abort    func() // fails every pending and later read and write; made once
 }
 
 func newPool(addr string, o *Options) *pool {
@@ -83,6 +84,7 @@ func (p *pool) dial(ctx context.Context) (*upstreamConn, error) {
 		return nil, err
 	}
 	c := &upstreamConn{Conn: conn, br: bufio.NewReaderSize(conn, 4096), bw: bufio.NewWriterSize(conn, 4096)}
+	c.abort = func() { conn.SetDeadline(aLongTimeAgo) }
 	if sc, ok := conn.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
 	}

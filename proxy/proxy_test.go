@@ -216,37 +216,84 @@ func TestRequestWithBodyIsRetriedWhenTheDialFails(t *testing.T) {
 	}
 }
 
-func TestXForwardedHeaders(t *testing.T) {
+// TestForwardedHeaders checks what the pod receives, on both ways a request
+// is written: the head alone for a bodyless GET or DELETE, Request.Write for
+// a POST.
+func TestForwardedHeaders(t *testing.T) {
+	type seen struct {
+		method, uri string
+		header      http.Header
+		body        string
+	}
 	p := startProxy(t, Options{})
-	got := make(chan http.Header, 1)
+	got := make(chan seen, 1)
 	p.SetEndpoints([]Endpoint{backend(t, "echo", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
 		h := r.Header.Clone()
 		h.Set("Host", r.Host)
-		got <- h
+		got <- seen{r.Method, r.RequestURI, h, string(b)}
 	})})
-	req, _ := http.NewRequest("GET", "http://"+p.Addr()+"/", nil)
-	req.Host = "kubia.example"
-	req.Header.Set("X-Forwarded-For", "6.6.6.6") // forged: replaced, as Rewrite does
-	req.Header.Set("Connection", "X-Secret")
-	req.Header.Set("X-Secret", "hop-by-hop")
-	req.Header.Set("X-Kept", "yes")
-	resp, err := newClient(t).Do(req)
-	if err != nil {
-		t.Fatal(err)
+	for _, tc := range []struct{ method, body string }{{"GET", ""}, {"DELETE", ""}, {"POST", "name=kubia"}} {
+		t.Run(tc.method, func(t *testing.T) {
+			var body io.Reader
+			if tc.body != "" {
+				body = strings.NewReader(tc.body)
+			}
+			req, _ := http.NewRequest(tc.method, "http://"+p.Addr()+"/path%2Fx?q=1&r=a+b", body)
+			req.Host = "kubia.example"
+			req.Header.Set("X-Forwarded-For", "6.6.6.6") // forged: replaced, as Rewrite does
+			req.Header.Set("Forwarded", "for=6.6.6.6")
+			req.Header.Set("Connection", "X-Secret")
+			req.Header.Set("X-Secret", "hop-by-hop")
+			req.Header.Set("X-Kept", "yes")
+			req.Header.Add("X-Multi", "one")
+			req.Header.Add("X-Multi", "two")
+			req.Header.Set("Te", "trailers")
+			resp, err := newClient(t).Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			s := <-got
+			if s.method != tc.method || s.uri != "/path%2Fx?q=1&r=a+b" || s.body != tc.body {
+				t.Errorf("pod got %s %s with body %q, want %s /path%%2Fx?q=1&r=a+b with %q", s.method, s.uri, s.body, tc.method, tc.body)
+			}
+			h := s.header
+			want := map[string]string{
+				"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": "kubia.example", "X-Forwarded-Proto": "http",
+				"Host": "kubia.example", "X-Kept": "yes", "X-Secret": "", "Forwarded": "", "Connection": "",
+				"User-Agent": "Go-http-client/1.1", "Te": "trailers",
+			}
+			for k, v := range want {
+				if h.Get(k) != v {
+					t.Errorf("%s = %q, want %q", k, h.Get(k), v)
+				}
+			}
+			if v := h.Values("X-Forwarded-For"); len(v) != 1 {
+				t.Errorf("X-Forwarded-For = %q, want one value", v)
+			}
+			if v := h.Values("X-Multi"); len(v) != 2 || v[0] != "one" || v[1] != "two" {
+				t.Errorf("X-Multi = %q, want [one two]", v)
+			}
+		})
 	}
-	resp.Body.Close()
-	h := <-got
-	want := map[string]string{
-		"X-Forwarded-For": "127.0.0.1", "X-Forwarded-Host": "kubia.example", "X-Forwarded-Proto": "http",
-		"Host": "kubia.example", "X-Kept": "yes", "X-Secret": "", "User-Agent": "Go-http-client/1.1",
+}
+
+// TestHeadWithALineBreakInAValue: a Proxy mounted on a caller's server may
+// be handed a value net/http would have refused; it must not become a
+// second header line at the pod.
+func TestHeadWithALineBreakInAValue(t *testing.T) {
+	var buf strings.Builder
+	bw := bufio.NewWriter(&buf)
+	r := httptest.NewRequest("GET", "/", nil)
+	r.Header = http.Header{"X-Evil": {"a\r\nX-Injected: 1"}}
+	writeHead(bw, r, "10.0.0.2:8080")
+	bw.Flush()
+	if strings.Contains(buf.String(), "\r\nX-Injected") {
+		t.Fatalf("head carries an injected line:\n%s", buf.String())
 	}
-	for k, v := range want {
-		if h.Get(k) != v {
-			t.Errorf("%s = %q, want %q", k, h.Get(k), v)
-		}
-	}
-	if len(h.Values("X-Forwarded-For")) != 1 {
-		t.Errorf("X-Forwarded-For = %q", h.Values("X-Forwarded-For"))
+	if !strings.Contains(buf.String(), "X-Evil: a  X-Injected: 1\r\n") {
+		t.Fatalf("head lacks the sanitised value:\n%s", buf.String())
 	}
 }
 
