@@ -10,13 +10,14 @@ import (
 
 // Drain takes addr out of service: it removes addr from the set if it is
 // still there, waits until no request is in flight to it, then closes its
-// idle pooled connections. It returns the cause (wrapped) if ctx ends first,
+// idle pooled connections and its tunnels (upgrade.go). It returns the cause (wrapped) if ctx ends first,
 // or context.DeadlineExceeded after Options.DrainTimeout when ctx has no
 // deadline; requests still in flight then keep running until they end or the
 // pod goes away. Drain of an address the proxy does not know, or that has
 // already drained, returns nil at once. Concurrent Drains of the same address
 // are fine.
 func (p *Proxy) Drain(ctx context.Context, addr string) error {
+	defer p.closeTunnels(addr)
 	p.mu.Lock()
 	old := p.lb.targets()
 	var gone []*target

@@ -33,13 +33,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	// Only a request without a body can be sent twice: the body of the first
 	// attempt has been consumed, and the pod may have acted on it.
-	retryable := r.Body == nil || r.Body == http.NoBody
+	o := outgoing{retryable: r.Body == nil || r.Body == http.NoBody, upgrade: upgradeTo(r)}
 	// Most requests take the short way: their head is written straight to
 	// the pod. The rest (a body, trailers, CONNECT) go through Request.Write,
 	// which frames a body by its length or in chunks.
-	var header http.Header
-	if !headOnly(r, retryable) {
-		header = outgoingHeader(r)
+	if !headOnly(r, o.retryable) {
+		o.header = outgoingHeader(r, o.upgrade)
 	}
 	var triedBuf [8]*target
 	tried := triedBuf[:0]
@@ -57,7 +56,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		tried = append(tried, t)
 		served = t.ep
-		c, err := p.forward(w, r, header, retryable, t)
+		c, err := p.forward(w, r, o, t)
 		if err == nil {
 			code = c
 			return
@@ -69,7 +68,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			code = 499
 			return
 		}
-		if !canRetry(r, retryable, err) || len(tried) >= p.opts.MaxTries {
+		if !canRetry(r, o.retryable, err) || len(tried) >= p.opts.MaxTries {
 			code = p.fail(w, r, err)
 			return
 		}
@@ -81,19 +80,23 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// outgoing is what every attempt of one request sends.
+type outgoing struct {
+	header    http.Header // for Request.Write; nil: writeHead writes the head
+	retryable bool        // no body: the request can be sent again
+	upgrade   string      // the protocol the client asks to switch to, if any
+}
+
 // forward makes one attempt on t. It returns an error only when no response
 // byte has reached the client, so the caller may still answer or retry.
-//
-// header is the outgoing header for Request.Write, or nil to write the head
-// of a bodyless request directly.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, header http.Header, retryable bool, t *target) (int, error) {
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, o outgoing, t *target) (int, error) {
 	defer t.release()
 
 	var out *http.Request
-	if header != nil {
+	if o.header != nil {
 		out = new(http.Request)
 		*out = *r // the URL is shared: Write only reads it
-		out.Header = header
+		out.Header = o.header
 		out.Close = false
 		if out.Host == "" {
 			out.Host = t.ep.Addr
@@ -109,8 +112,8 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, header http.Head
 	// read and write on the pod's connection fails at once, so neither the
 	// wait for the pod's headers nor the copy of its body outlives it.
 	stop := context.AfterFunc(ctx, c.abort)
-	resp, err := p.roundTrip(ctx, c, r, out, t.ep.Addr)
-	if err != nil && reused && retryable && ctx.Err() == nil && retryableError(err) {
+	resp, err := p.roundTrip(ctx, c, r, out, t.ep.Addr, o.upgrade)
+	if err != nil && reused && o.retryable && ctx.Err() == nil && retryableError(err) {
 		// A pooled connection failing says nothing about the pod: it may
 		// have closed it an instant ago. Try once on a fresh connection
 		// before blaming the pod.
@@ -120,12 +123,19 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, header http.Head
 			return 0, err
 		}
 		stop = context.AfterFunc(ctx, c.abort)
-		resp, err = p.roundTrip(ctx, c, r, out, t.ep.Addr)
+		resp, err = p.roundTrip(ctx, c, r, out, t.ep.Addr, o.upgrade)
 	}
 	if err != nil {
 		stop()
 		c.Close()
 		return 0, err
+	}
+	if resp.StatusCode == http.StatusSwitchingProtocols {
+		if !stop() {
+			c.Close()
+			return 0, ctx.Err()
+		}
+		return p.switchProtocols(w, c, resp, o.upgrade, t.ep)
 	}
 
 	dst := w.Header()
@@ -172,17 +182,18 @@ const maxInformational = 5
 // roundTrip writes the request on c and reads the response headers, within
 // the response header timeout and for as long as the client waits. out is
 // the request to write with Request.Write; nil writes r's head directly.
+// A 101 is returned only when the client asked to switch to upgrade.
 //
 // The caller watches ctx and aborts c when it ends. Each deadline roundTrip
 // sets could undo that abort, so ctx is checked after each.
-func (p *Proxy) roundTrip(ctx context.Context, c *upstreamConn, r, out *http.Request, addr string) (*http.Response, error) {
+func (p *Proxy) roundTrip(ctx context.Context, c *upstreamConn, r, out *http.Request, addr, upgrade string) (*http.Response, error) {
 	req := out
 	if out != nil {
 		if err := out.Write(c.bw); err != nil {
 			return nil, err
 		}
 	} else {
-		writeHead(c.bw, r, addr)
+		writeHead(c.bw, r, addr, upgrade)
 		req = r
 	}
 	if err := c.bw.Flush(); err != nil {
@@ -203,9 +214,8 @@ func (p *Proxy) roundTrip(ctx context.Context, c *upstreamConn, r, out *http.Req
 			break
 		}
 	}
-	if resp.StatusCode < 200 {
-		// The Upgrade header is not forwarded, so a pod has no reason to
-		// switch protocols; one that does is not speaking HTTP to us.
+	if resp.StatusCode < 200 && (resp.StatusCode != http.StatusSwitchingProtocols || upgrade == "") {
+		// A pod that switches protocols unasked is not speaking HTTP to us.
 		return nil, fmt.Errorf("unexpected %s from pod", resp.Status)
 	}
 	c.SetReadDeadline(time.Time{})
@@ -298,13 +308,14 @@ var (
 	protoHTTP     = []string{"http"}
 	protoHTTPS    = []string{"https"}
 	trailersValue = []string{"trailers"}
+	upgradeValue  = []string{"Upgrade"}
 )
 
 // outgoingHeader builds the header sent to the pod: the client's, less the
 // hop-by-hop headers and the client's own forwarding claims, plus
 // X-Forwarded-For, -Host and -Proto as httputil's Rewrite with SetXForwarded
 // sets them. Values are shared with r, not copied: neither side changes them.
-func outgoingHeader(r *http.Request) http.Header {
+func outgoingHeader(r *http.Request, upgrade string) http.Header {
 	h := make(http.Header, len(r.Header)+3)
 	connection := r.Header["Connection"]
 	for k, vv := range r.Header {
@@ -334,6 +345,10 @@ func outgoingHeader(r *http.Request) http.Header {
 	} else {
 		h["X-Forwarded-Proto"] = protoHTTP
 	}
+	if upgrade != "" {
+		h["Connection"] = upgradeValue
+		h["Upgrade"] = []string{upgrade}
+	}
 	return h
 }
 
@@ -356,7 +371,7 @@ func headOnly(r *http.Request, bodyless bool) bool {
 // the allocations of building that header, an outgoing Request and
 // Request.Write's formatted lines. The pod's bufio.Writer reports any write
 // error at Flush. Header order is the map's, as HTTP allows.
-func writeHead(bw *bufio.Writer, r *http.Request, addr string) {
+func writeHead(bw *bufio.Writer, r *http.Request, addr, upgrade string) {
 	host := r.Host
 	if host == "" {
 		host = addr
@@ -385,10 +400,15 @@ func writeHead(bw *bufio.Writer, r *http.Request, addr string) {
 		writeField(bw, "X-Forwarded-For", ip)
 	}
 	if r.TLS != nil {
-		bw.WriteString("X-Forwarded-Proto: https\r\n\r\n")
+		bw.WriteString("X-Forwarded-Proto: https\r\n")
 	} else {
-		bw.WriteString("X-Forwarded-Proto: http\r\n\r\n")
+		bw.WriteString("X-Forwarded-Proto: http\r\n")
 	}
+	if upgrade != "" {
+		bw.WriteString("Connection: Upgrade\r\n")
+		writeField(bw, "Upgrade", upgrade)
+	}
+	bw.WriteString("\r\n")
 }
 
 // writeField writes one header line. A line break in the value, which

@@ -25,9 +25,12 @@
 // and does the round trip on the handler's goroutine over its own keep-alive
 // pool (pool.go says why). A request with a body goes through net/http's
 // Request.Write, which frames it, and every response through ReadResponse.
-// BenchmarkServeHTTP counts what is left: 11 allocations a request. Requests
-// to switch protocols (WebSocket) are forwarded as plain HTTP requests, the
-// Upgrade header being hop-by-hop.
+// BenchmarkServeHTTP counts what is left: 11 allocations a request.
+//
+// A WebSocket handshake (any request to switch protocols) reaches the pod
+// with its Upgrade header; if the pod switches, the connection becomes a
+// tunnel that copies bytes both ways until either side closes, and Drain
+// closes it before the pod is stopped (upgrade.go).
 package proxy
 
 import (
@@ -128,6 +131,10 @@ type Proxy struct {
 	// live holds, by address, every target that is in the set or removed but
 	// still serving requests: what Drain waits for.
 	live map[string][]*target
+	// tunnels holds, by pod address, the connections switched to another
+	// protocol (upgrade.go); closed is set by Shutdown.
+	tunnels map[string]map[*tunnel]struct{}
+	closed  bool
 
 	server *http.Server
 	ln     net.Listener
@@ -142,6 +149,7 @@ func New(opts Options) *Proxy {
 		metrics:     opts.Metrics,
 		noEndpoints: fmt.Sprintf("no ready endpoints for service %q", opts.Service),
 		live:        make(map[string][]*target),
+		tunnels:     make(map[string]map[*tunnel]struct{}),
 	}
 }
 
@@ -191,8 +199,12 @@ func (p *Proxy) Addr() string {
 }
 
 // Shutdown stops accepting connections, waits for the requests being served
-// (or ctx) and closes every pooled connection to the pods.
+// (or ctx) and closes every pooled connection and tunnel to the pods.
 func (p *Proxy) Shutdown(ctx context.Context) error {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.closeTunnels("")
 	var err error
 	if p.server != nil {
 		err = p.server.Shutdown(ctx)

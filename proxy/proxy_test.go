@@ -287,7 +287,7 @@ func TestHeadWithALineBreakInAValue(t *testing.T) {
 	bw := bufio.NewWriter(&buf)
 	r := httptest.NewRequest("GET", "/", nil)
 	r.Header = http.Header{"X-Evil": {"a\r\nX-Injected: 1"}}
-	writeHead(bw, r, "10.0.0.2:8080")
+	writeHead(bw, r, "10.0.0.2:8080", "")
 	bw.Flush()
 	if strings.Contains(buf.String(), "\r\nX-Injected") {
 		t.Fatalf("head carries an injected line:\n%s", buf.String())
