@@ -4,6 +4,9 @@
 //	This is v1 running in pod <hostname>
 //
 // so a curl loop shows which version and which pod served each request.
+// /healthz answers "ok" for probes, and /ws is a WebSocket that greets with
+// the same line and echoes every message, to show WebSockets through a
+// Service during a rollout.
 //
 // The version and the mode are set at build time:
 //

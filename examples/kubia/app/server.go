@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
 	"time"
+
+	"golang.org/x/net/websocket"
 )
 
 const (
@@ -20,12 +23,22 @@ const (
 
 var errDrainDeadline = errors.New("in-flight requests still running at the shutdown deadline")
 
-// newHandler answers every path like luksa/kubia, and /healthz with "ok" for
-// readiness probes. responseDelay holds each answer (not /healthz) to make
-// requests long enough to observe draining.
+// newHandler answers every path like luksa/kubia, /healthz with "ok" for
+// readiness probes, and /ws as a WebSocket that greets with the same line and
+// then echoes every message. responseDelay holds each plain answer (not
+// /healthz, not /ws) to make requests long enough to observe draining.
 func newHandler(version, hostname string, responseDelay time.Duration) http.Handler {
 	body := fmt.Sprintf("This is %s running in pod %s\n", version, hostname)
 	mux := http.NewServeMux()
+	// A websocket.Server without Handshake takes clients of any origin, so
+	// that command-line clients, which send none, are welcome too.
+	mux.Handle("/ws", websocket.Server{Handler: func(c *websocket.Conn) {
+		defer c.Close()
+		if err := websocket.Message.Send(c, body); err != nil {
+			return
+		}
+		io.Copy(c, c)
+	}})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		setHeaders(w, version, hostname)
 		w.Write([]byte("ok\n"))

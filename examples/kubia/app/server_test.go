@@ -8,8 +8,11 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
+
+	"golang.org/x/net/websocket"
 )
 
 func TestHandlerAnswersEveryPath(t *testing.T) {
@@ -28,6 +31,29 @@ func TestHandlerAnswersEveryPath(t *testing.T) {
 		}
 		if got := rec.Header().Get("X-Version"); got != "v2" {
 			t.Errorf("GET %s: X-Version %q", path, got)
+		}
+	}
+}
+
+func TestHandlerWebSocketGreetsAndEchoes(t *testing.T) {
+	srv := httptest.NewServer(newHandler("v2", "kubia-v2-abcde", time.Hour))
+	defer srv.Close()
+	// An origin the server has never heard of: it checks none.
+	c, err := websocket.Dial("ws"+strings.TrimPrefix(srv.URL, "http")+"/ws", "", "http://elsewhere.example/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var msg string
+	if err := websocket.Message.Receive(c, &msg); err != nil || msg != "This is v2 running in pod kubia-v2-abcde\n" {
+		t.Fatalf("greeting %q (%v)", msg, err)
+	}
+	for _, m := range []string{"ping 1", "ping 2"} {
+		if err := websocket.Message.Send(c, m); err != nil {
+			t.Fatal(err)
+		}
+		if err := websocket.Message.Receive(c, &msg); err != nil || msg != m {
+			t.Fatalf("sent %q, got %q (%v)", m, msg, err)
 		}
 	}
 }
