@@ -561,6 +561,31 @@ func (o *Orchestrator) Logs(ctx context.Context, namespace, name string, opts se
 	return o.rt.Logs(ctx, p.container.ID, rt.LogOptions{Follow: opts.Follow, Tail: opts.Tail, Timestamps: opts.Timestamps})
 }
 
+// Exec runs command in the pod's container. A pod whose container is not
+// running is an error that says so; a command that cannot start is not: the
+// engine reports it as output and exit code 126 or 127, as docker exec does.
+func (o *Orchestrator) Exec(ctx context.Context, namespace, name string, command []string) (server.ExecResult, error) {
+	p, ok := o.pods.get(nsOrDefault(namespace), name)
+	if !ok {
+		return server.ExecResult{}, notFound(api.KindPod, name)
+	}
+	if p.terminating {
+		return server.ExecResult{}, fmt.Errorf("cannot exec in pod %q: it is terminating", name)
+	}
+	if !p.running() {
+		why := "not running"
+		if p.waiting != "" {
+			why = "waiting (" + p.waiting + ")"
+		}
+		return server.ExecResult{}, fmt.Errorf("cannot exec in pod %q: its container is %s", name, why)
+	}
+	res, err := o.rt.Exec(ctx, p.container.ID, command)
+	if err != nil {
+		return server.ExecResult{}, fmt.Errorf("exec in pod %q: %w", name, err)
+	}
+	return server.ExecResult{ExitCode: res.ExitCode, Output: res.Output}, nil
+}
+
 // Events lists events, oldest first.
 func (o *Orchestrator) Events(ctx context.Context, namespace string, ref *api.ObjectReference) ([]*api.Event, error) {
 	objs, err := o.store.List(api.KindEvent, namespace)

@@ -72,6 +72,29 @@ func TestSeedReplicationControllerAndService(t *testing.T) {
 	}
 }
 
+// Exec runs in the pod's own container: a second kubia there finds the
+// port taken, and a shell that a FROM-scratch image lacks is the engine's
+// exit code 126, as with docker exec.
+func TestExecInAPod(t *testing.T) {
+	t.Parallel()
+	env := deploytest.Start(t, kubiaImages, deploytest.WithManifests(seedV1))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	pod := env.Pods("app=kubia")[0].Name
+	res, err := env.Orch.Exec(ctx, "default", pod, []string{"/kubia"})
+	if err != nil || res.ExitCode != 1 || !strings.Contains(string(res.Output), "address already in use") {
+		t.Errorf("exec /kubia: %d %q %v; want exit 1, address already in use", res.ExitCode, res.Output, err)
+	}
+	res, err = env.Orch.Exec(ctx, "default", pod, []string{"sh"})
+	if err != nil || res.ExitCode != 126 || !strings.Contains(string(res.Output), "executable file not found") {
+		t.Errorf("exec sh: %d %q %v; want exit 126, executable file not found", res.ExitCode, res.Output, err)
+	}
+	_, err = env.Orch.Exec(ctx, "default", "kubia-v1-nope", []string{"ls"})
+	if err == nil || err.Error() != `pods "kubia-v1-nope" not found` {
+		t.Errorf("exec in a missing pod: %v", err)
+	}
+}
+
 func TestPublishedPortsMode(t *testing.T) {
 	t.Parallel()
 	env := deploytest.Start(t, kubiaImages, deploytest.WithManifests(seedV1), deploytest.WithPublishPorts())

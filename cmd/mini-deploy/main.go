@@ -93,6 +93,7 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newDeleteCommand(g),
 		newScaleCommand(g),
 		newLogsCommand(g),
+		newExecCommand(g),
 		newSetCommand(g),
 		newRolloutCommand(g),
 		newRollingUpdateCommand(g),
@@ -113,15 +114,19 @@ func run(ctx context.Context, args []string, in io.Reader, out, errOut io.Writer
 		var silent *exitError
 		if !errors.As(err, &silent) {
 			fmt.Fprintln(errOut, "error: "+err.Error())
+			return 1
 		}
-		return 1
+		return max(silent.code, 1)
 	}
 	return 0
 }
 
-// exitError ends the program with code 1 after the verb has already said
-// why (a load run with failures, a rolling update that failed).
-type exitError struct{ msg string }
+// exitError ends the program after the verb has already said why (a load
+// run with failures, a rolling update that failed), with code, or 1.
+type exitError struct {
+	msg  string
+	code int
+}
 
 func (e *exitError) Error() string { return e.msg }
 

@@ -131,6 +131,17 @@ func (f *fakeBackend) Logs(ctx context.Context, ns, pod string, opts server.LogO
 	return io.NopCloser(strings.NewReader("Kubia server starting...\n")), nil
 }
 
+func (f *fakeBackend) Exec(ctx context.Context, ns, pod string, command []string) (server.ExecResult, error) {
+	f.record("Exec %s %q", pod, command)
+	if pod != "kubia-v1-x7k2p" {
+		return server.ExecResult{}, &notFoundErr{fmt.Sprintf("pods %q not found", pod)}
+	}
+	if command[0] == "false" {
+		return server.ExecResult{ExitCode: 3, Output: []byte("it failed\n")}, nil
+	}
+	return server.ExecResult{Output: []byte(strings.Join(command[1:], " ") + "\n")}, nil
+}
+
 func (f *fakeBackend) Events(ctx context.Context, ns string, ref *api.ObjectReference) ([]*api.Event, error) {
 	return nil, nil
 }

@@ -82,7 +82,7 @@ func runRollingUpdate(ctx context.Context, o *rollingUpdateOptions) error {
 		select {
 		case <-ctx.Done():
 			fmt.Fprintf(o.errOut, "interrupted: the daemon finishes the rolling update of %s by itself; run the same command again to follow it\n", spec.From)
-			return &exitError{"interrupted"}
+			return &exitError{msg: "interrupted"}
 		case <-time.After(rolloutPollInterval):
 		}
 		if time.Now().After(deadline) {

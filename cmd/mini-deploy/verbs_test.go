@@ -306,3 +306,35 @@ func TestLoad(t *testing.T) {
 		t.Errorf("failing load: %d\n%s%q", code, out, errOut)
 	}
 }
+
+func TestExec(t *testing.T) {
+	pod := kubiaPod("kubia-v1-x7k2p", true)
+	pod.Status.ContainerStatuses[0].ContainerID = "docker://0123456789abcdef0123"
+	fb := newFake(pod)
+	home := daemon(t, fb)
+	// No terminal here: -it says what to run instead.
+	_, errOut, code := cli(t, home, "exec", "-it", "kubia-v1-x7k2p", "--", "sh")
+	if code != 1 || errOut != "error: exec: -i and -t (an interactive terminal) are not supported; run: docker exec -it 0123456789ab sh\n" {
+		t.Errorf("exec -it: %d %q", code, errOut)
+	}
+	out, errOut, code := cli(t, home, "exec", "kubia-v1-x7k2p", "--", "echo", "hello", "-n")
+	if code != 0 || out != "hello -n\n" || errOut != "" {
+		t.Errorf("exec echo: %d %q %q", code, out, errOut)
+	}
+	// The command's exit code is the CLI's, as with kubectl.
+	out, errOut, code = cli(t, home, "exec", "kubia-v1-x7k2p", "--", "false")
+	if code != 3 || out != "it failed\n" || errOut != "command terminated with exit code 3\n" {
+		t.Errorf("exec false: %d %q %q", code, out, errOut)
+	}
+	_, errOut, code = cli(t, home, "exec", "kubia-v1-nope", "--", "ls")
+	if code != 1 || errOut != "error: pods \"kubia-v1-nope\" not found\n" {
+		t.Errorf("exec in a missing pod: %d %q", code, errOut)
+	}
+	_, errOut, code = cli(t, home, "exec", "kubia-v1-x7k2p", "ls")
+	if code != 1 || !strings.Contains(errOut, "then -- and the command") {
+		t.Errorf("exec without --: %d %q", code, errOut)
+	}
+	if got := strings.Join(fb.calls, "|"); got != `Exec kubia-v1-x7k2p ["echo" "hello" "-n"]|Exec kubia-v1-x7k2p ["false"]|Exec kubia-v1-nope ["ls"]` {
+		t.Errorf("backend calls: %s", got)
+	}
+}

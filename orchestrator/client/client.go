@@ -307,6 +307,17 @@ func (c *Client) Logs(ctx context.Context, namespace, pod string, opts server.Lo
 	return resp.Body, nil
 }
 
+// Exec runs command in a pod's container and returns what it did.
+func (c *Client) Exec(ctx context.Context, namespace, pod string, command []string) (server.ExecResult, error) {
+	var res server.ExecResult
+	p, err := objectPath(api.KindPod, namespace, pod)
+	if err != nil {
+		return res, err
+	}
+	err = c.call(ctx, http.MethodPost, p+"/exec", nil, server.ExecRequest{Command: command}, &res)
+	return res, err
+}
+
 // Rollout runs one rollout verb on a Deployment.
 func (c *Client) Rollout(ctx context.Context, req server.RolloutRequest) (server.RolloutResponse, error) {
 	var resp server.RolloutResponse

@@ -105,6 +105,11 @@ func (f *fakeBackend) Logs(ctx context.Context, ns, pod string, opts server.LogO
 	return f.logs, f.err
 }
 
+func (f *fakeBackend) Exec(ctx context.Context, ns, pod string, command []string) (server.ExecResult, error) {
+	f.record("Exec %s %s %q", ns, pod, command)
+	return server.ExecResult{ExitCode: 2, Output: []byte("out\n")}, f.err
+}
+
 func (f *fakeBackend) Events(ctx context.Context, ns string, ref *api.ObjectReference) ([]*api.Event, error) {
 	f.record("Events %q", ns)
 	f.ref = ref
@@ -234,6 +239,10 @@ func TestRoundTrips(t *testing.T) {
 	if err != nil || !rr.Done || len(rr.Plan) != 1 || rr.Plan[0].Total != 4 {
 		t.Fatalf("Rollout = %+v, %v", rr, err)
 	}
+	ex, err := c.Exec(ctx, "default", "kubia-v1-x7k2p", []string{"ls", "/"})
+	if err != nil || ex.ExitCode != 2 || string(ex.Output) != "out\n" {
+		t.Fatalf("Exec = %+v, %v", ex, err)
+	}
 	ru, err := c.RollingUpdate(ctx, "default", api.RollingUpdateSpec{From: "kubia-v1", To: "kubia-v2", Image: "luksa/kubia:v2"})
 	if err != nil || ru.Name != "kubia-v1" || ru.Status.Lines[0] != "Created kubia-v2" {
 		t.Fatalf("RollingUpdate = %+v, %v", ru, err)
@@ -257,6 +266,7 @@ func TestRoundTrips(t *testing.T) {
 		`SetSelector default kubia map[app:kubia-v2] "7"`,
 		"Get Service default kubia",
 		"Rollout undo default kubia 2",
+		`Exec default kubia-v1-x7k2p ["ls" "/"]`,
 		"RollingUpdate default kubia-v1->kubia-v2 luksa/kubia:v2",
 		"Down",
 	}

@@ -30,6 +30,9 @@ type Backend interface {
 	// SetSelector replaces a Service's selector; resourceVersion "" means no precondition.
 	SetSelector(ctx context.Context, namespace, name string, selector map[string]string, resourceVersion string) (api.Object, error)
 	Logs(ctx context.Context, namespace, pod string, opts LogOptions) (io.ReadCloser, error)
+	// Exec runs command in a pod's running container and waits for it, as
+	// `kubectl exec POD -- COMMAND` does without a terminal.
+	Exec(ctx context.Context, namespace, pod string, command []string) (ExecResult, error)
 	// Events lists events, those about one object when ref is not nil.
 	Events(ctx context.Context, namespace string, ref *api.ObjectReference) ([]*api.Event, error)
 	Rollout(ctx context.Context, req RolloutRequest) (RolloutResponse, error)
@@ -66,6 +69,18 @@ type LogOptions struct {
 	Follow     bool `json:"follow,omitempty"`
 	Tail       int  `json:"tail,omitempty"`
 	Timestamps bool `json:"timestamps,omitempty"`
+}
+
+// ExecRequest is the body of a pod's exec call.
+type ExecRequest struct {
+	Command []string `json:"command"`
+}
+
+// ExecResult is what a command run by Exec did: its exit code and its
+// output, stdout and stderr interleaved.
+type ExecResult struct {
+	ExitCode int    `json:"exitCode"`
+	Output   []byte `json:"output,omitempty"`
 }
 
 // WatchEvent is one change seen by Watch.

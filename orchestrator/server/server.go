@@ -111,6 +111,7 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	mux.HandleFunc("POST "+ns+"/{resource}/{name}/image", h.setImage)
 	mux.HandleFunc("PUT "+ns+"/services/{name}/selector", h.setSelector)
 	mux.HandleFunc("GET "+ns+"/pods/{name}/log", h.logs)
+	mux.HandleFunc("POST "+ns+"/pods/{name}/exec", h.exec)
 	mux.HandleFunc("POST "+ns+"/deployments/{name}/rollout", h.rollout)
 	mux.HandleFunc("POST "+ns+"/rollingupdates", h.rollingUpdate)
 	return mux
@@ -414,6 +415,23 @@ func (h *handler) logs(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+}
+
+func (h *handler) exec(w http.ResponseWriter, r *http.Request) {
+	var req ExecRequest
+	if !h.decode(w, r, &req) {
+		return
+	}
+	if len(req.Command) == 0 {
+		h.fail(w, r, badRequest("exec: no command given"))
+		return
+	}
+	res, err := h.b.Exec(r.Context(), r.PathValue("ns"), r.PathValue("name"), req.Command)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.reply(w, res)
 }
 
 func (h *handler) rollout(w http.ResponseWriter, r *http.Request) {
