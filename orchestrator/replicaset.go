@@ -104,6 +104,9 @@ func (o *Orchestrator) syncReplicaSet(ctx context.Context, key api.Key) (time.Du
 		later(o.keepPodRunning(ctx, w, p))
 	}
 
+	// The status first, so that a pod that just went away stops counting
+	// while its replacement is created (the engine takes a second or more).
+	later(o.updateReplicaStatus(w))
 	diff := int(w.replicas) - len(active)
 	switch {
 	case diff > 0:

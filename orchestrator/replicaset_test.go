@@ -39,13 +39,17 @@ type harness struct {
 
 // newHarness runs an orchestrator on the fake engine. Probes never leave the
 // process: every dial succeeds on an in-memory pipe.
-func newHarness(t *testing.T, f *fake.Runtime, dir string) *harness {
+func newHarness(t *testing.T, f *fake.Runtime, dir string, tweaks ...func(*Options)) *harness {
 	t.Helper()
 	st, err := store.Open(dir, store.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	o, err := New(f, st, Options{ResyncPeriod: time.Second, Address: "127.0.0.1"})
+	opts := Options{ResyncPeriod: time.Second, Address: "127.0.0.1"}
+	for _, tweak := range tweaks {
+		tweak(&opts)
+	}
+	o, err := New(f, st, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,5 +397,57 @@ func TestPodDeletedWhileItsContainerStartsLeavesNothing(t *testing.T) {
 	time.Sleep(500 * time.Millisecond)
 	if ctrs, _ := f.List(context.Background(), nil); len(ctrs) != 0 || len(h.pods("")) != 0 {
 		t.Fatalf("%d containers and %d pods came back after the delete", len(ctrs), len(h.pods("")))
+	}
+}
+
+// A deleted pod stops counting as a replica at once: its controller creates
+// the replacement while the pod is still terminating (here for its whole
+// grace period, as it ignores SIGTERM), and the status stops counting it
+// ready, as a ReplicaSet in Kubernetes does.
+func TestDeletedPodIsReplacedWhileItTerminates(t *testing.T) {
+	f := fake.New()
+	f.AddImage("luksa/kubia:v1", fake.WithIgnoreSIGTERM())
+	// No periodic resync to make up for a missed requeue.
+	h := newHarness(t, f, t.TempDir(), func(o *Options) { o.ResyncPeriod = time.Hour })
+	h.apply(`apiVersion: v1
+kind: ReplicationController
+metadata:
+  name: slow
+spec:
+  replicas: 1
+  selector:
+    app: slow
+  template:
+    metadata:
+      labels:
+        app: slow
+    spec:
+      terminationGracePeriodSeconds: 5
+      containers:
+      - name: nodejs
+        image: luksa/kubia:v1
+`)
+	h.eventually("1 ready pod", func() bool { return h.readyPods("app=slow") == 1 })
+	victim := h.pods("app=slow")[0].Name
+	if _, err := h.o.Delete(context.Background(), api.KindPod, "default", victim, server.DeleteOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	h.eventually("a ready replacement beside the terminating pod", func() bool {
+		terminating, ready := false, 0
+		for _, p := range h.pods("app=slow") {
+			if p.Name == victim {
+				terminating = p.DeletionTimestamp != nil
+			} else if p.Status.ContainerStatuses[0].Ready {
+				ready++
+			}
+		}
+		return terminating && ready == 1
+	})
+	obj, err := h.o.Get(context.Background(), api.KindReplicationController, "default", "slow")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := obj.(*api.ReplicationController).Status; st.Replicas != 1 {
+		t.Errorf("status counts %d replicas with one terminating and one new, want 1", st.Replicas)
 	}
 }

@@ -31,11 +31,17 @@ func (o *Orchestrator) terminatePod(p *pod, owner *workload) <-chan struct{} {
 	if already || creating {
 		// A pod whose container is being created is removed by
 		// recordStarted, the moment the engine hands the container over.
+		if !already {
+			o.requeueOwner(p)
+		}
 		close(done)
 		return done
 	}
 	o.syncServiceEndpoints(p.namespace)
 	o.syncProbes()
+	// The pod no longer counts as a replica: its owner replaces it now, not
+	// once it has stopped, and its status stops counting it ready.
+	o.requeueOwner(p)
 	if owner != nil {
 		o.recorder.Eventf(owner.obj, api.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %s", p.name)
 	}

@@ -55,6 +55,7 @@ type image struct {
 	log          string
 	stopExitCode int
 	crash        *int
+	ignoreTerm   bool
 }
 
 type container struct {
@@ -115,6 +116,10 @@ func WithLog(s string) ImageOption { return func(i *image) { i.log = s } }
 // WithStopExitCode sets the exit code the process returns when SIGTERM,
 // SIGINT or SIGHUP arrives (0 by default: a clean shutdown).
 func WithStopExitCode(code int) ImageOption { return func(i *image) { i.stopExitCode = code } }
+
+// WithIgnoreSIGTERM makes the process ignore SIGTERM, SIGINT and SIGHUP, so
+// that a stop waits out the whole grace period and ends in SIGKILL.
+func WithIgnoreSIGTERM() ImageOption { return func(i *image) { i.ignoreTerm = true } }
 
 // WithCrash makes the process exit with code right after every start, like
 // kubia's broken variant.
@@ -713,7 +718,9 @@ func (r *Runtime) freeIPLocked(n *network) string {
 func (r *Runtime) signalLocked(c *container, signal string) {
 	switch strings.TrimPrefix(strings.ToUpper(signal), "SIG") {
 	case "TERM", "INT", "HUP", "15", "2", "1":
-		r.exitLocked(c, c.image.stopExitCode, false)
+		if !c.image.ignoreTerm {
+			r.exitLocked(c, c.image.stopExitCode, false)
+		}
 	case "KILL", "9":
 		r.exitLocked(c, ExitKilled, false)
 	}
