@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"sort"
 	"strconv"
 	"time"
@@ -273,7 +274,16 @@ func (o *Orchestrator) endpointsView(svc *api.Service) *api.Endpoints {
 		TypeMeta:   api.TypeMeta{APIVersion: "v1", Kind: api.KindEndpoints},
 		ObjectMeta: api.ObjectMeta{Name: svc.Name, Namespace: api.KeyOf(svc).Namespace, Labels: svc.Labels, CreationTimestamp: svc.CreationTimestamp},
 	}
-	pods := o.servicePods(svc)
+	// A pod that lacks a named targetPort has no endpoint for it, as in
+	// Kubernetes; the proxy sends it nothing either.
+	pods := slices.DeleteFunc(o.servicePods(svc), func(p *pod) bool {
+		for _, sp := range svc.Spec.Ports {
+			if resolvePort(p, sp.TargetPort, sp.Port) == 0 {
+				return true
+			}
+		}
+		return false
+	})
 	if len(pods) == 0 {
 		return ep
 	}

@@ -93,3 +93,45 @@ func TestAllocatedNodePortIsKeptAcrossApplies(t *testing.T) {
 		}
 	}
 }
+
+// A named targetPort that the pods do not declare gives them no endpoint:
+// the Endpoints view must agree with the proxy, which sends them nothing.
+func TestNamedTargetPortThePodsLackGivesNoEndpoints(t *testing.T) {
+	_, h := startSeed(t)
+	h.apply(`apiVersion: v1
+kind: Service
+metadata:
+  name: named
+spec:
+  selector:
+    app: kubia
+  ports:
+  - port: 80
+    targetPort: http
+`)
+	h.apply(`apiVersion: v1
+kind: Service
+metadata:
+  name: numbered
+spec:
+  selector:
+    app: kubia
+  ports:
+  - port: 80
+    targetPort: 8080
+`)
+	get := func(name string) *api.Endpoints {
+		obj, err := h.o.Get(context.Background(), api.KindEndpoints, "default", name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return obj.(*api.Endpoints)
+	}
+	if ep := get("named"); len(ep.Subsets) != 0 {
+		t.Errorf("endpoints of a Service whose targetPort the pods lack: %+v, want none", ep.Subsets)
+	}
+	h.eventually("3 endpoints on port 8080", func() bool {
+		ep := get("numbered")
+		return len(ep.Subsets) == 1 && len(ep.Subsets[0].Addresses) == 3 && ep.Subsets[0].Ports[0].Port == 8080
+	})
+}
