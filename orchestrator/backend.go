@@ -39,8 +39,16 @@ func notFound(kind, name string) error {
 // ones; uid, creation time, status, allocated node ports and the annotations
 // controllers own are kept.
 func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server.ApplyOptions) ([]server.ApplyResult, error) {
-	for _, obj := range objs {
+	// Each manifest as the user wrote it, before defaults: what the next
+	// apply merges against (apply_merge.go).
+	cfgs := make([]map[string]any, len(objs))
+	for i, obj := range objs {
 		api.ClearServerFields(obj)
+		cfg, err := appliedConfig(obj)
+		if err != nil {
+			return nil, err
+		}
+		cfgs[i] = cfg
 		api.SetDefaults(obj)
 	}
 	if err := api.ValidateApply(objs); err != nil {
@@ -68,7 +76,7 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 		for _, s := range stored {
 			services = append(services, s.(*api.Service))
 		}
-		for _, obj := range objs {
+		for i, obj := range objs {
 			key := api.KeyOf(obj)
 			res := server.ApplyResult{Kind: key.Kind, Namespace: key.Namespace, Name: key.Name}
 			existing, err := tx.Get(key)
@@ -76,6 +84,9 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 				return err
 			}
 			if existing == nil {
+				if err := setLastApplied(obj, cfgs[i]); err != nil {
+					return err
+				}
 				if err := o.prepareNew(obj, services, opts, reserved); err != nil {
 					return err
 				}
@@ -84,7 +95,18 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 				}
 				res.Action = "created"
 			} else {
-				merged, err := o.mergeApply(existing, obj, services, opts, reserved)
+				applied, err := mergeApplied(existing, cfgs[i])
+				if err != nil {
+					return err
+				}
+				api.SetDefaults(applied)
+				if err := api.Validate(applied); err != nil {
+					if src, ok := api.SourceOf(obj); ok {
+						err = fmt.Errorf("%s: %w", src, err)
+					}
+					return err
+				}
+				merged, err := o.mergeApply(existing, applied, services, opts, reserved)
 				if err != nil {
 					return err
 				}

@@ -130,14 +130,18 @@ func readManifests(g *globalOptions, files []string, namespaceSet bool) ([]api.O
 		}
 	}
 	// Validated here too, where each object still knows its file, so that
-	// an invalid value is reported with the file and document it is in.
-	for _, obj := range objs {
+	// an invalid value is reported with the file and document it is in. The
+	// daemon gets each manifest as written, before defaults: it merges an
+	// apply by the fields the user set, as kubectl apply does.
+	sent := make([]api.Object, len(objs))
+	for i, obj := range objs {
+		sent[i] = obj.DeepCopy()
 		api.SetDefaults(obj)
 	}
 	if err := api.ValidateApply(objs); err != nil {
 		return nil, err
 	}
-	return objs, nil
+	return sent, nil
 }
 
 // applyObjects sends objs to the daemon, or with a client dry run only asks

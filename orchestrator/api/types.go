@@ -18,6 +18,11 @@ const (
 	AnnotationAutoRollback = "mini-deploy.io/auto-rollback"
 	// AnnotationRestartedAt is set by `rollout restart` on the pod template.
 	AnnotationRestartedAt = "kubectl.kubernetes.io/restartedAt"
+	// AnnotationLastApplied holds the manifest an object was last applied
+	// from, as kubectl apply keeps it: the next apply removes only the
+	// fields the user dropped from the manifest and keeps those set by
+	// others (scale, rollout pause, rollout restart, defaults).
+	AnnotationLastApplied = "kubectl.kubernetes.io/last-applied-configuration"
 )
 
 // LabelSelector is Kubernetes' set-based selector.

@@ -2,6 +2,7 @@ package printer
 
 import (
 	"fmt"
+	"maps"
 	"net"
 	"sort"
 	"strconv"
@@ -37,6 +38,11 @@ func (d *describer) flush() error { return d.tw.Flush() }
 // labelLines prints a map one key=value a line, the first on the title's
 // line, as kubectl does for Labels and Annotations.
 func (d *describer) labelLines(level int, title string, m map[string]string, sep string) {
+	if _, ok := m[api.AnnotationLastApplied]; ok {
+		// A copy of the manifest, one long line: kubectl leaves it out too.
+		m = maps.Clone(m)
+		delete(m, api.AnnotationLastApplied)
+	}
 	if len(m) == 0 {
 		d.line(level, "%s:\t<none>", title)
 		return
