@@ -674,6 +674,11 @@ func (o *Orchestrator) Rollout(ctx context.Context, req server.RolloutRequest) (
 		}
 	case server.RolloutUndo:
 		if _, err := deployment.Rollback(o.store, ns, req.Name, req.Revision); err != nil {
+			if errors.Is(err, deployment.ErrRollbackSkipped) {
+				// Nothing to do is not a failure: kubectl says so and exits 0.
+				resp.Message = fmt.Sprintf("deployment.apps/%s %v", req.Name, err)
+				return resp, nil
+			}
 			return resp, err
 		}
 		resp.Message = fmt.Sprintf("deployment.apps/%s rolled back", req.Name)
