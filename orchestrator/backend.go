@@ -620,6 +620,11 @@ func (o *Orchestrator) Events(ctx context.Context, namespace string, ref *api.Ob
 		if ref != nil && (ev.InvolvedObject.Name != ref.Name || (ref.Kind != "" && ev.InvolvedObject.Kind != ref.Kind)) {
 			continue
 		}
+		// An object deleted and created again under the same name is
+		// another object: its predecessor's events are not its own.
+		if ref != nil && ref.UID != "" && ev.InvolvedObject.UID != "" && ev.InvolvedObject.UID != ref.UID {
+			continue
+		}
 		out = append(out, ev)
 	}
 	// Timestamps have whole seconds; within one, the store's revisions
@@ -750,7 +755,7 @@ func (o *Orchestrator) rolledBackSince(ctx context.Context, d *api.Deployment, s
 	if since.IsZero() {
 		return ""
 	}
-	events, err := o.Events(ctx, api.KeyOf(d).Namespace, &api.ObjectReference{Kind: api.KindDeployment, Name: d.Name})
+	events, err := o.Events(ctx, api.KeyOf(d).Namespace, &api.ObjectReference{Kind: api.KindDeployment, Name: d.Name, UID: d.UID})
 	if err != nil {
 		return ""
 	}

@@ -86,7 +86,7 @@ func runDescribe(ctx context.Context, o *describeOptions) error {
 func describe(ctx context.Context, c *client.Client, p *printer.Printer, obj api.Object) error {
 	m := obj.Meta()
 	kind := obj.GetTypeMeta().Kind
-	events, err := c.Events(ctx, m.Namespace, &api.ObjectReference{Kind: kind, Name: m.Name, Namespace: m.Namespace})
+	events, err := c.Events(ctx, m.Namespace, &api.ObjectReference{Kind: kind, Name: m.Name, Namespace: m.Namespace, UID: m.UID})
 	if err != nil {
 		return err
 	}
