@@ -298,6 +298,7 @@ func (o *Orchestrator) startPodContainer(ctx context.Context, p *pod) error {
 		WorkingDir:   c.WorkingDir,
 		PublishPorts: o.opts.PublishPorts,
 		Ports:        ports,
+		Resources:    engineResources(c.Resources),
 	})
 	if err != nil {
 		p.waiting, p.waitingMsg = reasonCreateError, err.Error()
@@ -489,4 +490,30 @@ func (o *Orchestrator) updateReplicaStatus(w *workload) time.Duration {
 		return time.Second
 	}
 	return next
+}
+
+// engineResources translates a container's resources as the kubelet does for
+// cgroups: a cpu limit is a CPU quota, a cpu request a share weight (1024 a
+// core, at least 2), a memory limit a hard limit and a memory request a soft
+// one. Validation has checked the quantities.
+func engineResources(r *api.Resources) rt.Resources {
+	var out rt.Resources
+	if r == nil {
+		return out
+	}
+	if q, ok := r.Limits[api.ResourceCPU]; ok {
+		m, _ := api.MilliCPU(q)
+		out.NanoCPUs = m * 1_000_000
+	}
+	if q, ok := r.Requests[api.ResourceCPU]; ok {
+		m, _ := api.MilliCPU(q)
+		out.CPUShares = max(2, m*1024/1000)
+	}
+	if q, ok := r.Limits[api.ResourceMemory]; ok {
+		out.MemoryLimit, _ = api.Bytes(q)
+	}
+	if q, ok := r.Requests[api.ResourceMemory]; ok {
+		out.MemoryReservation, _ = api.Bytes(q)
+	}
+	return out
 }

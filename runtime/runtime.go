@@ -48,6 +48,16 @@ type ContainerSpec struct {
 	// engines whose container IPs the host cannot reach (Docker Desktop).
 	PublishPorts bool
 	Ports        []int // container TCP ports
+	Resources    Resources
+}
+
+// Resources are a container's compute limits and reservations in the
+// engine's units; zero means none.
+type Resources struct {
+	MemoryLimit       int64 // bytes; a process that goes over is killed (OOMKilled)
+	MemoryReservation int64 // bytes; a soft limit enforced under memory pressure
+	NanoCPUs          int64 // CPU time quota: 1e9 is one core
+	CPUShares         int64 // relative weight under contention: 1024 is one core's
 }
 
 // State is a container's lifecycle state as the engine reports it.
@@ -82,6 +92,8 @@ type Container struct {
 	// HostPorts maps a container port to its published host address
 	// ("127.0.0.1:49153"), only when the spec asked for PublishPorts.
 	HostPorts map[int]string
+	// Resources are the limits and reservations the engine enforces.
+	Resources Resources
 }
 
 // Running reports whether the container's process is up.

@@ -143,6 +143,20 @@ func setPodTemplateDefaults(t *PodTemplateSpec) {
 		}
 		setProbeDefaults(c.ReadinessProbe)
 		setProbeDefaults(c.LivenessProbe)
+		if r := c.Resources; r != nil {
+			for name, limit := range r.Limits {
+				// An invalid limit is validation's to report, once.
+				if _, err := ParseQuantity(limit); err != nil || !knownResource(name) {
+					continue
+				}
+				if _, ok := r.Requests[name]; !ok {
+					if r.Requests == nil {
+						r.Requests = map[string]string{}
+					}
+					r.Requests[name] = limit
+				}
+			}
+		}
 	}
 }
 

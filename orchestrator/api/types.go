@@ -65,6 +65,18 @@ type Container struct {
 	Ports           []ContainerPort `json:"ports,omitempty"`
 	ReadinessProbe  *Probe          `json:"readinessProbe,omitempty"`
 	LivenessProbe   *Probe          `json:"livenessProbe,omitempty"`
+	Resources       *Resources      `json:"resources,omitempty"`
+}
+
+// Resources are a container's compute resources as Kubernetes writes them:
+// "cpu" in cores ("500m", "1.5"), "memory" in bytes ("128Mi", "1G"). Limits
+// are enforced by the engine (a CPU quota; a memory limit, over which the
+// process is OOMKilled); requests become reservations (CPU shares, a soft
+// memory limit). A request left out takes its limit's value, as in
+// Kubernetes.
+type Resources struct {
+	Limits   map[string]string `json:"limits,omitempty"`
+	Requests map[string]string `json:"requests,omitempty"`
 }
 
 // EnvVar is a plain name=value variable.

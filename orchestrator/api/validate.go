@@ -355,6 +355,9 @@ func validateContainer(errs *fieldErrors, c *Container, path string) {
 	default:
 		errs.notSupported(child(path, "imagePullPolicy"), c.ImagePullPolicy, PullAlways, PullIfNotPresent, PullNever)
 	}
+	if c.Resources != nil {
+		validateResources(errs, c.Resources, child(path, "resources"))
+	}
 	names := map[string]bool{}
 	for i, p := range c.Ports {
 		pp := index(child(path, "ports"), i)

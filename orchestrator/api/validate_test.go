@@ -208,6 +208,26 @@ func TestValidateManifests(t *testing.T) {
 			`Service "1kubia" is invalid: metadata.name: Invalid value: "1kubia": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character`,
 		},
 		{
+			"resources valid",
+			deploy("        name: nodejs", "        name: nodejs\n        resources:\n          limits: {cpu: 500m, memory: 128Mi}\n          requests: {cpu: \"0.1\", ephemeral-storage: 1G}"),
+			"",
+		},
+		{
+			"resource the engine cannot give",
+			deploy("        name: nodejs", "        name: nodejs\n        resources:\n          limits: {nvidia.com/gpu: \"1\"}"),
+			`Deployment "kubia" is invalid: spec.template.spec.containers[0].resources.limits.nvidia.com/gpu: Unsupported value: "nvidia.com/gpu": supported values: "cpu", "memory", "ephemeral-storage"`,
+		},
+		{
+			"quantity not a quantity",
+			deploy("        name: nodejs", "        name: nodejs\n        resources:\n          limits: {memory: 12x}"),
+			`Deployment "kubia" is invalid: spec.template.spec.containers[0].resources.limits.memory: Invalid value: "12x": quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'`,
+		},
+		{
+			"request over limit",
+			deploy("        name: nodejs", "        name: nodejs\n        resources:\n          limits: {cpu: 500m}\n          requests: {cpu: \"1\"}"),
+			`Deployment "kubia" is invalid: spec.template.spec.containers[0].resources.requests.cpu: Invalid value: "1": must be less than or equal to cpu limit of 500m`,
+		},
+		{
 			"auto-rollback annotation",
 			deploy("  name: kubia", "  name: kubia\n  annotations:\n    mini-deploy.io/auto-rollback: \"yes\""),
 			`Deployment "kubia" is invalid: metadata.annotations[mini-deploy.io/auto-rollback]: Invalid value: "yes": must be "true" or "false"`,

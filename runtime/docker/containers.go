@@ -49,7 +49,12 @@ func (e *Engine) Create(ctx context.Context, spec rt.ContainerSpec) (string, err
 	if len(spec.Args) > 0 {
 		cfg.Cmd = spec.Args
 	}
-	host := &container.HostConfig{}
+	host := &container.HostConfig{Resources: container.Resources{
+		Memory:            spec.Resources.MemoryLimit,
+		MemoryReservation: spec.Resources.MemoryReservation,
+		NanoCPUs:          spec.Resources.NanoCPUs,
+		CPUShares:         spec.Resources.CPUShares,
+	}}
 	if spec.PublishPorts {
 		cfg.ExposedPorts = nat.PortSet{}
 		host.PortBindings = nat.PortMap{}
@@ -231,6 +236,10 @@ func toContainer(c container.InspectResponse) rt.Container {
 		IPs:      map[string]string{},
 	}
 	out.CreatedAt = parseTime(c.Created)
+	if h := c.HostConfig; h != nil {
+		out.Resources = rt.Resources{MemoryLimit: h.Memory, MemoryReservation: h.MemoryReservation,
+			NanoCPUs: h.NanoCPUs, CPUShares: h.CPUShares}
+	}
 	if s := c.State; s != nil {
 		out.State = rt.State(s.Status)
 		out.ExitCode = s.ExitCode

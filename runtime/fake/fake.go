@@ -658,6 +658,7 @@ func (r *Runtime) newContainerLocked(spec rt.ContainerSpec, managed bool) *conta
 			Labels:    spec.Labels,
 			State:     rt.StateCreated,
 			CreatedAt: r.now(),
+			Resources: spec.Resources,
 		},
 	}
 	close(c.exited)

@@ -63,6 +63,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) rt.Runtime, opts Options) {
 	}{
 		{"Ping", testPing},
 		{"CreateStartInspect", testCreateStartInspect},
+		{"Resources", testResources},
 		{"StopWithinGrace", testStopWithinGrace},
 		{"StopKillsAfterGrace", testStopKillsAfterGrace},
 		{"Kill", testKill},
@@ -241,6 +242,18 @@ func testCreateStartInspect(t *testing.T, s *suite) {
 	}
 	if err := s.r.Start(t.Context(), id); err != nil {
 		t.Errorf("Start of a running container: %v, want nil", err)
+	}
+}
+
+func testResources(t *testing.T, s *suite) {
+	spec := s.spec("limited", nil)
+	spec.Resources = rt.Resources{MemoryLimit: 64 << 20, MemoryReservation: 32 << 20, NanoCPUs: 500_000_000, CPUShares: 256}
+	id := s.create(t, spec)
+	if got := s.inspect(t, id).Resources; got != spec.Resources {
+		t.Errorf("Resources after Create = %+v, want %+v", got, spec.Resources)
+	}
+	if got := s.inspect(t, s.create(t, s.spec("unlimited", nil))).Resources; got != (rt.Resources{}) {
+		t.Errorf("Resources of a spec without any = %+v, want none", got)
 	}
 }
 

@@ -159,6 +159,25 @@ func (d *describer) containerBody(c api.Container, port bool) {
 	if len(c.Args) > 0 {
 		d.line(2, "Args:\t%s", strings.Join(c.Args, " "))
 	}
+	if r := c.Resources; r != nil {
+		for _, set := range []struct {
+			title string
+			m     map[string]string
+		}{{"Limits", r.Limits}, {"Requests", r.Requests}} {
+			if len(set.m) == 0 {
+				continue
+			}
+			d.line(2, "%s:", set.title)
+			keys := make([]string, 0, len(set.m))
+			for k := range set.m {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				d.line(3, "%s:\t%s", k, set.m[k])
+			}
+		}
+	}
 	if c.LivenessProbe != nil {
 		d.line(2, "Liveness:\t%s", Probe(c.LivenessProbe))
 	}

@@ -224,17 +224,29 @@ func TestDescribeDeployment(t *testing.T) {
 	newRS := &api.ReplicaSet{ObjectMeta: api.ObjectMeta{Name: "kubia-7c9d"}, Spec: api.ReplicaSetSpec{Replicas: ptr(int32(3))}, Status: api.ReplicaSetStatus{Replicas: 3}}
 	oldRS := &api.ReplicaSet{ObjectMeta: api.ObjectMeta{Name: "kubia-5d9f"}, Spec: api.ReplicaSetSpec{Replicas: ptr(int32(0))}}
 	events := []*api.Event{{Type: "Normal", Reason: "ScalingReplicaSet", Message: "Scaled up replica set kubia-7c9d to 3", Source: api.EventSource{Component: "deployment-controller"}, LastTimestamp: ago(2 * time.Minute)}}
-	if err := p.DescribeDeployment(deploy(), []*api.ReplicaSet{oldRS}, newRS, events); err != nil {
+	d := deploy()
+	d.Spec.Template.Spec.Containers[0].Resources = &api.Resources{
+		Limits:   map[string]string{"memory": "128Mi", "cpu": "500m"},
+		Requests: map[string]string{"cpu": "100m"},
+	}
+	d.Annotations = map[string]string{api.AnnotationLastApplied: `{"kind":"Deployment"}`, "team": "web"}
+	if err := p.DescribeDeployment(d, []*api.ReplicaSet{oldRS}, newRS, events); err != nil {
 		t.Fatal(err)
 	}
 	out := buf.String()
+	if strings.Contains(out, "last-applied") {
+		t.Errorf("describe shows the last-applied manifest:\n%s", out)
+	}
 	for _, want := range []string{
+		"Annotations:            team: web\n",
+		// Blocks of lines with tabs align apart, as kubectl's do.
+		"    Image:  luksa/kubia:v2\n    Port:   8080/TCP\n",
+		"    Limits:\n      cpu:     500m\n      memory:  128Mi\n    Requests:\n      cpu:        100m\n",
 		"Name:                   kubia\n",
 		"Replicas:               3 desired | 3 updated | 3 total | 3 available | 0 unavailable\n",
 		"StrategyType:           RollingUpdate\n",
 		"RollingUpdateStrategy:  0 max unavailable, 1 max surge\n",
 		"Pod Template:\n  Labels:  app=kubia\n  Containers:\n   nodejs:\n",
-		"    Image:        luksa/kubia:v2\n",
 		"    Readiness:    http-get http://:8080/healthz delay=0s timeout=1s period=1s #success=1 #failure=3\n",
 		"Conditions:\n  Type           Status  Reason\n  ----           ------  ------\n  Available      True    MinimumReplicasAvailable\n",
 		"OldReplicaSets:  kubia-5d9f (0/0 replicas created)\n",

@@ -1,0 +1,41 @@
+package api
+
+import "testing"
+
+func TestParseQuantity(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want float64
+	}{
+		{"1", 1}, {"0.5", 0.5}, {"500m", 0.5}, {"250u", 0.00025}, {"128Mi", 128 << 20}, {"1Gi", 1 << 30},
+		{"1G", 1e9}, {"512M", 512e6}, {"2k", 2000}, {"1e3", 1000}, {"1.5Ki", 1536}, {"1E", 1e18}, {"0", 0},
+	} {
+		got, err := ParseQuantity(tc.in)
+		if err != nil || got != tc.want {
+			t.Errorf("ParseQuantity(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		}
+	}
+	for _, bad := range []string{"", "m", "12x", "1MB", "0x10", "Inf", "NaN", "5e", "1_000", "--1"} {
+		if v, err := ParseQuantity(bad); err == nil {
+			t.Errorf("ParseQuantity(%q) = %v, want an error", bad, v)
+		}
+	}
+	if m, _ := MilliCPU("0.1"); m != 100 {
+		t.Errorf("MilliCPU(0.1) = %d, want 100", m)
+	}
+	if b, _ := Bytes("1.5Ki"); b != 1536 {
+		t.Errorf("Bytes(1.5Ki) = %d, want 1536", b)
+	}
+}
+
+func TestResourceRequestsDefaultToLimits(t *testing.T) {
+	objs, err := DecodeManifests("d.yaml", []byte(deployBase+"        resources:\n          limits: {cpu: 500m, memory: 128Mi}\n          requests: {memory: 64Mi}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	SetDefaults(objs[0])
+	r := objs[0].(*Deployment).Spec.Template.Spec.Containers[0].Resources
+	if r.Requests["cpu"] != "500m" || r.Requests["memory"] != "64Mi" {
+		t.Errorf("requests %v, want cpu from its limit and memory as given", r.Requests)
+	}
+}
