@@ -848,6 +848,13 @@ func (o *Orchestrator) Info(ctx context.Context) (server.Info, error) {
 	if o.metrics.addr != "" {
 		info.MetricsURL = "http://" + o.metrics.addr + "/metrics"
 	}
+	o.svcMu.Lock()
+	for key, sp := range o.services {
+		for np, why := range sp.failed {
+			info.NotServing = append(info.NotServing, server.PortProblem{Namespace: key.Namespace, Name: key.Name, NodePort: np, Error: why})
+		}
+	}
+	o.svcMu.Unlock()
 	return info, nil
 }
 

@@ -26,6 +26,10 @@ const (
 type serviceProxies struct {
 	uid     string
 	proxies map[int32]*servicePort // by nodePort
+	// failed holds, by nodePort, why a port's proxy could not listen (another
+	// program holds it); syncService retries with back-off, and Info
+	// reports it so that `up` never shows a URL as working when it is not.
+	failed map[int32]string
 }
 
 type servicePort struct {
@@ -77,6 +81,7 @@ func (o *Orchestrator) syncService(ctx context.Context, key api.Key) (time.Durat
 		}
 	}
 	var startErr error
+	clear(sp.failed)
 	for np, port := range want {
 		if cur, ok := sp.proxies[np]; ok {
 			cur.port = port
@@ -91,8 +96,13 @@ func (o *Orchestrator) syncService(ctx context.Context, key api.Key) (time.Durat
 		if ln := o.takeReserved(np); ln != nil {
 			p.Serve(ln)
 		} else if err := p.Start(); err != nil {
-			startErr = fmt.Errorf("service %q port %d: %w", svc.Name, port.Port, err)
+			// The proxy's error names the service and the address already.
+			startErr = err
 			o.recorder.Eventf(svc, api.EventTypeWarning, "FailedListen", "%v", startErr)
+			if sp.failed == nil {
+				sp.failed = map[int32]string{}
+			}
+			sp.failed[np] = err.Error()
 			continue
 		}
 		o.log.Info("service proxy listening", "service", svc.Name, "address", p.Addr())

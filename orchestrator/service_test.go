@@ -135,3 +135,43 @@ spec:
 		return len(ep.Subsets) == 1 && len(ep.Subsets[0].Addresses) == 3 && ep.Subsets[0].Ports[0].Port == 8080
 	})
 }
+
+// A Service whose node port another program took while the daemon was down
+// is reported by Info, which `up` prints beside the URL, and served once
+// the port is free again.
+func TestNodePortTakenWhileDownIsReportedAndRetried(t *testing.T) {
+	dir := t.TempDir()
+	f := fake.New()
+	h := newHarness(t, f, dir)
+	res := h.apply(serviceManifest("kubia", 0))
+	obj, err := h.o.Get(context.Background(), api.KindService, "default", res[0].Name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	np := obj.(*api.Service).Spec.Ports[0].NodePort
+	h.stop()
+
+	ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", np))
+	if err != nil {
+		t.Fatalf("take port %d: %v", np, err)
+	}
+	h = newHarness(t, f, dir)
+	notServing := func() []server.PortProblem {
+		info, err := h.o.Info(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.NotServing
+	}
+	h.eventually("the taken port reported", func() bool { return len(notServing()) == 1 })
+	if pp := notServing()[0]; pp.Name != "kubia" || pp.NodePort != np || !strings.Contains(pp.Error, "address already in use") {
+		t.Errorf("NotServing = %+v", pp)
+	}
+	ln.Close()
+	h.eventually("the port served once free", func() bool { return len(notServing()) == 0 })
+	conn, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", np))
+	if err != nil {
+		t.Fatalf("port %d not served after it was freed: %v", np, err)
+	}
+	conn.Close()
+}

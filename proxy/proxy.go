@@ -158,7 +158,7 @@ func (p *Proxy) Start() error {
 	ln, err := net.Listen("tcp", p.opts.Listen)
 	if err != nil {
 		if errors.Is(err, syscall.EADDRINUSE) {
-			return fmt.Errorf("service %q: listen on %s: %w; pick another nodePort", p.opts.Service, p.opts.Listen, ErrAddrInUse)
+			return fmt.Errorf("service %q: listen on %s: %w by another program: stop it, or pick another nodePort", p.opts.Service, p.opts.Listen, ErrAddrInUse)
 		}
 		return fmt.Errorf("service %q: listen on %s: %w", p.opts.Service, p.opts.Listen, err)
 	}

@@ -21,14 +21,15 @@ import (
 // fakeBackend keeps objects in a map and records the calls that change
 // something.
 type fakeBackend struct {
-	mu      sync.Mutex
-	objects map[api.Key]api.Object
-	calls   []string
-	rollout func(req server.RolloutRequest, n int) (server.RolloutResponse, error)
-	nRoll   int
-	ru      []*api.RollingUpdate // successive answers of Get RollingUpdate
-	nRU     int
-	watch   chan server.WatchEvent
+	mu         sync.Mutex
+	objects    map[api.Key]api.Object
+	calls      []string
+	rollout    func(req server.RolloutRequest, n int) (server.RolloutResponse, error)
+	nRoll      int
+	ru         []*api.RollingUpdate // successive answers of Get RollingUpdate
+	nRU        int
+	watch      chan server.WatchEvent
+	notServing []server.PortProblem
 }
 
 func newFake(objs ...api.Object) *fakeBackend {
@@ -168,7 +169,7 @@ func (f *fakeBackend) RollingUpdate(ctx context.Context, ns string, spec api.Rol
 }
 
 func (f *fakeBackend) Info(ctx context.Context) (server.Info, error) {
-	return server.Info{Version: "test", PID: 4242, Address: "127.0.0.1", Home: "/tmp/h"}, nil
+	return server.Info{Version: "test", PID: 4242, Address: "127.0.0.1", Home: "/tmp/h", NotServing: f.notServing}, nil
 }
 
 func (f *fakeBackend) Down(ctx context.Context) error { f.record("Down"); return nil }

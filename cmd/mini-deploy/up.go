@@ -345,6 +345,11 @@ func printServiceURLs(ctx context.Context, w io.Writer, c *client.Client, info s
 		if len(urls) > 0 {
 			fmt.Fprintf(&buf, "%s: %s\n", printer.Name(svc), strings.Join(urls, " "))
 		}
+		for _, pp := range info.NotServing {
+			if pp.Namespace == api.KeyOf(svc).Namespace && pp.Name == svc.Name {
+				fmt.Fprintf(&buf, "  warning: node port %d is not served: %s (the daemon keeps trying)\n", pp.NodePort, pp.Error)
+			}
+		}
 	}
 	_, err := w.Write(buf.Bytes())
 	return err

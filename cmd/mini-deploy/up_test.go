@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/server"
 )
 
 func TestUpAppliesWaitsAndPrintsURLs(t *testing.T) {
@@ -25,6 +27,22 @@ service/kubia: http://127.0.0.1:30123
 	out, _, code = cli(t, home, "up")
 	if code != 0 || out != "service/kubia: http://127.0.0.1:30123\n" {
 		t.Errorf("up without files: %d %q", code, out)
+	}
+}
+
+// A URL whose port another program holds is never shown as working.
+func TestUpWarnsOfAPortNotServed(t *testing.T) {
+	fb := newFake(kubiaSvc())
+	fb.notServing = []server.PortProblem{{Namespace: "default", Name: "kubia", NodePort: 30123,
+		Error: `service "kubia": listen on 127.0.0.1:30123: address already in use by another program: stop it, or pick another nodePort`}}
+	home := daemon(t, fb)
+	out, _, code := cli(t, home, "up")
+	expect(t, "up", out, `
+service/kubia: http://127.0.0.1:30123
+  warning: node port 30123 is not served: service "kubia": listen on 127.0.0.1:30123: address already in use by another program: stop it, or pick another nodePort (the daemon keeps trying)
+`)
+	if code != 0 {
+		t.Errorf("exit %d", code)
 	}
 }
 

@@ -153,4 +153,15 @@ type Info struct {
 	MetricsURL string   `json:"metricsURL"` // Prometheus
 	Network    string   `json:"network"`    // the Docker network pods run on
 	StartedAt  api.Time `json:"startedAt"`
+	// NotServing lists the Service ports whose proxy cannot listen, because
+	// another program holds the node port; the daemon keeps retrying.
+	NotServing []PortProblem `json:"notServing,omitempty"`
+}
+
+// PortProblem is one Service port that is not served, and why.
+type PortProblem struct {
+	Namespace string `json:"namespace"`
+	Name      string `json:"name"`
+	NodePort  int32  `json:"nodePort"`
+	Error     string `json:"error"`
 }
