@@ -3,16 +3,22 @@ package printer
 import (
 	"encoding/json"
 	"fmt"
-	"strconv"
 	"strings"
+
+	"k8s.io/client-go/util/jsonpath"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 )
 
 // FormatJSONPathPrefix starts kubectl's -o jsonpath=TEMPLATE.
 const FormatJSONPathPrefix = "jsonpath="
 
-// jsonPath renders kubectl's jsonpath subset that scripts use most: literal
-// text with {.field.sub[0].x} expressions, and {.items[*].field} over a List.
-// Filters and recursive descent are not supported and say so.
+// jsonPath renders a template as `kubectl get -o jsonpath` does, with
+// kubectl's own jsonpath package (client-go's): fields, indexes and slices,
+// {range}...{end}, filters ?(@.x=="y"), recursive descent and quoted
+// literals ({"\n"}). As in kubectl, a missing key prints nothing and an
+// index out of range is an error. v is marshalled to JSON first, so the
+// paths are the JSON field names.
 func jsonPath(template string, v any) (string, error) {
 	raw, err := json.Marshal(v)
 	if err != nil {
@@ -22,100 +28,90 @@ func jsonPath(template string, v any) (string, error) {
 	if err := json.Unmarshal(raw, &doc); err != nil {
 		return "", err
 	}
+	j := jsonpath.New("out").AllowMissingKeys(true)
+	if err := j.Parse(template); err != nil {
+		return "", fmt.Errorf("error parsing jsonpath %s, %w", template, err)
+	}
 	var out strings.Builder
-	rest := template
-	for rest != "" {
-		open := strings.IndexByte(rest, '{')
-		if open < 0 {
-			out.WriteString(rest)
-			break
-		}
-		out.WriteString(rest[:open])
-		end := strings.IndexByte(rest[open:], '}')
-		if end < 0 {
-			return "", fmt.Errorf("jsonpath %q: unclosed {", template)
-		}
-		expr := strings.TrimSpace(rest[open+1 : open+end])
-		rest = rest[open+end+1:]
-		vals, err := evalPath(expr, doc)
-		if err != nil {
-			return "", fmt.Errorf("jsonpath %q: %w", template, err)
-		}
-		for i, val := range vals {
-			if i > 0 {
-				out.WriteByte(' ')
-			}
-			out.WriteString(scalar(val))
-		}
+	if err := j.Execute(&out, doc); err != nil {
+		return "", fmt.Errorf("error executing jsonpath %q: %w", template, err)
 	}
 	return out.String(), nil
 }
 
-// evalPath walks .a.b[0].c or .items[*].x from doc.
-func evalPath(expr string, doc any) ([]any, error) {
-	if expr == "" || expr[0] != '.' {
-		return nil, fmt.Errorf("%q: want an expression starting with '.'", expr)
+// FormatCustomColumnsPrefix starts kubectl's -o custom-columns=SPEC, where
+// SPEC is HEADER:PATH[,HEADER:PATH...], a path being a jsonpath expression
+// with or without its braces (.metadata.name).
+const FormatCustomColumnsPrefix = "custom-columns="
+
+// customColumns prints one row per object, as kubectl does: each cell is
+// the values its path finds, joined by commas, or <none>.
+func (p *Printer) customColumns(spec string, objs []api.Object) error {
+	if spec == "" {
+		return fmt.Errorf("custom-columns format specified but no custom columns given")
 	}
-	if strings.Contains(expr, "..") || strings.Contains(expr, "?(") {
-		return nil, fmt.Errorf("%q: filters and recursive descent are not supported", expr)
-	}
-	cur := []any{doc}
-	for _, part := range strings.Split(expr[1:], ".") {
-		if part == "" {
-			continue
+	var headers []string
+	var paths []*jsonpath.JSONPath
+	for _, col := range strings.Split(spec, ",") {
+		header, path, ok := strings.Cut(col, ":")
+		if !ok || header == "" || path == "" {
+			return fmt.Errorf("unexpected custom-columns spec: %s, expected <header>:<json-path-expr>", col)
 		}
-		name, index, hasIndex := strings.Cut(part, "[")
-		var next []any
-		for _, c := range cur {
-			if name != "" {
-				m, ok := c.(map[string]any)
-				if !ok {
-					continue
-				}
-				v, ok := m[name]
-				if !ok {
-					continue
-				}
-				c = v
-			}
-			if !hasIndex {
-				next = append(next, c)
-				continue
-			}
-			list, ok := c.([]any)
-			if !ok {
-				continue
-			}
-			index = strings.TrimSuffix(index, "]")
-			if index == "*" {
-				next = append(next, list...)
-				continue
-			}
-			i, err := strconv.Atoi(index)
+		expr, err := relaxedPath(path)
+		if err != nil {
+			return err
+		}
+		j := jsonpath.New(header).AllowMissingKeys(true)
+		if err := j.Parse(expr); err != nil {
+			return fmt.Errorf("error parsing jsonpath %s, %w", expr, err)
+		}
+		headers, paths = append(headers, header), append(paths, j)
+	}
+	cols := newColumns(p.w)
+	if !p.opts.NoHeaders {
+		cols.add(headers)
+	}
+	for _, obj := range objs {
+		raw, err := json.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		var doc any
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			return err
+		}
+		row := make([]string, len(paths))
+		for i, j := range paths {
+			results, err := j.FindResults(doc)
 			if err != nil {
-				return nil, fmt.Errorf("%q: bad index [%s]", expr, index)
+				return err
 			}
-			if i < 0 {
-				i += len(list)
+			var vals []string
+			for _, set := range results {
+				for _, v := range set {
+					vals = append(vals, fmt.Sprintf("%v", v.Interface()))
+				}
 			}
-			if i >= 0 && i < len(list) {
-				next = append(next, list[i])
+			row[i] = "<none>"
+			if len(vals) > 0 {
+				row[i] = strings.Join(vals, ",")
 			}
 		}
-		cur = next
+		cols.add(row)
 	}
-	return cur, nil
+	return cols.flush()
 }
 
-func scalar(v any) string {
-	switch x := v.(type) {
-	case string:
-		return x
-	case nil:
-		return ""
-	case float64:
-		return strconv.FormatFloat(x, 'f', -1, 64)
+// relaxedPath turns a column's path, written name.sub, .name.sub,
+// {name.sub} or {.name.sub}, into the jsonpath template {.name.sub}.
+func relaxedPath(path string) (string, error) {
+	p := path
+	if strings.HasPrefix(p, "{") && strings.HasSuffix(p, "}") {
+		p = p[1 : len(p)-1]
 	}
-	b, _ := json.Marshal(v)
-	return string(b)
+	p = strings.TrimPrefix(p, ".")
+	if p == "" || strings.ContainsAny(p, "{}") {
+		return "", fmt.Errorf("unexpected path string %q, expected a 'name1.name2' or '.name1.name2' or '{name1.name2}' or '{.name1.name2}'", path)
+	}
+	return "{." + p + "}", nil
 }

@@ -32,11 +32,11 @@ const (
 )
 
 // Formats lists the -o values, for help and errors.
-var Formats = []string{FormatWide, FormatJSON, FormatYAML, FormatName, FormatJSONPathPrefix + "TEMPLATE"}
+var Formats = []string{FormatWide, FormatJSON, FormatYAML, FormatName, FormatJSONPathPrefix + "TEMPLATE", FormatCustomColumnsPrefix + "SPEC"}
 
 // ValidFormat reports whether f is a format the printer knows.
 func ValidFormat(f string) bool {
-	return strings.HasPrefix(f, FormatJSONPathPrefix) || f == FormatTable || f == FormatWide || f == FormatJSON || f == FormatYAML || f == FormatName
+	return strings.HasPrefix(f, FormatJSONPathPrefix) || strings.HasPrefix(f, FormatCustomColumnsPrefix) || f == FormatTable || f == FormatWide || f == FormatJSON || f == FormatYAML || f == FormatName
 }
 
 // Options shape the output.
@@ -138,6 +138,9 @@ func (p *Printer) Print(objs []api.Object, single bool) error {
 		return nil
 	case FormatTable, FormatWide:
 	default:
+		if spec, ok := strings.CutPrefix(p.opts.Format, FormatCustomColumnsPrefix); ok {
+			return p.customColumns(spec, objs)
+		}
 		if tmpl, ok := strings.CutPrefix(p.opts.Format, FormatJSONPathPrefix); ok {
 			var v any = api.NewList(objs)
 			if single && len(objs) == 1 {

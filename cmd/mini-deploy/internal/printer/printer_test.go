@@ -327,7 +327,24 @@ func TestJSONPath(t *testing.T) {
 	if got := b.String(); got != "kubia kubia" {
 		t.Fatalf("got %q", got)
 	}
-	if err := New(&b, Options{Format: "jsonpath={..name}"}).Print([]api.Object{svc}, true); err == nil {
-		t.Fatal("recursive descent should be refused")
+	// kubectl's whole jsonpath: range, quoted literals, filters, recursive
+	// descent; an index out of range is an error, a missing key is nothing.
+	for _, tc := range []struct{ tmpl, want string }{
+		{`{range .items[*]}{.metadata.name}{"\t"}{.spec.ports[0].nodePort}{"\n"}{end}`, "kubia\t30123\nkubia\t30123\n"},
+		{`{.items[?(@.metadata.name=="kubia")].spec.clusterIP}`, "127.0.0.1 127.0.0.1"},
+		{`{..nodePort}`, "30123 30123"},
+		{`{.items[0].metadata.labels}{.items[0].status.nothing}`, ""},
+		{`{.items[0].spec.ports}`, `[{"nodePort":30123,"port":80,"targetPort":0}]`},
+	} {
+		b.Reset()
+		if err := New(&b, Options{Format: "jsonpath=" + tc.tmpl}).Print([]api.Object{svc, svc}, false); err != nil || b.String() != tc.want {
+			t.Errorf("jsonpath %s: %q, %v; want %q", tc.tmpl, b.String(), err, tc.want)
+		}
+	}
+	if err := New(&b, Options{Format: "jsonpath={.spec.ports[5]}"}).Print([]api.Object{svc}, true); err == nil || !strings.Contains(err.Error(), "out of bounds") {
+		t.Errorf("index out of range: %v", err)
+	}
+	if err := New(&b, Options{Format: "jsonpath={.spec"}).Print([]api.Object{svc}, true); err == nil {
+		t.Error("an unclosed template should be an error")
 	}
 }
