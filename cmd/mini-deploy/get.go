@@ -45,7 +45,7 @@ Examples:
 	}
 	f := cmd.Flags()
 	f.StringVarP(&o.selector, "selector", "l", "", "label selector, such as app=kubia,tier!=db")
-	f.StringVarP(&o.output, "output", "o", "", "output format: wide, json, yaml, name or jsonpath=TEMPLATE")
+	f.StringVarP(&o.output, "output", "o", "", "output format: wide, json, yaml, name, jsonpath=TEMPLATE or custom-columns=SPEC")
 	f.BoolVarP(&o.watch, "watch", "w", false, "after listing, watch for changes")
 	f.BoolVar(&o.watchOnly, "watch-only", false, "watch for changes without listing first")
 	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list across all namespaces")

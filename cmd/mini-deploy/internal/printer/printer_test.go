@@ -348,3 +348,30 @@ func TestJSONPath(t *testing.T) {
 		t.Error("an unclosed template should be an error")
 	}
 }
+
+func TestCustomColumns(t *testing.T) {
+	svc := &api.Service{
+		TypeMeta:   api.TypeMeta{APIVersion: "v1", Kind: api.KindService},
+		ObjectMeta: api.ObjectMeta{Name: "kubia", Labels: map[string]string{"app": "kubia"}},
+		Spec:       api.ServiceSpec{ClusterIP: "127.0.0.1", Ports: []api.ServicePort{{Port: 80, NodePort: 30123}, {Port: 81, NodePort: 30124}}},
+	}
+	other := &api.Service{TypeMeta: svc.TypeMeta, ObjectMeta: api.ObjectMeta{Name: "db-service"}}
+	var b strings.Builder
+	if err := New(&b, Options{Format: "custom-columns=NAME:.metadata.name,PORTS:{.spec.ports[*].nodePort},APP:.metadata.labels.app"}).Print([]api.Object{svc, other}, false); err != nil {
+		t.Fatal(err)
+	}
+	want := "NAME         PORTS         APP\nkubia        30123,30124   kubia\ndb-service   <none>        <none>\n"
+	if b.String() != want {
+		t.Errorf("got:\n%s\nwant:\n%s", b.String(), want)
+	}
+	b.Reset()
+	if err := New(&b, Options{Format: "custom-columns=NAME:{.metadata.name}", NoHeaders: true}).Print([]api.Object{svc}, false); err != nil || b.String() != "kubia\n" {
+		t.Errorf("--no-headers: %q, %v", b.String(), err)
+	}
+	if !ValidFormat("custom-columns=NAME:.metadata.name") {
+		t.Error("custom-columns is not a valid -o")
+	}
+	if err := New(&b, Options{Format: "custom-columns=NAME"}).Print([]api.Object{svc}, false); err == nil || !strings.Contains(err.Error(), "expected <header>:<json-path-expr>") {
+		t.Errorf("a column without a path: %v", err)
+	}
+}
