@@ -23,6 +23,7 @@ type getOptions struct {
 	watchOnly     bool
 	allNamespaces bool
 	noHeaders     bool
+	showLabels    bool
 }
 
 func newGetCommand(g *globalOptions) *cobra.Command {
@@ -50,6 +51,7 @@ Examples:
 	f.BoolVar(&o.watchOnly, "watch-only", false, "watch for changes without listing first")
 	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list across all namespaces")
 	f.BoolVar(&o.noHeaders, "no-headers", false, "leave out the header row")
+	f.BoolVar(&o.showLabels, "show-labels", false, "add a LABELS column")
 	return cmd
 }
 
@@ -83,7 +85,7 @@ func runGet(ctx context.Context, o *getOptions) error {
 	// alone has objects; with several types the printer does it anyway.
 	showKind := o.args[0] == "all"
 	p := printer.New(o.out, printer.Options{
-		Format: o.output, NoHeaders: o.noHeaders, AllNamespaces: o.allNamespaces,
+		Format: o.output, NoHeaders: o.noHeaders, AllNamespaces: o.allNamespaces, ShowLabels: o.showLabels,
 		ShowKind: showKind, Address: info.Address,
 	})
 

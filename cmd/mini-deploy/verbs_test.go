@@ -23,7 +23,9 @@ func expect(t *testing.T, what, got, want string) {
 }
 
 func TestGet(t *testing.T) {
-	home := daemon(t, newFake(kubiaRC("kubia-v1", "kubia"), kubiaSvc()))
+	rc := kubiaRC("kubia-v1", "kubia")
+	rc.Labels = map[string]string{"app": "kubia", "tier": "web"}
+	home := daemon(t, newFake(rc, kubiaSvc()))
 	out, errOut, code := cli(t, home, "get", "rc")
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, errOut)
@@ -31,6 +33,11 @@ func TestGet(t *testing.T) {
 	expect(t, "get rc", out, `
 NAME       DESIRED   CURRENT   READY   AGE
 kubia-v1   3         3         3       <unknown>
+`)
+	out, _, _ = cli(t, home, "get", "rc", "--show-labels")
+	expect(t, "get rc --show-labels", out, `
+NAME       DESIRED   CURRENT   READY   AGE         LABELS
+kubia-v1   3         3         3       <unknown>   app=kubia,tier=web
 `)
 	out, _, _ = cli(t, home, "get", "svc/kubia", "-o", "name")
 	expect(t, "get -o name", out, "service/kubia\n")

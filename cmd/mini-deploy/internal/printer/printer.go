@@ -46,6 +46,8 @@ type Options struct {
 	NoHeaders bool
 	// AllNamespaces adds a NAMESPACE column first, as `get -A` does.
 	AllNamespaces bool
+	// ShowLabels adds a LABELS column, as `get --show-labels` does.
+	ShowLabels bool
 	// ShowKind prefixes names with their type (pod/kubia-v1-x7k2p), as
 	// kubectl does when several types are printed together.
 	ShowKind bool

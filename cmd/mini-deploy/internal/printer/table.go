@@ -51,6 +51,9 @@ func (p *Printer) header(kind string) []string {
 	default:
 		h = append(h, "NAME", "AGE")
 	}
+	if p.opts.ShowLabels && kind != api.KindEvent {
+		h = append(h, "LABELS")
+	}
 	return h
 }
 
@@ -111,6 +114,9 @@ func (p *Printer) row(obj api.Object, showKind bool) []string {
 		r = append(r, name, o.Spec.From, orNone(o.Spec.To), orNone(o.Spec.Image), orNone(o.Status.Phase), p.age(m.CreationTimestamp))
 	default:
 		r = append(r, name, p.age(m.CreationTimestamp))
+	}
+	if _, isEvent := obj.(*api.Event); p.opts.ShowLabels && !isEvent {
+		r = append(r, labels.FormatLabels(m.Labels))
 	}
 	return r
 }
