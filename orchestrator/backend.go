@@ -390,7 +390,11 @@ func (o *Orchestrator) Delete(ctx context.Context, kind, namespace, name string,
 			return nil, notFound(kind, name)
 		}
 		view := o.podView(p)
-		done := o.terminatePod(p, nil)
+		grace := gracePeriod(p)
+		if g := opts.GracePeriodSeconds; g != nil {
+			grace = time.Duration(*g) * time.Second
+		}
+		done := o.terminatePodWithin(p, nil, grace)
 		if opts.Cascade == "foreground" {
 			waitDone(ctx, done)
 		}

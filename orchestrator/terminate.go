@@ -22,6 +22,13 @@ const defaultGracePeriod = 30 * time.Second
 // It returns at once; the stop runs in the background. owner (may be nil)
 // gets the "Deleted pod" event and is reconciled when the pod is gone.
 func (o *Orchestrator) terminatePod(p *pod, owner *workload) <-chan struct{} {
+	return o.terminatePodWithin(p, owner, gracePeriod(p))
+}
+
+// terminatePodWithin is terminatePod with a grace period other than the
+// pod's own (delete --grace-period): it bounds the drain and the wait
+// between SIGTERM and SIGKILL together.
+func (o *Orchestrator) terminatePodWithin(p *pod, owner *workload, grace time.Duration) <-chan struct{} {
 	done := make(chan struct{})
 	already, creating := false, false
 	o.pods.update(p.namespace, p.name, func(cp *pod) {
@@ -52,7 +59,6 @@ func (o *Orchestrator) terminatePod(p *pod, owner *workload) <-chan struct{} {
 	go func() {
 		defer o.bg.Done()
 		defer close(done)
-		grace := gracePeriod(p)
 		deadline := time.Now().Add(grace)
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
@@ -61,7 +67,13 @@ func (o *Orchestrator) terminatePod(p *pod, owner *workload) <-chan struct{} {
 		}
 		if p.container.ID != "" {
 			stopCtx, stopCancel := context.WithTimeout(context.Background(), grace+10*time.Second)
-			err := o.rt.Stop(stopCtx, p.container.ID, max(time.Until(deadline), time.Second))
+			// At least a second for SIGTERM, as the kubelet gives, unless the
+			// deletion was forced with a grace period of 0: then SIGKILL.
+			stopGrace := max(time.Until(deadline), time.Second)
+			if grace == 0 {
+				stopGrace = 0
+			}
+			err := o.rt.Stop(stopCtx, p.container.ID, stopGrace)
 			if err == nil || errors.Is(err, rt.ErrNotFound) {
 				err = o.rt.Remove(stopCtx, p.container.ID)
 			}

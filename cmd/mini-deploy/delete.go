@@ -19,6 +19,9 @@ type deleteOptions struct {
 	all            bool
 	cascade        string
 	ignoreNotFound bool
+	gracePeriod    int
+	now            bool
+	force          bool
 }
 
 func newDeleteCommand(g *globalOptions) *cobra.Command {
@@ -48,6 +51,9 @@ Examples:
 	f.BoolVar(&o.all, "all", false, "delete every object of TYPE in the namespace")
 	f.StringVar(&o.cascade, "cascade", "background", `"background", "foreground" or "orphan" (keep the pods)`)
 	f.BoolVar(&o.ignoreNotFound, "ignore-not-found", false, "treat a missing object as deleted")
+	f.IntVar(&o.gracePeriod, "grace-period", -1, "seconds a pod gets to stop, its drain included (-1: the pod's terminationGracePeriodSeconds)")
+	f.BoolVar(&o.now, "now", false, "stop pods at once: --grace-period=1")
+	f.BoolVar(&o.force, "force", false, "with --grace-period=0, kill pods without waiting for their requests to finish")
 	return cmd
 }
 
@@ -60,6 +66,25 @@ func runDelete(ctx context.Context, o *deleteOptions) error {
 	case "background", "foreground", "orphan":
 	default:
 		return fmt.Errorf(`invalid cascade value (%s). Must be "background", "foreground", or "orphan"`, o.cascade)
+	}
+	opts := server.DeleteOptions{Cascade: o.cascade}
+	switch {
+	case o.now && o.gracePeriod >= 0:
+		return errors.New("--now and --grace-period cannot be specified together")
+	case o.now:
+		o.gracePeriod = 1
+	case o.gracePeriod == 0 && !o.force:
+		// As kubectl: 0 means "as soon as possible" unless forced.
+		o.gracePeriod = 1
+	case o.force && o.gracePeriod < 0:
+		o.gracePeriod = 0
+	}
+	if o.gracePeriod >= 0 {
+		g := int64(o.gracePeriod)
+		opts.GracePeriodSeconds = &g
+	}
+	if o.force && o.gracePeriod == 0 {
+		fmt.Fprintln(o.errOut, "Warning: Immediate deletion does not wait for the pods' requests to finish or for them to exit; they are killed.")
 	}
 	c := o.client()
 	defer c.Close()
@@ -110,12 +135,16 @@ func runDelete(ctx context.Context, o *deleteOptions) error {
 
 	var errs []error
 	for _, r := range refs {
-		_, err := c.Delete(ctx, r.kind, r.ns, r.name, server.DeleteOptions{Cascade: o.cascade})
+		_, err := c.Delete(ctx, r.kind, r.ns, r.name, opts)
 		if err != nil {
 			if o.ignoreNotFound && isNotFound(err) {
 				continue
 			}
 			errs = append(errs, err)
+			continue
+		}
+		if opts.GracePeriodSeconds != nil && *opts.GracePeriodSeconds == 0 {
+			fmt.Fprintf(o.out, "%s %q force deleted\n", printer.Resource(r.kind), r.name)
 			continue
 		}
 		fmt.Fprintf(o.out, "%s %q deleted\n", printer.Resource(r.kind), r.name)

@@ -104,7 +104,11 @@ func (f *fakeBackend) Watch(ctx context.Context, kind, ns, sel string) (<-chan s
 }
 
 func (f *fakeBackend) Delete(ctx context.Context, kind, ns, name string, opts server.DeleteOptions) (api.Object, error) {
-	f.record("Delete %s %s %s", kind, name, opts.Cascade)
+	if g := opts.GracePeriodSeconds; g != nil {
+		f.record("Delete %s %s %s grace=%d", kind, name, opts.Cascade, *g)
+	} else {
+		f.record("Delete %s %s %s", kind, name, opts.Cascade)
+	}
 	o, err := f.Get(ctx, kind, ns, name)
 	if err == nil {
 		delete(f.objects, api.KeyOf(o))

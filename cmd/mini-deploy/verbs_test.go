@@ -130,7 +130,9 @@ func TestDeleteScaleSet(t *testing.T) {
 		{[]string{"set", "selector", "svc", "kubia", "app=kubia-v2"}, "service/kubia selector updated\n", `SetSelector kubia map[app:kubia-v2] rv=""`},
 		{[]string{"set", "selector", "svc/kubia", "app=kubia-v2", "--resource-version=7"}, "service/kubia selector updated\n", `SetSelector kubia map[app:kubia-v2] rv="7"`},
 		{[]string{"delete", "rc", "kubia-v2", "--cascade=orphan"}, "replicationcontroller \"kubia-v2\" deleted\n", "Delete ReplicationController kubia-v2 orphan"},
-		{[]string{"delete", "deploy/kubia"}, "deployment.apps \"kubia\" deleted\n", "Delete Deployment kubia background"},
+		{[]string{"delete", "rc/kubia-v1", "--grace-period=5"}, "replicationcontroller \"kubia-v1\" deleted\n", "Delete ReplicationController kubia-v1 background grace=5"},
+		{[]string{"delete", "svc/kubia", "--now"}, "service \"kubia\" deleted\n", "Delete Service kubia background grace=1"},
+		{[]string{"delete", "deploy/kubia", "--force"}, "deployment.apps \"kubia\" force deleted\n", "Delete Deployment kubia background grace=0"},
 	} {
 		n := len(fb.calls)
 		out, errOut, code := cli(t, home, tc.args...)

@@ -252,6 +252,9 @@ func (c *Client) Delete(ctx context.Context, kind, namespace, name string, opts 
 	if opts.Cascade != "" {
 		q.Set("cascade", opts.Cascade)
 	}
+	if opts.GracePeriodSeconds != nil {
+		q.Set("gracePeriodSeconds", strconv.FormatInt(*opts.GracePeriodSeconds, 10))
+	}
 	return c.object(ctx, kind, http.MethodDelete, p, q, nil)
 }
 

@@ -62,6 +62,10 @@ type ApplyResult struct {
 // DeleteOptions tune a delete.
 type DeleteOptions struct {
 	Cascade string `json:"cascade,omitempty"` // background (default), foreground, orphan
+	// GracePeriodSeconds, when set, replaces the pods' own
+	// terminationGracePeriodSeconds for this deletion (kubectl's
+	// --grace-period, --now, --force). It bounds the drain too.
+	GracePeriodSeconds *int64 `json:"gracePeriodSeconds,omitempty"`
 }
 
 // LogOptions select a pod's logs.

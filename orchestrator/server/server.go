@@ -329,6 +329,14 @@ func (h *handler) delete(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts := DeleteOptions{Cascade: r.URL.Query().Get("cascade")}
+	if g := r.URL.Query().Get("gracePeriodSeconds"); g != "" {
+		n, err := strconv.ParseInt(g, 10, 64)
+		if err != nil || n < 0 {
+			h.fail(w, r, badRequest(fmt.Sprintf("gracePeriodSeconds %q: not a number of seconds", g)))
+			return
+		}
+		opts.GracePeriodSeconds = &n
+	}
 	obj, err := h.b.Delete(r.Context(), kind, r.PathValue("ns"), r.PathValue("name"), opts)
 	h.replyObject(w, r, kind, obj, err)
 }
