@@ -458,14 +458,14 @@ func TestDeleteWithAGracePeriodOverridesThePods(t *testing.T) {
 	f := fake.New()
 	f.AddImage("luksa/kubia:v1", fake.WithIgnoreSIGTERM())
 	h := newHarness(t, f, t.TempDir())
-	h.apply(strings.Replace(seedRC, "    spec:\n", "    spec:\n      terminationGracePeriodSeconds: 3600\n", 1))
+	h.apply(strings.Replace(seedRC, "    spec:\n", "    spec:\n      terminationGracePeriodSeconds: 20\n", 1))
 	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
 	victim := h.pods("app=kubia")[0].Name
 	zero := int64(0)
 	if _, err := h.o.Delete(context.Background(), api.KindPod, "default", victim, server.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
 		t.Fatal(err)
 	}
-	h.eventually("the pod gone long before its hour of grace", func() bool {
+	h.eventually("the pod gone long before its 20 s of grace", func() bool {
 		for _, p := range h.pods("app=kubia") {
 			if p.Name == victim {
 				return false
