@@ -24,6 +24,7 @@ type getOptions struct {
 	allNamespaces bool
 	noHeaders     bool
 	showLabels    bool
+	sortBy        string
 }
 
 func newGetCommand(g *globalOptions) *cobra.Command {
@@ -52,6 +53,7 @@ Examples:
 	f.BoolVarP(&o.allNamespaces, "all-namespaces", "A", false, "list across all namespaces")
 	f.BoolVar(&o.noHeaders, "no-headers", false, "leave out the header row")
 	f.BoolVar(&o.showLabels, "show-labels", false, "add a LABELS column")
+	f.StringVar(&o.sortBy, "sort-by", "", "sort by the value at this jsonpath, e.g. .metadata.creationTimestamp")
 	return cmd
 }
 
@@ -126,6 +128,11 @@ func runGet(ctx context.Context, o *getOptions) error {
 			fmt.Fprintf(o.errOut, "No resources found in %s namespace.\n", o.namespace)
 		}
 		return nil
+	}
+	if o.sortBy != "" {
+		if err := printer.SortBy(objs, o.sortBy); err != nil {
+			return err
+		}
 	}
 	if len(objs) > 0 {
 		if err := p.Print(objs, named && len(targets) == 1); err != nil {

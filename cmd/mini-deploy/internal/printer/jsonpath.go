@@ -1,8 +1,10 @@
 package printer
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"k8s.io/client-go/util/jsonpath"
@@ -114,4 +116,68 @@ func relaxedPath(path string) (string, error) {
 		return "", fmt.Errorf("unexpected path string %q, expected a 'name1.name2' or '.name1.name2' or '{name1.name2}' or '{.name1.name2}'", path)
 	}
 	return "{." + p + "}", nil
+}
+
+// SortBy orders objs by the value at path, as `get --sort-by` does: path is
+// a jsonpath expression with or without braces (.metadata.creationTimestamp);
+// numbers compare as numbers, everything else as text, and an object without
+// the field comes first. The sort is stable.
+func SortBy(objs []api.Object, path string) error {
+	expr, err := relaxedPath(path)
+	if err != nil {
+		return err
+	}
+	j := jsonpath.New("sort-by").AllowMissingKeys(true)
+	if err := j.Parse(expr); err != nil {
+		return fmt.Errorf("error parsing jsonpath %s, %w", expr, err)
+	}
+	type keyed struct {
+		obj     api.Object
+		present bool
+		num     float64
+		isNum   bool
+		text    string
+	}
+	keys := make([]keyed, len(objs))
+	for i, obj := range objs {
+		raw, err := json.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		var doc any
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			return err
+		}
+		results, err := j.FindResults(doc)
+		if err != nil {
+			return err
+		}
+		k := keyed{obj: obj}
+		if len(results) > 0 && len(results[0]) > 0 {
+			v := results[0][0].Interface()
+			k.present = true
+			if n, ok := v.(float64); ok {
+				k.num, k.isNum = n, true
+			} else {
+				k.text = fmt.Sprint(v)
+			}
+		}
+		keys[i] = k
+	}
+	slices.SortStableFunc(keys, func(a, b keyed) int {
+		switch {
+		case a.present != b.present:
+			if a.present {
+				return 1
+			}
+			return -1
+		case a.isNum && b.isNum:
+			return cmp.Compare(a.num, b.num)
+		}
+		return strings.Compare(a.text, b.text)
+	})
+	for i, k := range keys {
+		objs[i] = k.obj
+	}
+	return nil
 }

@@ -375,3 +375,31 @@ func TestCustomColumns(t *testing.T) {
 		t.Errorf("a column without a path: %v", err)
 	}
 }
+
+func TestSortBy(t *testing.T) {
+	svc := func(name string, port int32) api.Object {
+		s := &api.Service{TypeMeta: api.TypeMeta{APIVersion: "v1", Kind: api.KindService}, ObjectMeta: api.ObjectMeta{Name: name}}
+		if port > 0 {
+			s.Spec.Ports = []api.ServicePort{{Port: 80, NodePort: port}}
+		}
+		return s
+	}
+	names := func(objs []api.Object) string {
+		var n []string
+		for _, o := range objs {
+			n = append(n, o.Meta().Name)
+		}
+		return strings.Join(n, " ")
+	}
+	objs := []api.Object{svc("b", 30010), svc("a", 9999), svc("c", 0), svc("d", 30002)}
+	// Numbers as numbers (9999 before 30002), the one without a port first.
+	if err := SortBy(objs, ".spec.ports[0].nodePort"); err != nil || names(objs) != "c a d b" {
+		t.Errorf("by nodePort: %s, %v", names(objs), err)
+	}
+	if err := SortBy(objs, "{.metadata.name}"); err != nil || names(objs) != "a b c d" {
+		t.Errorf("by name: %s, %v", names(objs), err)
+	}
+	if err := SortBy(objs, "{.metadata.name"); err == nil {
+		t.Error("a bad path should be an error")
+	}
+}
