@@ -1,12 +1,14 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -21,20 +23,26 @@ type logsOptions struct {
 	follow     bool
 	tail       int
 	timestamps bool
+	selector   string
+	prefix     bool
 }
 
 func newLogsCommand(g *globalOptions) *cobra.Command {
 	o := &logsOptions{globalOptions: g}
 	cmd := &cobra.Command{
-		Use:   "logs POD | TYPE/NAME [-f] [--tail N]",
+		Use:   "logs (POD | TYPE/NAME | -l SELECTOR) [-f] [--tail N]",
 		Short: "Print a pod's output",
 		Long: `Print the output of a pod's container. For a Deployment, ReplicaSet or
 ReplicationController, one of its pods is picked, as kubectl does.
 
+With -l, every pod the selector matches, the last 10 lines of each unless
+--tail says otherwise, as kubectl does; --prefix names the pod on each line.
+
 Examples:
   mini-deploy logs kubia-v1-x7k2p
-  mini-deploy logs -f deploy/kubia --tail 20`,
-		Args: cobra.ExactArgs(1),
+  mini-deploy logs -f deploy/kubia --tail 20
+  mini-deploy logs -l app=kubia --prefix`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.args = args
 			return runLogs(cmd.Context(), o)
@@ -44,12 +52,22 @@ Examples:
 	f.BoolVarP(&o.follow, "follow", "f", false, "keep printing as the pod writes")
 	f.IntVar(&o.tail, "tail", -1, "print only the last N lines (-1: all)")
 	f.BoolVar(&o.timestamps, "timestamps", false, "prefix each line with its time")
+	f.StringVarP(&o.selector, "selector", "l", "", "print the logs of every pod matching this label selector")
+	f.BoolVar(&o.prefix, "prefix", false, "begin each line with [pod/NAME/CONTAINER]")
 	return cmd
 }
 
 func runLogs(ctx context.Context, o *logsOptions) error {
 	c := o.client()
 	defer c.Close()
+	switch {
+	case o.selector != "" && len(o.args) > 0:
+		return errors.New("only a selector (-l) or a pod name is allowed")
+	case o.selector != "":
+		return logsOfSelected(ctx, c, o)
+	case len(o.args) == 0:
+		return errors.New("give a pod, TYPE/NAME or -l SELECTOR, as in: mini-deploy logs kubia-v1-x7k2p")
+	}
 	pod := o.args[0]
 	if typ, name, ok := strings.Cut(pod, "/"); ok {
 		rt, found := lookupType(typ)
@@ -69,16 +87,108 @@ func runLogs(ctx context.Context, o *logsOptions) error {
 	if o.tail > 0 {
 		opts.Tail = o.tail
 	}
+	return copyLogs(ctx, c, o, pod, opts, o.out, false)
+}
+
+// copyLogs writes one pod's logs to w, each line begun with the pod's name
+// under --prefix. byLine writes whole lines only, for a w that several pods
+// share.
+func copyLogs(ctx context.Context, c *client.Client, o *logsOptions, pod string, opts server.LogOptions, w io.Writer, byLine bool) error {
 	rd, err := c.Logs(ctx, o.namespace, pod, opts)
 	if err != nil {
 		return err
 	}
 	defer rd.Close()
-	_, err = io.Copy(o.out, rd)
+	if o.prefix || byLine {
+		prefix := ""
+		if o.prefix {
+			// One container per pod here, named by the pod's template.
+			prefix = "[pod/" + pod + "/" + containerOf(ctx, c, o, pod) + "] "
+		}
+		sc := bufio.NewScanner(rd)
+		sc.Buffer(make([]byte, 64<<10), 1<<20)
+		for sc.Scan() {
+			if _, err := io.WriteString(w, prefix+sc.Text()+"\n"); err != nil {
+				return err
+			}
+		}
+		err = sc.Err()
+	} else {
+		_, err = io.Copy(w, rd)
+	}
 	if ctx.Err() != nil {
 		return nil
 	}
 	return err
+}
+
+func containerOf(ctx context.Context, c *client.Client, o *logsOptions, pod string) string {
+	if obj, err := c.Get(ctx, api.KindPod, o.namespace, pod); err == nil {
+		if cs := obj.(*api.Pod).Spec.Containers; len(cs) > 0 {
+			return cs[0].Name
+		}
+	}
+	return "container"
+}
+
+// logsOfSelected prints the logs of every pod -l matches, one after another
+// by name; with -f all at once, whole lines interleaved as they come.
+func logsOfSelected(ctx context.Context, c *client.Client, o *logsOptions) error {
+	objs, err := c.List(ctx, api.KindPod, o.namespace, o.selector)
+	if err != nil {
+		return err
+	}
+	if len(objs) == 0 {
+		fmt.Fprintf(o.errOut, "No resources found in %s namespace.\n", o.namespace)
+		return nil
+	}
+	tail := o.tail
+	if tail < 0 {
+		tail = 10 // kubectl's default with a selector
+	}
+	if tail == 0 {
+		return nil
+	}
+	opts := server.LogOptions{Follow: o.follow, Timestamps: o.timestamps, Tail: tail}
+	var names []string
+	for _, obj := range objs {
+		names = append(names, obj.Meta().Name)
+	}
+	slices.Sort(names)
+	if !o.follow {
+		var errs []error
+		for _, name := range names {
+			if err := copyLogs(ctx, c, o, name, opts, o.out, false); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		return errors.Join(errs...)
+	}
+	w := &lineWriter{w: o.out}
+	errs := make(chan error, len(names))
+	for _, name := range names {
+		go func() { errs <- copyLogs(ctx, c, o, name, opts, w, true) }()
+	}
+	var all []error
+	for range names {
+		if err := <-errs; err != nil {
+			all = append(all, err)
+		}
+	}
+	return errors.Join(all...)
+}
+
+// lineWriter lets several pods' followers share one output without cutting
+// each other's lines: every Write is a whole line or more.
+type lineWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lineWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
 
 // pickPod chooses a workload's pod as kubectl does: a ready one if there is

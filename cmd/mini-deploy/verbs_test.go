@@ -347,3 +347,38 @@ func TestExec(t *testing.T) {
 		t.Errorf("backend calls: %s", got)
 	}
 }
+
+// logs -l prints every matching pod's logs, the last 10 lines of each by
+// default as in kubectl, in name order; --prefix names pod and container.
+func TestLogsBySelector(t *testing.T) {
+	var pods []api.Object
+	for _, name := range []string{"kubia-v1-bbbbb", "kubia-v1-aaaaa"} {
+		p := kubiaPod(name, true)
+		p.Labels = map[string]string{"app": "kubia"}
+		p.Spec.Containers = []api.Container{{Name: "nodejs", Image: "luksa/kubia:v1"}}
+		pods = append(pods, p)
+	}
+	fb := newFake(pods...)
+	home := daemon(t, fb)
+	out, errOut, code := cli(t, home, "logs", "-l", "app=kubia", "--prefix")
+	expect(t, "logs -l --prefix", out, `
+[pod/kubia-v1-aaaaa/nodejs] Kubia server starting...
+[pod/kubia-v1-bbbbb/nodejs] Kubia server starting...
+`)
+	if code != 0 || errOut != "" {
+		t.Errorf("exit %d: %s", code, errOut)
+	}
+	var logCalls []string
+	for _, c := range fb.calls {
+		if strings.HasPrefix(c, "Logs ") {
+			logCalls = append(logCalls, c)
+		}
+	}
+	if got := strings.Join(logCalls, "|"); got != "Logs kubia-v1-aaaaa tail=10 follow=false|Logs kubia-v1-bbbbb tail=10 follow=false" {
+		t.Errorf("backend calls: %s", got)
+	}
+	_, errOut, code = cli(t, home, "logs", "kubia-v1-aaaaa", "-l", "app=kubia")
+	if code != 1 || !strings.Contains(errOut, "only a selector (-l) or a pod name") {
+		t.Errorf("logs with a name and -l: %d %q", code, errOut)
+	}
+}
