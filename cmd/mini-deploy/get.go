@@ -25,6 +25,7 @@ type getOptions struct {
 	noHeaders     bool
 	showLabels    bool
 	sortBy        string
+	fieldSelector string
 }
 
 func newGetCommand(g *globalOptions) *cobra.Command {
@@ -54,6 +55,7 @@ Examples:
 	f.BoolVar(&o.noHeaders, "no-headers", false, "leave out the header row")
 	f.BoolVar(&o.showLabels, "show-labels", false, "add a LABELS column")
 	f.StringVar(&o.sortBy, "sort-by", "", "sort by the value at this jsonpath, e.g. .metadata.creationTimestamp")
+	f.StringVar(&o.fieldSelector, "field-selector", "", "keep objects whose fields match, e.g. status.phase=Running,metadata.name!=x")
 	return cmd
 }
 
@@ -117,6 +119,15 @@ func runGet(ctx context.Context, o *getOptions) error {
 			sortEvents(list)
 		}
 		objs = append(objs, list...)
+	}
+	if o.fieldSelector != "" {
+		fs, err := printer.ParseFieldSelector(o.fieldSelector)
+		if err != nil {
+			return err
+		}
+		if objs, err = fs.Filter(objs); err != nil {
+			return err
+		}
 	}
 	if len(objs) == 0 && len(errs) == 0 {
 		if o.output == printer.FormatJSON || o.output == printer.FormatYAML {

@@ -181,3 +181,83 @@ func SortBy(objs []api.Object, path string) error {
 	}
 	return nil
 }
+
+// FieldSelector filters objects as `get --field-selector` does:
+// "status.phase=Running,metadata.name!=kubia-x", each term a field path, = or
+// == or !=, and a value. Kubernetes' servers support a few fields per kind;
+// here any field of the object can be named. A missing field has the value "".
+type FieldSelector struct {
+	terms []fieldTerm
+}
+
+type fieldTerm struct {
+	path   *jsonpath.JSONPath
+	value  string
+	negate bool
+}
+
+// ParseFieldSelector reads a --field-selector value.
+func ParseFieldSelector(s string) (*FieldSelector, error) {
+	fs := &FieldSelector{}
+	for _, term := range strings.Split(s, ",") {
+		term = strings.TrimSpace(term)
+		if term == "" {
+			continue
+		}
+		op := ""
+		for _, o := range []string{"!=", "==", "="} {
+			if strings.Contains(term, o) {
+				op = o
+				break
+			}
+		}
+		if op == "" {
+			return nil, fmt.Errorf("invalid selector: '%s'; can't understand '%s'", s, term)
+		}
+		field, value, _ := strings.Cut(term, op)
+		expr, err := relaxedPath(strings.TrimSpace(field))
+		if err != nil {
+			return nil, fmt.Errorf("invalid field selector %q: %w", term, err)
+		}
+		j := jsonpath.New(field).AllowMissingKeys(true)
+		if err := j.Parse(expr); err != nil {
+			return nil, fmt.Errorf("invalid field selector %q: %w", term, err)
+		}
+		fs.terms = append(fs.terms, fieldTerm{path: j, value: strings.TrimSpace(value), negate: op == "!="})
+	}
+	return fs, nil
+}
+
+// Filter returns the objects every term matches.
+func (fs *FieldSelector) Filter(objs []api.Object) ([]api.Object, error) {
+	var out []api.Object
+	for _, obj := range objs {
+		raw, err := json.Marshal(obj)
+		if err != nil {
+			return nil, err
+		}
+		var doc any
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			return nil, err
+		}
+		keep := true
+		for _, t := range fs.terms {
+			results, err := t.path.FindResults(doc)
+			if err != nil {
+				return nil, err
+			}
+			got := ""
+			if len(results) > 0 && len(results[0]) > 0 {
+				got = fmt.Sprint(results[0][0].Interface())
+			}
+			if (got == t.value) == t.negate {
+				keep = false
+				break
+			}
+		}
+		if keep {
+			out = append(out, obj)
+		}
+	}
+	return out, nil
+}

@@ -403,3 +403,33 @@ func TestSortBy(t *testing.T) {
 		t.Error("a bad path should be an error")
 	}
 }
+
+func TestFieldSelector(t *testing.T) {
+	pod := func(name, phase string) api.Object {
+		return &api.Pod{TypeMeta: api.TypeMeta{APIVersion: "v1", Kind: api.KindPod},
+			ObjectMeta: api.ObjectMeta{Name: name}, Status: api.PodStatus{Phase: phase}}
+	}
+	objs := []api.Object{pod("a", "Running"), pod("b", "Pending"), pod("c", "Running")}
+	for _, tc := range []struct{ sel, want string }{
+		{"status.phase=Running", "a c"},
+		{"status.phase==Running,metadata.name!=a", "c"},
+		{"status.phase!=Running", "b"},
+		{"spec.nodeName=", "a b c"}, // a missing field is ""
+	} {
+		fs, err := ParseFieldSelector(tc.sel)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := fs.Filter(objs)
+		var names []string
+		for _, o := range got {
+			names = append(names, o.Meta().Name)
+		}
+		if err != nil || strings.Join(names, " ") != tc.want {
+			t.Errorf("%s: %v, %v; want %s", tc.sel, names, err, tc.want)
+		}
+	}
+	if _, err := ParseFieldSelector("status.phase"); err == nil || !strings.Contains(err.Error(), "can't understand") {
+		t.Errorf("a term without an operator: %v", err)
+	}
+}
