@@ -144,20 +144,20 @@ func readManifests(g *globalOptions, files []string, namespaceSet bool) ([]api.O
 	return sent, nil
 }
 
-// applyObjects sends objs to the daemon, or with a client dry run only asks
-// it which objects exist, to tell created from configured.
+// applyObjects sends objs to the daemon. A client dry run asks the daemon
+// for a dry run too, which stores nothing, so that it tells created,
+// configured and unchanged apart as the real apply would; with no daemon
+// running, every object would be created.
 func applyObjects(ctx context.Context, c *client.Client, g *globalOptions, objs []api.Object, dryRun string, record bool) ([]server.ApplyResult, error) {
 	if dryRun == dryRunClient {
+		res, err := c.Apply(ctx, objs, server.ApplyOptions{DryRun: true})
+		if err == nil || !errors.Is(err, client.ErrDaemonNotRunning) {
+			return res, err
+		}
 		results := make([]server.ApplyResult, 0, len(objs))
 		for _, obj := range objs {
 			m := obj.Meta()
-			action := "created"
-			if _, err := c.Get(ctx, obj.GetTypeMeta().Kind, m.Namespace, m.Name); err == nil {
-				action = "configured"
-			} else if !isNotFound(err) && !errors.Is(err, client.ErrDaemonNotRunning) {
-				return nil, err
-			}
-			results = append(results, server.ApplyResult{Kind: obj.GetTypeMeta().Kind, Namespace: m.Namespace, Name: m.Name, Action: action})
+			results = append(results, server.ApplyResult{Kind: obj.GetTypeMeta().Kind, Namespace: m.Namespace, Name: m.Name, Action: "created"})
 		}
 		return results, nil
 	}

@@ -99,6 +99,13 @@ service/kubia configured
 	if code != 0 || !strings.Contains(out, "service/kubia configured (server dry run)\n") {
 		t.Errorf("server dry run: %d\n%s", code, out)
 	}
+	// A client dry run asks the daemon for a dry run too, so that it says
+	// what the apply would do.
+	n0 := len(fb.calls)
+	out, _, code = cliIn(t, home, rcManifest, "apply", "-f", "-", "--dry-run=client")
+	if code != 0 || !strings.Contains(out, "service/kubia configured (dry run)\n") || fb.calls[n0] != `Apply 2 dryRun=true cause=""` {
+		t.Errorf("client dry run: %d\n%s%v", code, out, fb.calls[n0:])
+	}
 
 	bad := filepath.Join(dir, "bad.yaml")
 	os.WriteFile(bad, []byte(strings.Replace(rcManifest, "replicas: 3", "replicaz: 3", 1)), 0o644)
