@@ -502,18 +502,18 @@ func engineResources(r *api.Resources) rt.Resources {
 		return out
 	}
 	if q, ok := r.Limits[api.ResourceCPU]; ok {
-		m, _ := api.MilliCPU(q)
+		m, _ := api.MilliCPU(string(q))
 		out.NanoCPUs = m * 1_000_000
 	}
 	if q, ok := r.Requests[api.ResourceCPU]; ok {
-		m, _ := api.MilliCPU(q)
+		m, _ := api.MilliCPU(string(q))
 		out.CPUShares = max(2, m*1024/1000)
 	}
 	if q, ok := r.Limits[api.ResourceMemory]; ok {
-		out.MemoryLimit, _ = api.Bytes(q)
+		out.MemoryLimit, _ = api.Bytes(string(q))
 	}
 	if q, ok := r.Requests[api.ResourceMemory]; ok {
-		out.MemoryReservation, _ = api.Bytes(q)
+		out.MemoryReservation, _ = api.Bytes(string(q))
 	}
 	return out
 }

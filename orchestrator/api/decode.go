@@ -321,6 +321,7 @@ func (c *converter) fail(path string, n *yaml.Node, msg string) {
 var (
 	timeType        = reflect.TypeFor[Time]()
 	intOrStringType = reflect.TypeFor[IntOrString]()
+	quantityType    = reflect.TypeFor[Quantity]()
 )
 
 func (c *converter) convert(n *yaml.Node, t reflect.Type, path string) any {
@@ -340,6 +341,15 @@ func (c *converter) convert(n *yaml.Node, t reflect.Type, path string) any {
 			}
 		}
 		c.fail(path, n, "expected an RFC 3339 time, got "+describe(n))
+		return nil
+	case quantityType:
+		if n.Kind == yaml.ScalarNode {
+			switch n.ShortTag() {
+			case "!!str", "!!int", "!!float":
+				return n.Value
+			}
+		}
+		c.fail(path, n, "expected a quantity such as 500m or 128Mi, got "+describe(n))
 		return nil
 	case intOrStringType:
 		switch {

@@ -146,12 +146,12 @@ func setPodTemplateDefaults(t *PodTemplateSpec) {
 		if r := c.Resources; r != nil {
 			for name, limit := range r.Limits {
 				// An invalid limit is validation's to report, once.
-				if _, err := ParseQuantity(limit); err != nil || !knownResource(name) {
+				if _, err := ParseQuantity(string(limit)); err != nil || !knownResource(name) {
 					continue
 				}
 				if _, ok := r.Requests[name]; !ok {
 					if r.Requests == nil {
-						r.Requests = map[string]string{}
+						r.Requests = map[string]Quantity{}
 					}
 					r.Requests[name] = limit
 				}

@@ -71,11 +71,11 @@ func validateResources(errs *fieldErrors, r *Resources, path string) {
 	values := map[string]map[string]float64{}
 	for _, set := range []struct {
 		name string
-		m    map[string]string
+		m    map[string]Quantity
 	}{{"limits", r.Limits}, {"requests", r.Requests}} {
 		values[set.name] = map[string]float64{}
 		for _, name := range slices.Sorted(maps.Keys(set.m)) {
-			q := set.m[name]
+			q := string(set.m[name])
 			p := child(child(path, set.name), name)
 			if !knownResource(name) {
 				errs.notSupported(p, name, ResourceCPU, ResourceMemory, ResourceEphemeralStorage)
@@ -95,7 +95,7 @@ func validateResources(errs *fieldErrors, r *Resources, path string) {
 	for _, name := range slices.Sorted(maps.Keys(values["requests"])) {
 		req := values["requests"][name]
 		if limit, ok := values["limits"][name]; ok && req > limit {
-			errs.invalid(child(child(path, "requests"), name), r.Requests[name], "must be less than or equal to "+name+" limit of "+r.Limits[name])
+			errs.invalid(child(child(path, "requests"), name), string(r.Requests[name]), "must be less than or equal to "+name+" limit of "+string(r.Limits[name]))
 		}
 	}
 }

@@ -1,6 +1,10 @@
 package api
 
-import "testing"
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
 
 func TestParseQuantity(t *testing.T) {
 	for _, tc := range []struct {
@@ -37,5 +41,26 @@ func TestResourceRequestsDefaultToLimits(t *testing.T) {
 	r := objs[0].(*Deployment).Spec.Template.Spec.Containers[0].Resources
 	if r.Requests["cpu"] != "500m" || r.Requests["memory"] != "64Mi" {
 		t.Errorf("requests %v, want cpu from its limit and memory as given", r.Requests)
+	}
+}
+
+// A quantity may be a plain number in YAML and JSON (cpu: 2, cpu: 0.5), as
+// in Kubernetes; anything else is a decode error naming the field.
+func TestQuantityDecoding(t *testing.T) {
+	objs, err := DecodeManifests("d.yaml", []byte(deployBase+"        resources:\n          limits: {cpu: 2, memory: 1Gi}\n          requests: {cpu: 0.5}\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := objs[0].(*Deployment).Spec.Template.Spec.Containers[0].Resources
+	if r.Limits["cpu"] != "2" || r.Requests["cpu"] != "0.5" || r.Limits["memory"] != "1Gi" {
+		t.Errorf("resources %+v", r)
+	}
+	_, err = DecodeManifests("d.yaml", []byte(deployBase+"        resources:\n          limits: {cpu: [1]}\n"))
+	if err == nil || !strings.Contains(err.Error(), "resources.limits[cpu]: expected a quantity") {
+		t.Errorf("a list as a quantity: %v", err)
+	}
+	var q struct{ A, B Quantity }
+	if err := json.Unmarshal([]byte(`{"A": 0.25, "B": "128Mi"}`), &q); err != nil || q.A != "0.25" || q.B != "128Mi" {
+		t.Errorf("JSON quantities: %+v, %v", q, err)
 	}
 }

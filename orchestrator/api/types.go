@@ -1,5 +1,10 @@
 package api
 
+import (
+	"encoding/json"
+	"fmt"
+)
+
 // The kinds below follow Kubernetes' field names, JSON shapes and defaults, so
 // that a manifest written for mini-deploy runs unchanged on a real cluster.
 // Only json tags are declared: YAML is read by converting it to JSON first,
@@ -75,8 +80,27 @@ type Container struct {
 // memory limit). A request left out takes its limit's value, as in
 // Kubernetes.
 type Resources struct {
-	Limits   map[string]string `json:"limits,omitempty"`
-	Requests map[string]string `json:"requests,omitempty"`
+	Limits   map[string]Quantity `json:"limits,omitempty"`
+	Requests map[string]Quantity `json:"requests,omitempty"`
+}
+
+// Quantity is a resource amount as written: "500m", "128Mi", or a plain
+// number (cpu: 2, cpu: 0.5), which YAML and JSON may give unquoted.
+type Quantity string
+
+// UnmarshalJSON takes a string or a number, as Kubernetes does.
+func (q *Quantity) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*q = Quantity(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return fmt.Errorf("quantity: expected a string or a number, got %s", b)
+	}
+	*q = Quantity(n.String())
+	return nil
 }
 
 // EnvVar is a plain name=value variable.

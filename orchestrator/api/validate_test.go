@@ -213,6 +213,11 @@ func TestValidateManifests(t *testing.T) {
 			"",
 		},
 		{
+			"quantities as plain numbers",
+			deploy("        name: nodejs", "        name: nodejs\n        resources:\n          limits: {cpu: 2, memory: 1073741824}\n          requests: {cpu: 0.5}"),
+			"",
+		},
+		{
 			"resource the engine cannot give",
 			deploy("        name: nodejs", "        name: nodejs\n        resources:\n          limits: {nvidia.com/gpu: \"1\"}"),
 			`Deployment "kubia" is invalid: spec.template.spec.containers[0].resources.limits.nvidia.com/gpu: Unsupported value: "nvidia.com/gpu": supported values: "cpu", "memory", "ephemeral-storage"`,

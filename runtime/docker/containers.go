@@ -55,6 +55,11 @@ func (e *Engine) Create(ctx context.Context, spec rt.ContainerSpec) (string, err
 		NanoCPUs:          spec.Resources.NanoCPUs,
 		CPUShares:         spec.Resources.CPUShares,
 	}}
+	if spec.Resources.MemoryLimit > 0 {
+		// No swap on top of the limit, as under Kubernetes: Docker's
+		// default would allow as much again in swap before the OOM kill.
+		host.Resources.MemorySwap = spec.Resources.MemoryLimit
+	}
 	if spec.PublishPorts {
 		cfg.ExposedPorts = nat.PortSet{}
 		host.PortBindings = nat.PortMap{}

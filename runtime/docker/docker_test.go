@@ -178,3 +178,37 @@ func rawClient(t *testing.T) *client.Client {
 	t.Cleanup(func() { c.Close() })
 	return c
 }
+
+// A memory limit is the whole ceiling, as under Kubernetes: no swap on top
+// (Docker's default would allow as much again).
+func TestMemoryLimitAllowsNoSwap(t *testing.T) {
+	const ref = "luksa/kubia:v1"
+	e := dockertest.Require(t)
+	if ok, err := e.ImageExists(t.Context(), ref); err == nil && !ok && os.Getenv("CI") != "true" {
+		t.Skipf("image %s missing: run `make images` (this test fails instead under CI=true)", ref)
+	}
+	dockertest.RequireImages(t, e, ref)
+	key, session := dockertest.SessionLabel(t)
+	dockertest.Cleanup(t, e, key, session)
+	id, err := e.Create(t.Context(), rt.ContainerSpec{
+		Name:      "mdtest-" + session + "-limited",
+		Image:     ref,
+		Labels:    map[string]string{key: session},
+		Resources: rt.Resources{MemoryLimit: 64 << 20},
+	})
+	if err != nil {
+		t.Fatalf("Create: %v", err)
+	}
+	cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cli.Close()
+	c, err := cli.ContainerInspect(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if h := c.HostConfig; h.Memory != 64<<20 || h.MemorySwap != 64<<20 {
+		t.Errorf("memory %d and memory+swap %d, want both %d", h.Memory, h.MemorySwap, 64<<20)
+	}
+}

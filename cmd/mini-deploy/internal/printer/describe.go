@@ -162,7 +162,7 @@ func (d *describer) containerBody(c api.Container, port bool) {
 	if r := c.Resources; r != nil {
 		for _, set := range []struct {
 			title string
-			m     map[string]string
+			m     map[string]api.Quantity
 		}{{"Limits", r.Limits}, {"Requests", r.Requests}} {
 			if len(set.m) == 0 {
 				continue

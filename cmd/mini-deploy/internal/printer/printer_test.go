@@ -226,8 +226,8 @@ func TestDescribeDeployment(t *testing.T) {
 	events := []*api.Event{{Type: "Normal", Reason: "ScalingReplicaSet", Message: "Scaled up replica set kubia-7c9d to 3", Source: api.EventSource{Component: "deployment-controller"}, LastTimestamp: ago(2 * time.Minute)}}
 	d := deploy()
 	d.Spec.Template.Spec.Containers[0].Resources = &api.Resources{
-		Limits:   map[string]string{"memory": "128Mi", "cpu": "500m"},
-		Requests: map[string]string{"cpu": "100m"},
+		Limits:   map[string]api.Quantity{"memory": "128Mi", "cpu": "500m"},
+		Requests: map[string]api.Quantity{"cpu": "100m"},
 	}
 	d.Annotations = map[string]string{api.AnnotationLastApplied: `{"kind":"Deployment"}`, "team": "web"}
 	if err := p.DescribeDeployment(d, []*api.ReplicaSet{oldRS}, newRS, events); err != nil {
