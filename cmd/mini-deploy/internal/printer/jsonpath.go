@@ -1,6 +1,7 @@
 package printer
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"fmt"
@@ -22,12 +23,8 @@ const FormatJSONPathPrefix = "jsonpath="
 // index out of range is an error. v is marshalled to JSON first, so the
 // paths are the JSON field names.
 func jsonPath(template string, v any) (string, error) {
-	raw, err := json.Marshal(v)
+	doc, err := jsonDoc(v)
 	if err != nil {
-		return "", err
-	}
-	var doc any
-	if err := json.Unmarshal(raw, &doc); err != nil {
 		return "", err
 	}
 	j := jsonpath.New("out").AllowMissingKeys(true)
@@ -74,12 +71,8 @@ func (p *Printer) customColumns(spec string, objs []api.Object) error {
 		cols.add(headers)
 	}
 	for _, obj := range objs {
-		raw, err := json.Marshal(obj)
+		doc, err := jsonDoc(obj)
 		if err != nil {
-			return err
-		}
-		var doc any
-		if err := json.Unmarshal(raw, &doc); err != nil {
 			return err
 		}
 		row := make([]string, len(paths))
@@ -140,12 +133,8 @@ func SortBy(objs []api.Object, path string) error {
 	}
 	keys := make([]keyed, len(objs))
 	for i, obj := range objs {
-		raw, err := json.Marshal(obj)
+		doc, err := jsonDoc(obj)
 		if err != nil {
-			return err
-		}
-		var doc any
-		if err := json.Unmarshal(raw, &doc); err != nil {
 			return err
 		}
 		results, err := j.FindResults(doc)
@@ -156,9 +145,12 @@ func SortBy(objs []api.Object, path string) error {
 		if len(results) > 0 && len(results[0]) > 0 {
 			v := results[0][0].Interface()
 			k.present = true
-			if n, ok := v.(float64); ok {
+			switch n := v.(type) {
+			case int64:
+				k.num, k.isNum = float64(n), true
+			case float64:
 				k.num, k.isNum = n, true
-			} else {
+			default:
 				k.text = fmt.Sprint(v)
 			}
 		}
@@ -232,12 +224,8 @@ func ParseFieldSelector(s string) (*FieldSelector, error) {
 func (fs *FieldSelector) Filter(objs []api.Object) ([]api.Object, error) {
 	var out []api.Object
 	for _, obj := range objs {
-		raw, err := json.Marshal(obj)
+		doc, err := jsonDoc(obj)
 		if err != nil {
-			return nil, err
-		}
-		var doc any
-		if err := json.Unmarshal(raw, &doc); err != nil {
 			return nil, err
 		}
 		keep := true
@@ -260,4 +248,41 @@ func (fs *FieldSelector) Filter(objs []api.Object) ([]api.Object, error) {
 		}
 	}
 	return out, nil
+}
+
+// jsonDoc is v as kubectl's jsonpath sees an object: its JSON, with whole
+// numbers as int64 and others as float64, so that a filter such as
+// ?(@.spec.replicas==3) compares like with like.
+func jsonDoc(v any) (any, error) {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	var doc any
+	if err := d.Decode(&doc); err != nil {
+		return nil, err
+	}
+	return numbers(doc), nil
+}
+
+func numbers(v any) any {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			x[k] = numbers(e)
+		}
+	case []any:
+		for i, e := range x {
+			x[i] = numbers(e)
+		}
+	case json.Number:
+		if n, err := x.Int64(); err == nil {
+			return n
+		}
+		f, _ := x.Float64()
+		return f
+	}
+	return v
 }

@@ -332,6 +332,8 @@ func TestJSONPath(t *testing.T) {
 	for _, tc := range []struct{ tmpl, want string }{
 		{`{range .items[*]}{.metadata.name}{"\t"}{.spec.ports[0].nodePort}{"\n"}{end}`, "kubia\t30123\nkubia\t30123\n"},
 		{`{.items[?(@.metadata.name=="kubia")].spec.clusterIP}`, "127.0.0.1 127.0.0.1"},
+		{`{.items[?(@.spec.ports[0].nodePort==30123)].metadata.name}`, "kubia kubia"},
+		{`{.items[?(@.spec.ports[0].nodePort>30200)].metadata.name}`, ""},
 		{`{..nodePort}`, "30123 30123"},
 		{`{.items[0].metadata.labels}{.items[0].status.nothing}`, ""},
 		{`{.items[0].spec.ports}`, `[{"nodePort":30123,"port":80,"targetPort":0}]`},
