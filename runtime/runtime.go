@@ -126,7 +126,7 @@ type Event struct {
 // LogOptions select what Logs returns.
 type LogOptions struct {
 	Follow     bool
-	Tail       int // last N lines; 0 means all
+	Tail       int // last N lines; 0 means all, negative none (with Follow: only new lines)
 	Timestamps bool
 }
 

@@ -79,13 +79,9 @@ func runLogs(ctx context.Context, o *logsOptions) error {
 			return err
 		}
 	}
-	if o.tail == 0 {
-		// The API reads 0 as "all"; zero lines is nothing to ask for.
+	opts, ok := o.logOptions(o.tail)
+	if !ok {
 		return nil
-	}
-	opts := server.LogOptions{Follow: o.follow, Timestamps: o.timestamps}
-	if o.tail > 0 {
-		opts.Tail = o.tail
 	}
 	return copyLogs(ctx, c, o, pod, opts, o.out, false)
 }
@@ -146,10 +142,10 @@ func logsOfSelected(ctx context.Context, c *client.Client, o *logsOptions) error
 	if tail < 0 {
 		tail = 10 // kubectl's default with a selector
 	}
-	if tail == 0 {
+	opts, ok := o.logOptions(tail)
+	if !ok {
 		return nil
 	}
-	opts := server.LogOptions{Follow: o.follow, Timestamps: o.timestamps, Tail: tail}
 	var names []string
 	for _, obj := range objs {
 		names = append(names, obj.Meta().Name)
@@ -234,4 +230,20 @@ func podIsReady(p *api.Pod) bool {
 		}
 	}
 	return len(p.Status.ContainerStatuses) > 0
+}
+
+// logOptions asks the daemon for the last tail lines (-1: all). --tail 0
+// asks for none: with -f that follows only new lines, as kubectl does;
+// without, there is nothing to print and ok is false.
+func (o *logsOptions) logOptions(tail int) (opts server.LogOptions, ok bool) {
+	opts = server.LogOptions{Follow: o.follow, Timestamps: o.timestamps}
+	switch {
+	case tail > 0:
+		opts.Tail = tail
+	case tail == 0 && !o.follow:
+		return opts, false
+	case tail == 0:
+		opts.Tail = -1 // the API's "no lines": 0 is all of them
+	}
+	return opts, true
 }

@@ -384,6 +384,14 @@ func TestLogsBySelector(t *testing.T) {
 	if got := strings.Join(logCalls, "|"); got != "Logs kubia-v1-aaaaa tail=10 follow=false|Logs kubia-v1-bbbbb tail=10 follow=false" {
 		t.Errorf("backend calls: %s", got)
 	}
+	// -f --tail 0 follows new lines only; --tail 0 alone prints nothing.
+	n := len(fb.calls)
+	if _, _, code := cli(t, home, "logs", "kubia-v1-aaaaa", "-f", "--tail", "0"); code != 0 || len(fb.calls) != n+1 || fb.calls[n] != "Logs kubia-v1-aaaaa tail=-1 follow=true" {
+		t.Errorf("logs -f --tail 0: exit %d, calls %q", code, fb.calls[n:])
+	}
+	if out, _, _ := cli(t, home, "logs", "kubia-v1-aaaaa", "--tail", "0"); out != "" || len(fb.calls) != n+1 {
+		t.Errorf("logs --tail 0: %q, calls %q", out, fb.calls[n:])
+	}
 	_, errOut, code = cli(t, home, "logs", "kubia-v1-aaaaa", "-l", "app=kubia")
 	if code != 1 || !strings.Contains(errOut, "only a selector (-l) or a pod name") {
 		t.Errorf("logs with a name and -l: %d %q", code, errOut)

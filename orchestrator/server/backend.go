@@ -71,7 +71,7 @@ type DeleteOptions struct {
 // LogOptions select a pod's logs.
 type LogOptions struct {
 	Follow     bool `json:"follow,omitempty"`
-	Tail       int  `json:"tail,omitempty"`
+	Tail       int  `json:"tail,omitempty"` // 0: all lines; negative: none, only new ones with Follow
 	Timestamps bool `json:"timestamps,omitempty"`
 }
 

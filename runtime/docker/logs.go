@@ -27,8 +27,11 @@ func (e *Engine) Logs(ctx context.Context, id string, opts rt.LogOptions) (io.Re
 		return nil, err
 	}
 	tail := "all"
-	if opts.Tail > 0 {
+	switch {
+	case opts.Tail > 0:
 		tail = strconv.Itoa(opts.Tail)
+	case opts.Tail < 0:
+		tail = "0"
 	}
 	raw, err := e.cli.ContainerLogs(ctx, c.ID, container.LogsOptions{
 		ShowStdout: true,

@@ -85,8 +85,11 @@ func (r *Runtime) Logs(ctx context.Context, id string, opts rt.LogOptions) (io.R
 		return nil, err
 	}
 	first := 0
-	if opts.Tail > 0 {
+	switch {
+	case opts.Tail > 0:
 		first = tailStart(c.logs, opts.Tail)
+	case opts.Tail < 0:
+		first = len(c.logs)
 	}
 	r.mu.Unlock()
 

@@ -601,6 +601,17 @@ func testLogs(t *testing.T, s *suite) {
 		b, _ := io.ReadAll(rc)
 		read <- b
 	}()
+	// A negative Tail follows new lines only, none of the backlog.
+	rcNew, err := s.r.Logs(t.Context(), id, rt.LogOptions{Follow: true, Tail: -1})
+	if err != nil {
+		t.Fatalf("Logs follow, no backlog: %v", err)
+	}
+	defer rcNew.Close()
+	readNew := make(chan []byte, 1)
+	go func() {
+		b, _ := io.ReadAll(rcNew)
+		readNew <- b
+	}()
 	// A follower ends when the container stops.
 	if err := s.r.Stop(t.Context(), id, 10*time.Second); err != nil {
 		t.Fatalf("Stop: %v", err)
@@ -612,6 +623,14 @@ func testLogs(t *testing.T, s *suite) {
 		}
 	case <-time.After(waitTimeout):
 		t.Fatal("following logs did not end when the container stopped")
+	}
+	select {
+	case b := <-readNew:
+		if bytes.Contains(b, []byte("helper started")) {
+			t.Errorf("followed logs with Tail -1 = %q, want no line written before", b)
+		}
+	case <-time.After(waitTimeout):
+		t.Fatal("following logs with Tail -1 did not end when the container stopped")
 	}
 
 	// A follower also ends when its reader closes it early.
