@@ -587,17 +587,16 @@ func (o *Orchestrator) Logs(ctx context.Context, namespace, name string, opts se
 	return o.rt.Logs(ctx, p.container.ID, rt.LogOptions{Follow: opts.Follow, Tail: opts.Tail, Timestamps: opts.Timestamps})
 }
 
-// Exec runs command in the pod's container. A pod whose container is not
-// running is an error that says so; a command that cannot start is not: the
+// Exec runs command in the pod's container, terminating or not. A pod whose
+// container is not running is an error that says so; a command that cannot start is not: the
 // engine reports it as output and exit code 126 or 127, as docker exec does.
 func (o *Orchestrator) Exec(ctx context.Context, namespace, name string, command []string) (server.ExecResult, error) {
 	p, ok := o.pods.get(nsOrDefault(namespace), name)
 	if !ok {
 		return server.ExecResult{}, notFound(api.KindPod, name)
 	}
-	if p.terminating {
-		return server.ExecResult{}, fmt.Errorf("cannot exec in pod %q: it is terminating", name)
-	}
+	// A terminating pod still runs while it drains: exec is allowed, as in
+	// Kubernetes, and is how one looks at a pod that is slow to stop.
 	if !p.running() {
 		why := "not running"
 		if p.waiting != "" {

@@ -450,6 +450,10 @@ spec:
 	if st := obj.(*api.ReplicationController).Status; st.Replicas != 1 {
 		t.Errorf("status counts %d replicas with one terminating and one new, want 1", st.Replicas)
 	}
+	// It still runs while it terminates, and exec reaches it, as in Kubernetes.
+	if _, err := h.o.Exec(context.Background(), "default", victim, []string{"ls"}); err != nil {
+		t.Errorf("exec in a terminating pod: %v", err)
+	}
 }
 
 // delete --grace-period=0 --force does not wait out the pod's own grace

@@ -83,9 +83,6 @@ func runDelete(ctx context.Context, o *deleteOptions) error {
 		g := int64(o.gracePeriod)
 		opts.GracePeriodSeconds = &g
 	}
-	if o.force && o.gracePeriod == 0 {
-		fmt.Fprintln(o.errOut, "Warning: Immediate deletion does not wait for the pods' requests to finish or for them to exit; they are killed.")
-	}
 	c := o.client()
 	defer c.Close()
 
@@ -133,6 +130,9 @@ func runDelete(ctx context.Context, o *deleteOptions) error {
 		}
 	}
 
+	if o.force && o.gracePeriod == 0 {
+		fmt.Fprintln(o.errOut, "Warning: Immediate deletion does not wait for the pods' requests to finish or for them to exit; they are killed.")
+	}
 	var errs []error
 	for _, r := range refs {
 		_, err := c.Delete(ctx, r.kind, r.ns, r.name, opts)

@@ -114,7 +114,8 @@ func relaxedPath(path string) (string, error) {
 // SortBy orders objs by the value at path, as `get --sort-by` does: path is
 // a jsonpath expression with or without braces (.metadata.creationTimestamp);
 // numbers compare as numbers, everything else as text, and an object without
-// the field comes first. The sort is stable.
+// the field comes first; a field no object has is an error. The sort is
+// stable.
 func SortBy(objs []api.Object, path string) error {
 	expr, err := relaxedPath(path)
 	if err != nil {
@@ -155,6 +156,10 @@ func SortBy(objs []api.Object, path string) error {
 			}
 		}
 		keys[i] = k
+	}
+	if len(keys) > 0 && !slices.ContainsFunc(keys, func(k keyed) bool { return k.present }) {
+		// A path no object has is a typo, as kubectl reports it.
+		return fmt.Errorf("couldn't find any field with path %q in the list of objects", expr)
 	}
 	slices.SortStableFunc(keys, func(a, b keyed) int {
 		switch {

@@ -401,6 +401,9 @@ func TestSortBy(t *testing.T) {
 	if err := SortBy(objs, "{.metadata.name}"); err != nil || names(objs) != "a b c d" {
 		t.Errorf("by name: %s, %v", names(objs), err)
 	}
+	if err := SortBy(objs, ".spec.nosuch"); err == nil || !strings.Contains(err.Error(), "couldn't find any field") {
+		t.Errorf("a field no object has: %v", err)
+	}
 	if err := SortBy(objs, "{.metadata.name"); err == nil {
 		t.Error("a bad path should be an error")
 	}
