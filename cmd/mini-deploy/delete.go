@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mini-deploy/mini-deploy/cmd/mini-deploy/internal/printer"
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
 )
 
@@ -22,6 +24,7 @@ type deleteOptions struct {
 	gracePeriod    int
 	now            bool
 	force          bool
+	wait           bool
 }
 
 func newDeleteCommand(g *globalOptions) *cobra.Command {
@@ -54,6 +57,7 @@ Examples:
 	f.IntVar(&o.gracePeriod, "grace-period", -1, "seconds a pod gets to stop, its drain included (-1: the pod's terminationGracePeriodSeconds)")
 	f.BoolVar(&o.now, "now", false, "stop pods at once: --grace-period=1")
 	f.BoolVar(&o.force, "force", false, "with --grace-period=0, kill pods without waiting for their requests to finish")
+	f.BoolVar(&o.wait, "wait", true, "return once deleted pods are gone, as kubectl does")
 	return cmd
 }
 
@@ -134,6 +138,7 @@ func runDelete(ctx context.Context, o *deleteOptions) error {
 		fmt.Fprintln(o.errOut, "Warning: Immediate deletion does not wait for the pods' requests to finish or for them to exit; they are killed.")
 	}
 	var errs []error
+	var deletedPods []ref
 	for _, r := range refs {
 		_, err := c.Delete(ctx, r.kind, r.ns, r.name, opts)
 		if err != nil {
@@ -143,11 +148,34 @@ func runDelete(ctx context.Context, o *deleteOptions) error {
 			errs = append(errs, err)
 			continue
 		}
+		if r.kind == api.KindPod {
+			deletedPods = append(deletedPods, r)
+		}
 		if opts.GracePeriodSeconds != nil && *opts.GracePeriodSeconds == 0 {
 			fmt.Fprintf(o.out, "%s %q force deleted\n", printer.Resource(r.kind), r.name)
 			continue
 		}
 		fmt.Fprintf(o.out, "%s %q deleted\n", printer.Resource(r.kind), r.name)
+	}
+	// A pod drains and stops before it is gone; kubectl waits for that.
+	// Workloads are gone from the store at once.
+	if o.wait {
+		for _, r := range deletedPods {
+			for {
+				_, err := c.Get(ctx, api.KindPod, r.ns, r.name)
+				if err != nil {
+					if !isNotFound(err) {
+						errs = append(errs, err)
+					}
+					break
+				}
+				select {
+				case <-ctx.Done():
+					return errors.Join(append(errs, ctx.Err())...)
+				case <-time.After(200 * time.Millisecond):
+				}
+			}
+		}
 	}
 	return errors.Join(errs...)
 }

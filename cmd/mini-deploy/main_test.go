@@ -30,6 +30,8 @@ type fakeBackend struct {
 	nRU        int
 	watch      chan server.WatchEvent
 	notServing []server.PortProblem
+	podGets    int     // a deleted pod stays for this many Gets
+	lingering  api.Key // the pod that stays
 }
 
 func newFake(objs ...api.Object) *fakeBackend {
@@ -84,6 +86,13 @@ func (f *fakeBackend) Get(ctx context.Context, kind, ns, name string) (api.Objec
 		return ru, nil
 	}
 	if o, ok := f.objects[api.Key{Kind: kind, Namespace: ns, Name: name}]; ok {
+		if k := (api.Key{Kind: kind, Namespace: ns, Name: name}); k == f.lingering {
+			f.podGets--
+			f.record("Get %s %s (terminating)", kind, name)
+			if f.podGets == 0 {
+				delete(f.objects, k)
+			}
+		}
 		return o, nil
 	}
 	return nil, &notFoundErr{fmt.Sprintf("%s %q not found", store.Resource(kind), name)}
@@ -110,6 +119,11 @@ func (f *fakeBackend) Delete(ctx context.Context, kind, ns, name string, opts se
 		f.record("Delete %s %s %s", kind, name, opts.Cascade)
 	}
 	o, err := f.Get(ctx, kind, ns, name)
+	if err == nil && kind == api.KindPod && f.podGets > 0 {
+		// The pod drains for a while: it stays for podGets more Gets.
+		f.lingering = api.KeyOf(o)
+		return o, nil
+	}
 	if err == nil {
 		delete(f.objects, api.KeyOf(o))
 	}

@@ -397,3 +397,22 @@ func TestLogsBySelector(t *testing.T) {
 		t.Errorf("logs with a name and -l: %d %q", code, errOut)
 	}
 }
+
+// delete pod waits, as kubectl does, until the pod has drained and is gone;
+// --wait=false returns at once.
+func TestDeletePodWaitsUntilItIsGone(t *testing.T) {
+	fb := newFake(kubiaPod("kubia-v1-x7k2p", true), kubiaPod("kubia-v1-y8l3q", true))
+	fb.podGets = 2
+	home := daemon(t, fb)
+	out, _, code := cli(t, home, "delete", "pod", "kubia-v1-x7k2p")
+	if code != 0 || out != "pod \"kubia-v1-x7k2p\" deleted\n" {
+		t.Fatalf("delete: %d %q", code, out)
+	}
+	if got := strings.Join(fb.calls, "|"); got != "Delete Pod kubia-v1-x7k2p background|Get Pod kubia-v1-x7k2p (terminating)|Get Pod kubia-v1-x7k2p (terminating)" {
+		t.Errorf("calls %s, want the delete and gets until the pod is gone", got)
+	}
+	fb.calls, fb.podGets = nil, 2
+	if _, _, code := cli(t, home, "delete", "pod", "kubia-v1-y8l3q", "--wait=false"); code != 0 || strings.Join(fb.calls, "|") != "Delete Pod kubia-v1-y8l3q background" {
+		t.Errorf("delete --wait=false: %d %q", code, fb.calls)
+	}
+}
