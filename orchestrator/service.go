@@ -337,11 +337,19 @@ func (o *Orchestrator) allocateNodePorts(svc *api.Service, old *api.Service, oth
 			mine[p.NodePort] = true
 		}
 	}
+	// A port that names no nodePort keeps the one its namesake had, as the
+	// Kubernetes API server matches them: by port name, so that changing a
+	// port's number keeps its node port, unless the new spec gives that
+	// node port to another port.
+	given := map[int32]bool{}
+	for _, p := range svc.Spec.Ports {
+		given[p.NodePort] = true
+	}
 	for i := range svc.Spec.Ports {
 		p := &svc.Spec.Ports[i]
 		if p.NodePort == 0 && old != nil {
 			for _, op := range old.Spec.Ports {
-				if op.Port == p.Port && op.NodePort != 0 {
+				if op.Name == p.Name && op.NodePort != 0 && !given[op.NodePort] {
 					p.NodePort = op.NodePort
 				}
 			}

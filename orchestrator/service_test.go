@@ -92,6 +92,16 @@ func TestAllocatedNodePortIsKeptAcrossApplies(t *testing.T) {
 			t.Errorf("re-apply of the same file: %s %s %s, want unchanged", r.Kind, r.Name, r.Action)
 		}
 	}
+	// A port whose number changes keeps its node port: ports are matched by
+	// name, as the Kubernetes API server does (the seed's one port has none).
+	h.apply(strings.Replace(seedRC, "  - port: 80\n", "  - port: 8081\n", 1))
+	obj, _ := h.o.Get(context.Background(), api.KindService, "default", "kubia")
+	if port := obj.(*api.Service).Spec.Ports[0].Port; port != 8081 {
+		t.Fatalf("port %d after the apply, want 8081", port)
+	}
+	if got := get(); got != first {
+		t.Errorf("nodePort changed from %d to %d when the port's number changed", first, got)
+	}
 }
 
 // A named targetPort that the pods do not declare gives them no endpoint:
