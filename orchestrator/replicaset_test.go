@@ -443,13 +443,20 @@ spec:
 		}
 		return terminating && ready == 1
 	})
-	obj, err := h.o.Get(context.Background(), api.KindReplicationController, "default", "slow")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if st := obj.(*api.ReplicationController).Status; st.Replicas != 1 {
-		t.Errorf("status counts %d replicas with one terminating and one new, want 1", st.Replicas)
-	}
+	// The status, written by the controller's next sync, counts the new pod
+	// alone.
+	h.eventually("a status of 1 replica, 1 ready, while the old pod terminates", func() bool {
+		obj, err := h.o.Get(context.Background(), api.KindReplicationController, "default", "slow")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := obj.(*api.ReplicationController).Status
+		terminating := false
+		for _, p := range h.pods("app=slow") {
+			terminating = terminating || p.Name == victim
+		}
+		return st.Replicas == 1 && st.ReadyReplicas == 1 && terminating
+	})
 	// It still runs while it terminates, and exec reaches it, as in Kubernetes.
 	if _, err := h.o.Exec(context.Background(), "default", victim, []string{"ls"}); err != nil {
 		t.Errorf("exec in a terminating pod: %v", err)
