@@ -351,11 +351,16 @@ func (o *Orchestrator) keepPodRunning(ctx context.Context, w *workload, p *pod) 
 		}
 		return 0
 	}
-	if p.container.Running() || p.container.State == rt.StateCreated && p.waiting == "" {
-		if p.waiting != "" {
+	if p.container.Running() || p.creating {
+		if p.waiting != "" && p.container.Running() {
 			o.pods.update(p.namespace, p.name, func(cp *pod) { cp.waiting, cp.waitingMsg = "", "" })
 		}
 		return 0
+	}
+	if p.container.State == rt.StateCreated && p.waiting == "" {
+		// Created and never started, and nobody is starting it: a daemon
+		// died between the two. Its first start is not a restart.
+		return o.startCreated(ctx, w, p)
 	}
 	if p.container.State == rt.StateRemoving {
 		return 0
@@ -412,6 +417,29 @@ func (o *Orchestrator) keepPodRunning(ctx context.Context, w *workload, p *pod) 
 		o.recordPodEvent(restarted, api.EventTypeNormal, "Started", "Started container %s", restarted.containerName())
 	}
 	o.log.Info("restarted pod", "pod", p.name, "restarts", p.restarts+1)
+	o.syncProbes()
+	return 0
+}
+
+// startCreated starts the container of a pod that a previous daemon created
+// but did not live to start, so that a rollout it was in can go on.
+func (o *Orchestrator) startCreated(ctx context.Context, w *workload, p *pod) time.Duration {
+	if err := o.rt.Start(ctx, p.container.ID); err != nil {
+		o.recorder.Eventf(w.obj, api.EventTypeWarning, "FailedCreate", "Error starting pod %s: %v", p.name, err)
+		return 5 * time.Second
+	}
+	ctr, err := o.rt.Inspect(ctx, p.container.ID)
+	var started *pod
+	o.pods.update(p.namespace, p.name, func(cp *pod) {
+		if err == nil {
+			cp.container = ctr
+		}
+		started = cp.clone()
+	})
+	if started != nil {
+		o.recordPodEvent(started, api.EventTypeNormal, "Started", "Started container %s", started.containerName())
+	}
+	o.log.Info("started a pod created by a previous daemon", "pod", p.name)
 	o.syncProbes()
 	return 0
 }

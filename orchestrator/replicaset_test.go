@@ -485,3 +485,39 @@ func TestDeleteWithAGracePeriodOverridesThePods(t *testing.T) {
 		return true
 	})
 }
+
+// A daemon that dies between creating a pod's container and starting it
+// leaves a container in the created state. The next daemon starts it, or a
+// rollout waiting for that pod would wait for ever.
+func TestContainerCreatedByADeadDaemonIsStarted(t *testing.T) {
+	dir := t.TempDir()
+	f := fake.New()
+	f.AddImage("luksa/kubia:v1")
+	f.SetStartDelay(time.Hour) // every start hangs until the daemon dies
+	h := newHarness(t, f, dir)
+	h.apply(seedRC)
+	h.eventually("3 containers created", func() bool {
+		ctrs, _ := f.List(context.Background(), nil)
+		return len(ctrs) == 3
+	})
+	h.stop()
+	ctrs, _ := f.List(context.Background(), nil)
+	for _, c := range ctrs {
+		if c.State != rt.StateCreated {
+			t.Fatalf("container %s is %s, want created", c.Name, c.State)
+		}
+	}
+
+	f.SetStartDelay(0)
+	h = newHarness(t, f, dir, func(o *Options) { o.ResyncPeriod = time.Hour })
+	h.eventually("the 3 created containers running and ready", func() bool { return h.readyPods("app=kubia") == 3 })
+	after, _ := f.List(context.Background(), nil)
+	if len(after) != 3 {
+		t.Errorf("%d containers, want the 3 created before", len(after))
+	}
+	for _, p := range h.pods("app=kubia") {
+		if p.Status.ContainerStatuses[0].RestartCount != 0 {
+			t.Errorf("pod %s counts %d restarts for its first start", p.Name, p.Status.ContainerStatuses[0].RestartCount)
+		}
+	}
+}
