@@ -360,7 +360,7 @@ func (o *Orchestrator) keepPodRunning(ctx context.Context, w *workload, p *pod) 
 	if p.container.State == rt.StateCreated && p.waiting == "" {
 		// Created and never started, and nobody is starting it: a daemon
 		// died between the two. Its first start is not a restart.
-		return o.startCreated(ctx, w, p)
+		return o.startContainer(ctx, w, p, false)
 	}
 	if p.container.State == rt.StateRemoving {
 		return 0
@@ -396,50 +396,46 @@ func (o *Orchestrator) keepPodRunning(ctx context.Context, w *workload, p *pod) 
 		}
 		return time.Until(due)
 	}
-	if err := o.rt.Start(ctx, p.container.ID); err != nil {
-		o.recorder.Eventf(w.obj, api.EventTypeWarning, "FailedRestart", "Error restarting pod %s: %v", p.name, err)
-		return 5 * time.Second
-	}
-	ctr, err := o.rt.Inspect(ctx, p.container.ID)
-	var restarted *pod
-	o.pods.update(p.namespace, p.name, func(cp *pod) {
-		cp.restarts++
-		cp.waiting, cp.waitingMsg = "", ""
-		cp.nextRestart = time.Time{}
-		cp.ready, cp.readySince = false, time.Time{}
-		if err == nil {
-			cp.container = ctr
-		}
-		restarted = cp.clone()
-	})
-	if restarted != nil {
-		o.savePodRecord(restarted)
-		o.recordPodEvent(restarted, api.EventTypeNormal, "Started", "Started container %s", restarted.containerName())
-	}
-	o.log.Info("restarted pod", "pod", p.name, "restarts", p.restarts+1)
-	o.syncProbes()
-	return 0
+	return o.startContainer(ctx, w, p, true)
 }
 
-// startCreated starts the container of a pod that a previous daemon created
-// but did not live to start, so that a rollout it was in can go on.
-func (o *Orchestrator) startCreated(ctx context.Context, w *workload, p *pod) time.Duration {
+// startContainer starts p's existing container: again after it exited
+// (restart), or for the first time when a daemon that died created it and
+// did not live to start it, so that a rollout it was in can go on.
+func (o *Orchestrator) startContainer(ctx context.Context, w *workload, p *pod, restart bool) time.Duration {
 	if err := o.rt.Start(ctx, p.container.ID); err != nil {
-		o.recorder.Eventf(w.obj, api.EventTypeWarning, "FailedCreate", "Error starting pod %s: %v", p.name, err)
+		reason, what := "FailedRestart", "restarting"
+		if !restart {
+			reason, what = "FailedCreate", "starting"
+		}
+		o.recorder.Eventf(w.obj, api.EventTypeWarning, reason, "Error %s pod %s: %v", what, p.name, err)
 		return 5 * time.Second
 	}
 	ctr, err := o.rt.Inspect(ctx, p.container.ID)
 	var started *pod
 	o.pods.update(p.namespace, p.name, func(cp *pod) {
+		if restart {
+			cp.restarts++
+			cp.waiting, cp.waitingMsg = "", ""
+			cp.nextRestart = time.Time{}
+			cp.ready, cp.readySince = false, time.Time{}
+		}
 		if err == nil {
 			cp.container = ctr
 		}
 		started = cp.clone()
 	})
 	if started != nil {
+		if restart {
+			o.savePodRecord(started)
+		}
 		o.recordPodEvent(started, api.EventTypeNormal, "Started", "Started container %s", started.containerName())
 	}
-	o.log.Info("started a pod created by a previous daemon", "pod", p.name)
+	if restart {
+		o.log.Info("restarted pod", "pod", p.name, "restarts", p.restarts+1)
+	} else {
+		o.log.Info("started a pod created by a previous daemon", "pod", p.name)
+	}
 	o.syncProbes()
 	return 0
 }
