@@ -108,10 +108,10 @@ func threeWay(live, last, applied map[string]any) map[string]any {
 }
 
 func toMap(obj api.Object) (map[string]any, error) {
-	b, err := json.Marshal(obj)
+	g, err := api.Generic(obj)
 	if err != nil {
 		return nil, err
 	}
-	var m map[string]any
-	return m, json.Unmarshal(b, &m)
+	m, _ := g.(map[string]any)
+	return m, nil
 }

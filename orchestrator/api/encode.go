@@ -22,27 +22,38 @@ func ToJSON(v any) ([]byte, error) {
 // so field names, omitempty and custom marshalers are the JSON ones, and keys
 // come out sorted as kubectl's do.
 func ToYAML(v any) ([]byte, error) {
-	b, err := json.Marshal(v)
+	generic, err := Generic(v)
 	if err != nil {
-		return nil, err
-	}
-	dec := json.NewDecoder(bytes.NewReader(b))
-	// Numbers must stay exact integers; float64 would print 1e+06.
-	dec.UseNumber()
-	var generic any
-	if err := dec.Decode(&generic); err != nil {
 		return nil, err
 	}
 	var out bytes.Buffer
 	enc := yaml.NewEncoder(&out)
 	enc.SetIndent(2)
-	if err := enc.Encode(numbers(generic)); err != nil {
+	if err := enc.Encode(generic); err != nil {
 		return nil, fmt.Errorf("encode yaml: %w", err)
 	}
 	if err := enc.Close(); err != nil {
 		return nil, err
 	}
 	return out.Bytes(), nil
+}
+
+// Generic is v as its JSON says it: maps, lists, strings, bools, and whole
+// numbers as int64 (others float64), so that they stay exact where float64
+// would print 1e+06 and compare equal to an integer in a jsonpath filter.
+// ToYAML, kubectl-style jsonpath and the apply merge read objects this way.
+func Generic(v any) (any, error) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
+	var generic any
+	if err := dec.Decode(&generic); err != nil {
+		return nil, err
+	}
+	return numbers(generic), nil
 }
 
 // numbers replaces json.Number, which yaml.v3 would quote as a string, with

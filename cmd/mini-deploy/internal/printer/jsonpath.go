@@ -1,9 +1,7 @@
 package printer
 
 import (
-	"bytes"
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strings"
@@ -23,7 +21,7 @@ const FormatJSONPathPrefix = "jsonpath="
 // index out of range is an error. v is marshalled to JSON first, so the
 // paths are the JSON field names.
 func jsonPath(template string, v any) (string, error) {
-	doc, err := jsonDoc(v)
+	doc, err := api.Generic(v)
 	if err != nil {
 		return "", err
 	}
@@ -71,7 +69,7 @@ func (p *Printer) customColumns(spec string, objs []api.Object) error {
 		cols.add(headers)
 	}
 	for _, obj := range objs {
-		doc, err := jsonDoc(obj)
+		doc, err := api.Generic(obj)
 		if err != nil {
 			return err
 		}
@@ -134,7 +132,7 @@ func SortBy(objs []api.Object, path string) error {
 	}
 	keys := make([]keyed, len(objs))
 	for i, obj := range objs {
-		doc, err := jsonDoc(obj)
+		doc, err := api.Generic(obj)
 		if err != nil {
 			return err
 		}
@@ -229,7 +227,7 @@ func ParseFieldSelector(s string) (*FieldSelector, error) {
 func (fs *FieldSelector) Filter(objs []api.Object) ([]api.Object, error) {
 	var out []api.Object
 	for _, obj := range objs {
-		doc, err := jsonDoc(obj)
+		doc, err := api.Generic(obj)
 		if err != nil {
 			return nil, err
 		}
@@ -253,41 +251,4 @@ func (fs *FieldSelector) Filter(objs []api.Object) ([]api.Object, error) {
 		}
 	}
 	return out, nil
-}
-
-// jsonDoc is v as kubectl's jsonpath sees an object: its JSON, with whole
-// numbers as int64 and others as float64, so that a filter such as
-// ?(@.spec.replicas==3) compares like with like.
-func jsonDoc(v any) (any, error) {
-	raw, err := json.Marshal(v)
-	if err != nil {
-		return nil, err
-	}
-	d := json.NewDecoder(bytes.NewReader(raw))
-	d.UseNumber()
-	var doc any
-	if err := d.Decode(&doc); err != nil {
-		return nil, err
-	}
-	return numbers(doc), nil
-}
-
-func numbers(v any) any {
-	switch x := v.(type) {
-	case map[string]any:
-		for k, e := range x {
-			x[k] = numbers(e)
-		}
-	case []any:
-		for i, e := range x {
-			x[i] = numbers(e)
-		}
-	case json.Number:
-		if n, err := x.Int64(); err == nil {
-			return n
-		}
-		f, _ := x.Float64()
-		return f
-	}
-	return v
 }
