@@ -54,13 +54,9 @@ func (p *Printer) customColumns(spec string, objs []api.Object) error {
 		if !ok || header == "" || path == "" {
 			return fmt.Errorf("unexpected custom-columns spec: %s, expected <header>:<json-path-expr>", col)
 		}
-		expr, err := relaxedPath(path)
+		j, _, err := fieldPath(header, path)
 		if err != nil {
 			return err
-		}
-		j := jsonpath.New(header).AllowMissingKeys(true)
-		if err := j.Parse(expr); err != nil {
-			return fmt.Errorf("error parsing jsonpath %s, %w", expr, err)
 		}
 		headers, paths = append(headers, header), append(paths, j)
 	}
@@ -95,6 +91,30 @@ func (p *Printer) customColumns(spec string, objs []api.Object) error {
 	return cols.flush()
 }
 
+// fieldPath compiles a path as a column, --sort-by and --field-selector
+// write it (see relaxedPath); a missing key finds nothing. It returns the
+// template it compiled too, for messages.
+func fieldPath(name, path string) (*jsonpath.JSONPath, string, error) {
+	expr, err := relaxedPath(path)
+	if err != nil {
+		return nil, "", err
+	}
+	j := jsonpath.New(name).AllowMissingKeys(true)
+	if err := j.Parse(expr); err != nil {
+		return nil, "", fmt.Errorf("error parsing jsonpath %s, %w", expr, err)
+	}
+	return j, expr, nil
+}
+
+// firstValue is the first value j finds in doc, if any.
+func firstValue(j *jsonpath.JSONPath, doc any) (v any, found bool, err error) {
+	results, err := j.FindResults(doc)
+	if err != nil || len(results) == 0 || len(results[0]) == 0 {
+		return nil, false, err
+	}
+	return results[0][0].Interface(), true, nil
+}
+
 // relaxedPath turns a column's path, written name.sub, .name.sub,
 // {name.sub} or {.name.sub}, into the jsonpath template {.name.sub}.
 func relaxedPath(path string) (string, error) {
@@ -115,13 +135,9 @@ func relaxedPath(path string) (string, error) {
 // the field comes first; a field no object has is an error. The sort is
 // stable.
 func SortBy(objs []api.Object, path string) error {
-	expr, err := relaxedPath(path)
+	j, expr, err := fieldPath("sort-by", path)
 	if err != nil {
 		return err
-	}
-	j := jsonpath.New("sort-by").AllowMissingKeys(true)
-	if err := j.Parse(expr); err != nil {
-		return fmt.Errorf("error parsing jsonpath %s, %w", expr, err)
 	}
 	type keyed struct {
 		obj     api.Object
@@ -136,14 +152,12 @@ func SortBy(objs []api.Object, path string) error {
 		if err != nil {
 			return err
 		}
-		results, err := j.FindResults(doc)
+		v, found, err := firstValue(j, doc)
 		if err != nil {
 			return err
 		}
-		k := keyed{obj: obj}
-		if len(results) > 0 && len(results[0]) > 0 {
-			v := results[0][0].Interface()
-			k.present = true
+		k := keyed{obj: obj, present: found}
+		if found {
 			switch n := v.(type) {
 			case int64:
 				k.num, k.isNum = float64(n), true
@@ -210,12 +224,8 @@ func ParseFieldSelector(s string) (*FieldSelector, error) {
 			return nil, fmt.Errorf("invalid selector: '%s'; can't understand '%s'", s, term)
 		}
 		field, value, _ := strings.Cut(term, op)
-		expr, err := relaxedPath(strings.TrimSpace(field))
+		j, _, err := fieldPath(field, strings.TrimSpace(field))
 		if err != nil {
-			return nil, fmt.Errorf("invalid field selector %q: %w", term, err)
-		}
-		j := jsonpath.New(field).AllowMissingKeys(true)
-		if err := j.Parse(expr); err != nil {
 			return nil, fmt.Errorf("invalid field selector %q: %w", term, err)
 		}
 		fs.terms = append(fs.terms, fieldTerm{path: j, value: strings.TrimSpace(value), negate: op == "!="})
@@ -233,13 +243,13 @@ func (fs *FieldSelector) Filter(objs []api.Object) ([]api.Object, error) {
 		}
 		keep := true
 		for _, t := range fs.terms {
-			results, err := t.path.FindResults(doc)
+			v, found, err := firstValue(t.path, doc)
 			if err != nil {
 				return nil, err
 			}
 			got := ""
-			if len(results) > 0 && len(results[0]) > 0 {
-				got = fmt.Sprint(results[0][0].Interface())
+			if found {
+				got = fmt.Sprint(v)
 			}
 			if (got == t.value) == t.negate {
 				keep = false
