@@ -60,7 +60,7 @@ func runExec(ctx context.Context, o *execOptions) error {
 			return unknownType(typ, false)
 		}
 		var err error
-		if pod, err = pickPod(ctx, c, &logsOptions{globalOptions: o.globalOptions}, rt, name); err != nil {
+		if pod, err = pickPod(ctx, c, o.globalOptions, rt, name); err != nil {
 			return err
 		}
 	}

@@ -75,7 +75,7 @@ func runLogs(ctx context.Context, o *logsOptions) error {
 			return unknownType(typ, false)
 		}
 		var err error
-		if pod, err = pickPod(ctx, c, o, rt, name); err != nil {
+		if pod, err = pickPod(ctx, c, o.globalOptions, rt, name); err != nil {
 			return err
 		}
 	}
@@ -83,24 +83,26 @@ func runLogs(ctx context.Context, o *logsOptions) error {
 	if !ok {
 		return nil
 	}
-	return copyLogs(ctx, c, o, pod, opts, o.out, false)
+	prefix := ""
+	if o.prefix {
+		obj, err := c.Get(ctx, api.KindPod, o.namespace, pod)
+		if err != nil {
+			return err
+		}
+		prefix = linePrefix(obj.(*api.Pod))
+	}
+	return copyLogs(ctx, c, o.namespace, pod, opts, o.out, prefix, false)
 }
 
-// copyLogs writes one pod's logs to w, each line begun with the pod's name
-// under --prefix. byLine writes whole lines only, for a w that several pods
-// share.
-func copyLogs(ctx context.Context, c *client.Client, o *logsOptions, pod string, opts server.LogOptions, w io.Writer, byLine bool) error {
-	rd, err := c.Logs(ctx, o.namespace, pod, opts)
+// copyLogs writes one pod's logs to w, each line begun with prefix (--prefix).
+// byLine writes whole lines only, for a w that several pods share.
+func copyLogs(ctx context.Context, c *client.Client, namespace, pod string, opts server.LogOptions, w io.Writer, prefix string, byLine bool) error {
+	rd, err := c.Logs(ctx, namespace, pod, opts)
 	if err != nil {
 		return err
 	}
 	defer rd.Close()
-	if o.prefix || byLine {
-		prefix := ""
-		if o.prefix {
-			// One container per pod here, named by the pod's template.
-			prefix = "[pod/" + pod + "/" + containerOf(ctx, c, o, pod) + "] "
-		}
+	if prefix != "" || byLine {
 		sc := bufio.NewScanner(rd)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
@@ -118,13 +120,14 @@ func copyLogs(ctx context.Context, c *client.Client, o *logsOptions, pod string,
 	return err
 }
 
-func containerOf(ctx context.Context, c *client.Client, o *logsOptions, pod string) string {
-	if obj, err := c.Get(ctx, api.KindPod, o.namespace, pod); err == nil {
-		if cs := obj.(*api.Pod).Spec.Containers; len(cs) > 0 {
-			return cs[0].Name
-		}
+// linePrefix is what --prefix begins a pod's lines with: [pod/NAME/CONTAINER].
+// A pod has one container here.
+func linePrefix(p *api.Pod) string {
+	container := "container"
+	if cs := p.Spec.Containers; len(cs) > 0 {
+		container = cs[0].Name
 	}
-	return "container"
+	return "[pod/" + p.Name + "/" + container + "] "
 }
 
 // logsOfSelected prints the logs of every pod -l matches, one after another
@@ -146,27 +149,30 @@ func logsOfSelected(ctx context.Context, c *client.Client, o *logsOptions) error
 	if !ok {
 		return nil
 	}
-	var names []string
-	for _, obj := range objs {
-		names = append(names, obj.Meta().Name)
+	// The listed pods give each its prefix: no Get a pod.
+	slices.SortFunc(objs, func(a, b api.Object) int { return strings.Compare(a.Meta().Name, b.Meta().Name) })
+	prefix := func(obj api.Object) string {
+		if !o.prefix {
+			return ""
+		}
+		return linePrefix(obj.(*api.Pod))
 	}
-	slices.Sort(names)
 	if !o.follow {
 		var errs []error
-		for _, name := range names {
-			if err := copyLogs(ctx, c, o, name, opts, o.out, false); err != nil {
+		for _, obj := range objs {
+			if err := copyLogs(ctx, c, o.namespace, obj.Meta().Name, opts, o.out, prefix(obj), false); err != nil {
 				errs = append(errs, err)
 			}
 		}
 		return errors.Join(errs...)
 	}
 	w := &lineWriter{w: o.out}
-	errs := make(chan error, len(names))
-	for _, name := range names {
-		go func() { errs <- copyLogs(ctx, c, o, name, opts, w, true) }()
+	errs := make(chan error, len(objs))
+	for _, obj := range objs {
+		go func() { errs <- copyLogs(ctx, c, o.namespace, obj.Meta().Name, opts, w, prefix(obj), true) }()
 	}
 	var all []error
-	for range names {
+	for range objs {
 		if err := <-errs; err != nil {
 			all = append(all, err)
 		}
@@ -190,7 +196,7 @@ func (l *lineWriter) Write(p []byte) (int, error) {
 // pickPod chooses a workload's pod as kubectl does: a ready one if there is
 // one, the newest among equals, and says which on stderr when there are
 // several.
-func pickPod(ctx context.Context, c *client.Client, o *logsOptions, rt *resourceType, name string) (string, error) {
+func pickPod(ctx context.Context, c *client.Client, o *globalOptions, rt *resourceType, name string) (string, error) {
 	if rt.kind == api.KindPod {
 		return name, nil
 	}
