@@ -104,10 +104,13 @@ func (o *Orchestrator) syncReplicaSet(ctx context.Context, key api.Key) (time.Du
 		later(o.keepPodRunning(ctx, w, p))
 	}
 
-	// The status first, so that a pod that just went away stops counting
-	// while its replacement is created (the engine takes a second or more).
-	later(o.updateReplicaStatus(w))
 	diff := int(w.replicas) - len(active)
+	if diff != 0 {
+		// The status first, so that a pod that just went away stops counting
+		// while its replacement is created (the engine takes a second or
+		// more). With nothing to do, the status at the end is enough.
+		later(o.updateReplicaStatus(w))
+	}
 	switch {
 	case diff > 0:
 		// In parallel: the engine takes about a second to start a container
