@@ -19,6 +19,7 @@ type queue struct {
 	dirty      map[api.Key]bool
 	processing map[api.Key]bool
 	waiting    delayHeap
+	waitingFor map[api.Key]*delayed // a key is at most once in waiting
 	timer      *time.Timer
 	failures   map[api.Key]int
 	shutdown   bool
@@ -33,6 +34,7 @@ func newQueue() *queue {
 	q := &queue{
 		dirty:      map[api.Key]bool{},
 		processing: map[api.Key]bool{},
+		waitingFor: map[api.Key]*delayed{},
 		failures:   map[api.Key]int{},
 	}
 	q.cond = sync.NewCond(&q.mu)
@@ -58,7 +60,8 @@ func (q *queue) addLocked(key api.Key) {
 	q.cond.Signal()
 }
 
-// AddAfter makes key ready after d.
+// AddAfter makes key ready after d. A key already waiting keeps one entry in
+// the delay heap, due at the earlier of the two times.
 func (q *queue) AddAfter(key api.Key, d time.Duration) {
 	if d <= 0 {
 		q.Add(key)
@@ -69,7 +72,18 @@ func (q *queue) AddAfter(key api.Key, d time.Duration) {
 	if q.shutdown {
 		return
 	}
-	heap.Push(&q.waiting, delayed{key: key, at: time.Now().Add(d)})
+	at := time.Now().Add(d)
+	if w, ok := q.waitingFor[key]; ok {
+		if at.Before(w.at) {
+			w.at = at
+			heap.Fix(&q.waiting, w.index)
+			q.armLocked()
+		}
+		return
+	}
+	w := &delayed{key: key, at: at}
+	q.waitingFor[key] = w
+	heap.Push(&q.waiting, w)
 	q.armLocked()
 }
 
@@ -109,7 +123,8 @@ func (q *queue) promote() {
 	defer q.mu.Unlock()
 	now := time.Now()
 	for len(q.waiting) > 0 && !q.waiting[0].at.After(now) {
-		d := heap.Pop(&q.waiting).(delayed)
+		d := heap.Pop(&q.waiting).(*delayed)
+		delete(q.waitingFor, d.key)
 		q.addLocked(d.key)
 	}
 	q.armLocked()
@@ -162,19 +177,29 @@ func (q *queue) Len() int {
 }
 
 type delayed struct {
-	key api.Key
-	at  time.Time
+	key   api.Key
+	at    time.Time
+	index int // in the heap, kept by Swap and Push for heap.Fix
 }
 
-type delayHeap []delayed
+type delayHeap []*delayed
 
 func (h delayHeap) Len() int           { return len(h) }
 func (h delayHeap) Less(i, j int) bool { return h[i].at.Before(h[j].at) }
-func (h delayHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *delayHeap) Push(x any)        { *h = append(*h, x.(delayed)) }
+func (h delayHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+func (h *delayHeap) Push(x any) {
+	d := x.(*delayed)
+	d.index = len(*h)
+	*h = append(*h, d)
+}
 func (h *delayHeap) Pop() any {
 	old := *h
 	x := old[len(old)-1]
+	old[len(old)-1] = nil
 	*h = old[:len(old)-1]
 	return x
 }

@@ -63,3 +63,23 @@ func TestQueueShutdownWakesGet(t *testing.T) {
 		t.Fatal("Get after Shutdown returned ok")
 	}
 }
+
+func TestQueueAddAfterKeepsOneEntryPerKeyAtTheEarlierTime(t *testing.T) {
+	q := newQueue()
+	defer q.Shutdown()
+	k := api.Key{Kind: "ReplicaSet", Namespace: "default", Name: "kubia"}
+	for range 100 {
+		q.AddAfter(k, time.Hour)
+	}
+	q.AddAfter(k, time.Minute)
+	q.AddAfter(k, 2*time.Hour)
+	q.mu.Lock()
+	n, at := len(q.waiting), q.waiting[0].at
+	q.mu.Unlock()
+	if n != 1 {
+		t.Fatalf("delay heap holds %d entries for one key, want 1", n)
+	}
+	if until := time.Until(at); until > time.Minute {
+		t.Fatalf("key due in %v, want the earlier time (<= 1m)", until)
+	}
+}
