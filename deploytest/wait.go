@@ -123,7 +123,7 @@ func WaitForHTTP(ctx context.Context, url, want string) (string, error) {
 		case strings.Contains(body, want):
 			return body, nil
 		default:
-			last = fmt.Sprintf("body %q does not contain %q", truncate(body, 200), want)
+			last = fmt.Sprintf("body %q does not contain %q", api.Truncate(body, 200), want)
 		}
 		select {
 		case <-ctx.Done():
@@ -148,15 +148,7 @@ func get(ctx context.Context, hc *http.Client, url string) (string, error) {
 		return "", err
 	}
 	if resp.StatusCode/100 != 2 {
-		return "", fmt.Errorf("%s: %s", resp.Status, truncate(string(body), 200))
+		return "", fmt.Errorf("%s: %s", resp.Status, api.Truncate(string(body), 200))
 	}
 	return string(body), nil
-}
-
-func truncate(s string, n int) string {
-	s = strings.TrimSpace(s)
-	if len(s) > n {
-		return s[:n] + "..."
-	}
-	return s
 }

@@ -31,7 +31,7 @@ var _ server.Backend = (*Orchestrator)(nil)
 var errDryRun = errors.New("dry run")
 
 func notFound(kind, name string) error {
-	return fmt.Errorf("%s %q %w", store.Resource(kind), name, store.ErrNotFound)
+	return fmt.Errorf("%s %q %w", api.Resource(kind), name, store.ErrNotFound)
 }
 
 // Apply creates or updates every object in one transaction, kubectl-apply
@@ -726,7 +726,7 @@ func (o *Orchestrator) Rollout(ctx context.Context, req server.RolloutRequest) (
 		if err != nil {
 			return resp, err
 		}
-		t := copyTemplate(&d.Spec.Template)
+		t := api.Copy(&d.Spec.Template)
 		for cname, image := range req.Images {
 			found := false
 			for i := range t.Spec.Containers {

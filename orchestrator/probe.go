@@ -264,7 +264,7 @@ func (o *Orchestrator) runProbe(ctx context.Context, p *pod, probe *api.Probe) e
 			return err
 		}
 		if res.ExitCode != 0 {
-			return fmt.Errorf("command %q exited with %d: %s", probe.Exec.Command, res.ExitCode, truncate(string(res.Output), 200))
+			return fmt.Errorf("command %q exited with %d: %s", probe.Exec.Command, res.ExitCode, api.Truncate(string(res.Output), 200))
 		}
 		return nil
 	}
@@ -372,11 +372,4 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 		return sleep(ctx, d)
 	}
 	return ctx.Err() == nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "..."
 }

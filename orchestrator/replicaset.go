@@ -193,7 +193,7 @@ func (o *Orchestrator) createPod(ctx context.Context, w *workload) error {
 		name:      podName(w.name),
 		namespace: w.namespace,
 		labels:    maps.Clone(t.Labels),
-		spec:      copyPodSpec(t.Spec),
+		spec:      *api.Copy(&t.Spec),
 		ownerKind: w.kind,
 		ownerName: w.name,
 		ownerUID:  w.uid,

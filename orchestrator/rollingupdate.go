@@ -83,11 +83,11 @@ func (o *Orchestrator) syncRollingUpdate(ctx context.Context, key api.Key) (time
 		if err != nil {
 			return fail(err.Error())
 		}
-		ru.Status.Desired = replicasOf(old.Spec.Replicas)
+		ru.Status.Desired = api.Replicas(old.Spec.Replicas)
 		ru.Status.Lines = append(ru.Status.Lines,
 			"Created "+to,
 			fmt.Sprintf("Scaling up %s from 0 to %d, scaling down %s from %d to 0 (keep %d pods available, don't exceed %d pods)",
-				to, ru.Status.Desired, from, replicasOf(old.Spec.Replicas), ru.Status.Desired, ru.Status.Desired+1))
+				to, ru.Status.Desired, from, api.Replicas(old.Spec.Replicas), ru.Status.Desired, ru.Status.Desired+1))
 		ru.Status.LastStep = api.Now()
 		err = o.store.Txn(func(tx *store.Tx) error {
 			if _, err := tx.Create(nw); err != nil {
@@ -101,7 +101,7 @@ func (o *Orchestrator) syncRollingUpdate(ctx context.Context, key api.Key) (time
 	}
 	nw := newObj.(*api.ReplicationController)
 	desired := ru.Status.Desired
-	oldN, newN := replicasOf(old.Spec.Replicas), replicasOf(nw.Spec.Replicas)
+	oldN, newN := api.Replicas(old.Spec.Replicas), api.Replicas(nw.Spec.Replicas)
 
 	// A step waits until the previous one took effect: the new pods are
 	// available and the old ones are gone, not just asked to go.
@@ -199,11 +199,4 @@ func (o *Orchestrator) ownedPodCount(uid string) int {
 		}
 	}
 	return n
-}
-
-func replicasOf(r *int32) int32 {
-	if r == nil {
-		return 1
-	}
-	return *r
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net"
 	"slices"
-	"sort"
 	"strconv"
 	"time"
 
@@ -430,13 +429,5 @@ func (o *Orchestrator) takeReserved(port int32) net.Listener {
 
 // ServiceURLs returns http://address:nodePort for each port of svc.
 func (o *Orchestrator) ServiceURLs(svc *api.Service) []string {
-	var out []string
-	ports := append([]api.ServicePort(nil), svc.Spec.Ports...)
-	sort.Slice(ports, func(i, j int) bool { return ports[i].Port < ports[j].Port })
-	for _, p := range ports {
-		if p.NodePort != 0 {
-			out = append(out, "http://"+net.JoinHostPort(o.opts.Address, strconv.Itoa(int(p.NodePort))))
-		}
-	}
-	return out
+	return api.ServiceURLs(svc, o.opts.Address)
 }

@@ -95,7 +95,7 @@ func (f *fakeBackend) Get(ctx context.Context, kind, ns, name string) (api.Objec
 		}
 		return o, nil
 	}
-	return nil, &notFoundErr{fmt.Sprintf("%s %q not found", store.Resource(kind), name)}
+	return nil, &notFoundErr{fmt.Sprintf("%s %q not found", api.Resource(kind), name)}
 }
 
 func (f *fakeBackend) List(ctx context.Context, kind, ns, sel string) ([]api.Object, error) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
@@ -14,16 +15,23 @@ type resourceType struct {
 	aliases []string // every other spelling, short names first
 }
 
-var resourceTypes = []*resourceType{
-	{api.KindPod, "pods", []string{"po", "pod"}},
-	{api.KindReplicationController, "replicationcontrollers", []string{"rc", "replicationcontroller"}},
-	{api.KindReplicaSet, "replicasets", []string{"rs", "replicaset", "replicaset.apps", "replicasets.apps"}},
-	{api.KindDeployment, "deployments", []string{"deploy", "deployment", "deployment.apps", "deployments.apps"}},
-	{api.KindService, "services", []string{"svc", "service"}},
-	{api.KindEndpoints, "endpoints", []string{"ep"}},
-	{api.KindEvent, "events", []string{"ev", "event"}},
-	{api.KindRollingUpdate, "rollingupdates", []string{"rollingupdate"}},
-}
+// resourceTypes are the kinds the API serves, in api's order, with the
+// spellings kubectl accepts: the short names, the singular and, for a kind of
+// the apps group, both names qualified by it (deployments.apps).
+var resourceTypes = func() []*resourceType {
+	var out []*resourceType
+	for _, k := range api.Kinds(api.Served) {
+		aliases := slices.Clone(k.ShortNames)
+		if k.Singular != k.Plural {
+			aliases = append(aliases, k.Singular)
+		}
+		if k.Group == "apps" {
+			aliases = append(aliases, k.Singular+".apps", k.Plural+".apps")
+		}
+		out = append(out, &resourceType{kind: k.Kind, plural: k.Plural, aliases: aliases})
+	}
+	return out
+}()
 
 // allTypes is what `get all` lists, in kubectl's order.
 var allTypes = []string{api.KindPod, api.KindReplicationController, api.KindService, api.KindDeployment, api.KindReplicaSet}

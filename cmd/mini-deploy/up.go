@@ -291,7 +291,7 @@ func checkReady(ctx context.Context, c *client.Client, w *workload) error {
 			return err
 		}
 		d := obj.(*api.Deployment)
-		w.status = fmt.Sprintf("%d/%d ready", d.Status.ReadyReplicas, replicasOf(d.Spec.Replicas))
+		w.status = fmt.Sprintf("%d/%d ready", d.Status.ReadyReplicas, api.Replicas(d.Spec.Replicas))
 		w.ready = resp.Done
 		return nil
 	}
@@ -307,18 +307,11 @@ func checkReady(ctx context.Context, c *client.Client, w *workload) error {
 	case *api.ReplicaSet:
 		want, st = o.Spec.Replicas, o.Status
 	}
-	n := replicasOf(want)
+	n := api.Replicas(want)
 	w.status = fmt.Sprintf("%d/%d ready", st.ReadyReplicas, n)
 	gen := obj.Meta().Generation
 	w.ready = st.ReadyReplicas == n && st.Replicas == n && (gen == 0 || st.ObservedGeneration >= gen)
 	return nil
-}
-
-func replicasOf(n *int32) int32 {
-	if n == nil {
-		return 1
-	}
-	return *n
 }
 
 // printServiceURLs prints `service/kubia: http://127.0.0.1:30123` for the
@@ -341,7 +334,7 @@ func printServiceURLs(ctx context.Context, w io.Writer, c *client.Client, info s
 	var buf bytes.Buffer
 	for _, obj := range svcs {
 		svc := obj.(*api.Service)
-		urls := printer.ServiceURLs(svc, info.Address)
+		urls := api.ServiceURLs(svc, info.Address)
 		if len(urls) > 0 {
 			fmt.Fprintf(&buf, "%s: %s\n", printer.Name(svc), strings.Join(urls, " "))
 		}

@@ -8,10 +8,9 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/client"
 	"github.com/mini-deploy/mini-deploy/orchestrator/labels"
-	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 )
 
-func isNotFound(err error) bool { return errors.Is(err, store.ErrNotFound) }
+func isNotFound(err error) bool { return errors.Is(err, api.ErrNotFound) }
 
 // workloadSelector is the label selector string of the pods a workload or
 // Service picks; false when it picks none.

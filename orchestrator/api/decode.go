@@ -27,15 +27,16 @@ import (
 // that names the file, the document and the field path, with its line. Only a
 // document that passes is turned into JSON and decoded into its typed object.
 
-// manifestKinds are the kinds an apply accepts, with the apiVersion each
-// must carry, in the order error messages list them.
-var manifestKinds = []struct{ apiVersion, kind string }{
-	{"v1", KindReplicationController},
-	{"apps/v1", KindReplicaSet},
-	{"apps/v1", KindDeployment},
-	{"v1", KindService},
-	{"v1", KindList},
-}
+// manifestKinds are the kinds an apply accepts (the registry's Manifest
+// kinds, then List), with the apiVersion each must carry, in the order error
+// messages list them.
+var manifestKinds = func() []struct{ apiVersion, kind string } {
+	var out []struct{ apiVersion, kind string }
+	for _, k := range Kinds(Manifest) {
+		out = append(out, struct{ apiVersion, kind string }{k.APIVersion, k.Kind})
+	}
+	return append(out, struct{ apiVersion, kind string }{"v1", KindList})
+}()
 
 // KindList is the kind of a document holding other objects in items.
 const KindList = "List"

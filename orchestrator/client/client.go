@@ -6,7 +6,7 @@
 // point. The CLI cannot tell whether it talks to a daemon or to a fake, a
 // test can put a fake backend behind a real socket and call it through the
 // real client, and an error keeps its meaning on the way: a 404 comes back
-// as an *APIError that errors.Is matches against store.ErrNotFound, with the
+// as an *APIError that errors.Is matches against api.ErrNotFound, with the
 // daemon's own message, ready to print.
 //
 // When nothing answers on the socket, every method fails with an error that
@@ -31,7 +31,6 @@ import (
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
-	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 )
 
 var _ server.Backend = (*Client)(nil)
@@ -63,15 +62,15 @@ type APIError struct {
 
 func (e *APIError) Error() string { return e.Message }
 
-// Is maps the answer back to the store's sentinels, so code on either side
+// Is maps the answer back to the API's sentinels, so code on either side
 // of the socket tests errors the same way.
 func (e *APIError) Is(target error) bool {
 	switch target {
-	case store.ErrNotFound:
+	case api.ErrNotFound:
 		return e.Code == http.StatusNotFound
-	case store.ErrConflict:
+	case api.ErrConflict:
 		return e.Code == http.StatusConflict && e.Reason != server.ReasonAlreadyExists
-	case store.ErrAlreadyExists:
+	case api.ErrAlreadyExists:
 		return e.Code == http.StatusConflict && e.Reason == server.ReasonAlreadyExists
 	}
 	return false
@@ -351,10 +350,11 @@ func (c *Client) RollingUpdate(ctx context.Context, namespace string, spec api.R
 }
 
 func collectionPath(kind, namespace string) (string, error) {
-	res := server.ResourceFor(kind)
-	if res == "" {
+	info, ok := api.InfoOf(kind)
+	if !ok || !info.Served {
 		return "", fmt.Errorf("no resource type for kind %q", kind)
 	}
+	res := info.Plural
 	if namespace == "" {
 		return "/api/v1/" + res, nil
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/client"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
-	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 )
 
 // fakeBackend records calls and answers from its fields.
@@ -148,7 +147,7 @@ func (e *storeErr) Error() string { return e.msg }
 func (e *storeErr) Unwrap() error { return e.sentinel }
 
 func notFound(kind, name string) error {
-	return &storeErr{store.ErrNotFound, fmt.Sprintf("%s %q not found", store.Resource(kind), name)}
+	return &storeErr{api.ErrNotFound, fmt.Sprintf("%s %q not found", api.Resource(kind), name)}
 }
 
 // serve runs the API over b on a unix socket in a temporary directory and
@@ -298,9 +297,9 @@ func TestErrorMapping(t *testing.T) {
 		code     int
 		invalid  bool
 	}{
-		{"not found", notFound(api.KindDeployment, "nope"), store.ErrNotFound, 404, false},
-		{"conflict", fmt.Errorf("set selector: %w", &storeErr{store.ErrConflict, `Operation cannot be fulfilled on services "kubia": the object has been modified`}), store.ErrConflict, 409, false},
-		{"exists", &storeErr{store.ErrAlreadyExists, `services "kubia" already exists`}, store.ErrAlreadyExists, 409, false},
+		{"not found", notFound(api.KindDeployment, "nope"), api.ErrNotFound, 404, false},
+		{"conflict", fmt.Errorf("set selector: %w", &storeErr{api.ErrConflict, `Operation cannot be fulfilled on services "kubia": the object has been modified`}), api.ErrConflict, 409, false},
+		{"exists", &storeErr{api.ErrAlreadyExists, `services "kubia" already exists`}, api.ErrAlreadyExists, 409, false},
 		{"invalid", &api.ValidationError{Kind: "ReplicationController", Name: "kubia-bad"}, nil, 422, true},
 		{"internal", errors.New("engine on fire"), nil, 500, false},
 	} {
@@ -317,7 +316,7 @@ func TestErrorMapping(t *testing.T) {
 			if tc.sentinel != nil && !errors.Is(err, tc.sentinel) {
 				t.Errorf("errors.Is(err, %v) = false", tc.sentinel)
 			}
-			for _, other := range []error{store.ErrNotFound, store.ErrConflict, store.ErrAlreadyExists} {
+			for _, other := range []error{api.ErrNotFound, api.ErrConflict, api.ErrAlreadyExists} {
 				if other != tc.sentinel && errors.Is(err, other) {
 					t.Errorf("errors.Is(err, %v) = true", other)
 				}
@@ -332,7 +331,7 @@ func TestErrorMapping(t *testing.T) {
 func TestUnknownResourceAndNotFound(t *testing.T) {
 	c := serve(t, &fakeBackend{})
 	_, err := c.Get(context.Background(), api.KindDeployment, "default", "nope")
-	if !errors.Is(err, store.ErrNotFound) || err.Error() != `deployments.apps "nope" not found` {
+	if !errors.Is(err, api.ErrNotFound) || err.Error() != `deployments.apps "nope" not found` {
 		t.Fatalf("err = %v", err)
 	}
 }

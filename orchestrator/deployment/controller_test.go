@@ -452,7 +452,7 @@ func TestAdoptionAndForeignOwners(t *testing.T) {
 		ObjectMeta: api.ObjectMeta{Name: "kubia-" + hash, Namespace: "default", Labels: map[string]string{"app": "kubia", api.LabelPodTemplateHash: hash}},
 		Spec: api.ReplicaSetSpec{
 			Selector: selectorWithHash(d.Spec.Selector, hash),
-			Template: copyTemplate(&d.Spec.Template),
+			Template: *api.Copy(&d.Spec.Template),
 		},
 	}
 	orphan.Spec.Template.Labels = withLabel(orphan.Spec.Template.Labels, api.LabelPodTemplateHash, hash)

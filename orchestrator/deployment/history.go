@@ -40,7 +40,7 @@ func History(st *store.Store, namespace, name string) ([]Revision, error) {
 			Revision:    v,
 			ChangeCause: rs.Annotations[api.AnnotationChangeCause],
 			ReplicaSet:  rs.Name,
-			Template:    copyTemplate(&rs.Spec.Template),
+			Template:    *api.Copy(&rs.Spec.Template),
 		})
 	}
 	slices.SortFunc(out, func(a, b Revision) int { return cmp.Compare(a.Revision, b.Revision) })

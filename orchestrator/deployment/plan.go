@@ -34,7 +34,7 @@ func (p PlanStep) String() string {
 func Plan(d *api.Deployment, rss []*api.ReplicaSet, newTemplate *api.PodTemplateSpec, replicas *int32) ([]PlanStep, error) {
 	dd := d.DeepCopy().(*api.Deployment)
 	if newTemplate != nil {
-		dd.Spec.Template = copyTemplate(newTemplate)
+		dd.Spec.Template = *api.Copy(newTemplate)
 	}
 	if replicas != nil {
 		n := *replicas

@@ -26,7 +26,7 @@ func TestPlan(t *testing.T) {
 	cur := h.deployment()
 	old := h.replicaSets()[0].Name
 
-	next := copyTemplate(&cur.Spec.Template)
+	next := *api.Copy(&cur.Spec.Template)
 	next.Spec.Containers[0].Image = "luksa/kubia:v2"
 	steps, err := Plan(cur, h.replicaSets(), &next, nil)
 	if err != nil {
@@ -91,7 +91,7 @@ func TestPlanDefaultStrategyAndScale(t *testing.T) {
 	}
 
 	// 25%/25% of 4: one over, one under, so two pods move per step.
-	next := copyTemplate(&cur.Spec.Template)
+	next := *api.Copy(&cur.Spec.Template)
 	next.Spec.Containers[0].Image = "v2"
 	steps, err = Plan(cur, h.replicaSets(), &next, nil)
 	if err != nil {
@@ -118,7 +118,7 @@ func TestPlanRecreate(t *testing.T) {
 	h.settle(nil)
 	cur := h.deployment()
 	old := h.replicaSets()[0].Name
-	next := copyTemplate(&cur.Spec.Template)
+	next := *api.Copy(&cur.Spec.Template)
 	next.Spec.Containers[0].Image = "v2"
 	steps, err := Plan(cur, h.replicaSets(), &next, nil)
 	if err != nil {

@@ -107,7 +107,7 @@ var keepOnRollback = map[string]bool{api.AnnotationAutoRollback: true}
 // d, and its annotations, the change-cause among them, onto d, as kubectl
 // does.
 func restoreRevision(d *api.Deployment, rs *api.ReplicaSet) {
-	t := copyTemplate(&rs.Spec.Template)
+	t := *api.Copy(&rs.Spec.Template)
 	t.Labels = withoutLabel(t.Labels, api.LabelPodTemplateHash)
 	d.Spec.Template = t
 	ann := map[string]string{}

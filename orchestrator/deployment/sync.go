@@ -191,7 +191,7 @@ func (s *syncer) getNewReplicaSet(d *api.Deployment, rsList, oldRSs []*api.Repli
 		return nil, nil
 	}
 
-	template := copyTemplate(&d.Spec.Template)
+	template := *api.Copy(&d.Spec.Template)
 	hash := api.ComputeHash(&template, d.Status.CollisionCount)
 	template.Labels = withLabel(d.Spec.Template.Labels, api.LabelPodTemplateHash, hash)
 	ns := api.KeyOf(d).Namespace

@@ -63,17 +63,11 @@ const (
 // defaulted spec back (which would bump the generation).
 
 func replicasOf(d *api.Deployment) int32 {
-	if d.Spec.Replicas == nil {
-		return api.DefaultReplicas
-	}
-	return *d.Spec.Replicas
+	return api.Replicas(d.Spec.Replicas)
 }
 
 func rsReplicas(rs *api.ReplicaSet) int32 {
-	if rs.Spec.Replicas == nil {
-		return api.DefaultReplicas
-	}
-	return *rs.Spec.Replicas
+	return api.Replicas(rs.Spec.Replicas)
 }
 
 func setRSReplicas(rs *api.ReplicaSet, n int32) { rs.Spec.Replicas = &n }
@@ -347,19 +341,6 @@ func withLabel(m map[string]string, key, value string) map[string]string {
 		out[k] = v
 	}
 	out[key] = value
-	return out
-}
-
-// copyTemplate returns an independent copy of a pod template.
-func copyTemplate(t *api.PodTemplateSpec) api.PodTemplateSpec {
-	b, err := json.Marshal(t)
-	if err != nil {
-		panic("pod template: " + err.Error())
-	}
-	var out api.PodTemplateSpec
-	if err := json.Unmarshal(b, &out); err != nil {
-		panic("pod template: " + err.Error())
-	}
 	return out
 }
 

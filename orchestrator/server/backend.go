@@ -10,7 +10,7 @@ import (
 
 // Backend is the control plane as the API server sees it. The orchestrator
 // implements it; tests use a fake. Kinds are the api.Kind* names plus the
-// views "Pod" and "Endpoints". Errors wrap store.ErrNotFound, ErrConflict,
+// views "Pod" and "Endpoints". Errors wrap api.ErrNotFound, ErrConflict,
 // ErrAlreadyExists or an *api.ValidationError, which the server maps to 404,
 // 409, 409 and 422.
 type Backend interface {

@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
-	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 )
 
 // Reasons carried by a Status, as the Kubernetes API server names them.
@@ -36,11 +35,11 @@ func StatusFor(err error) Status {
 	switch {
 	case errors.As(err, &bad):
 		st.Reason, st.Code = ReasonBadRequest, http.StatusBadRequest
-	case errors.Is(err, store.ErrNotFound):
+	case errors.Is(err, api.ErrNotFound):
 		st.Reason, st.Code = ReasonNotFound, http.StatusNotFound
-	case errors.Is(err, store.ErrAlreadyExists):
+	case errors.Is(err, api.ErrAlreadyExists):
 		st.Reason, st.Code = ReasonAlreadyExists, http.StatusConflict
-	case errors.Is(err, store.ErrConflict):
+	case errors.Is(err, api.ErrConflict):
 		st.Reason, st.Code = ReasonConflict, http.StatusConflict
 	case errors.As(err, &invalid):
 		st.Reason, st.Code = ReasonInvalid, http.StatusUnprocessableEntity

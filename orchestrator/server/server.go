@@ -471,7 +471,7 @@ func (h *handler) rollingUpdate(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) kind(w http.ResponseWriter, r *http.Request) (string, bool) {
 	res := r.PathValue("resource")
-	kind, ok := KindFor(res)
+	kind, ok := api.KindForResource(res)
 	if !ok {
 		h.fail(w, r, &notFoundError{fmt.Sprintf("the server doesn't have a resource type %q", res)})
 	}

@@ -3,18 +3,16 @@ package store
 import (
 	"errors"
 	"fmt"
-	"strings"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 )
 
-// Sentinel errors. The store returns them wrapped in messages worded as the
-// Kubernetes API server words them, so the API server can map them to HTTP
-// statuses with errors.Is and the CLI can print them unchanged.
+// Sentinel errors. The first three are the API's, named here too so that a
+// caller of the store reads them beside the store's own two.
 var (
-	ErrNotFound      = errors.New("not found")
-	ErrAlreadyExists = errors.New("already exists")
-	ErrConflict      = errors.New("conflict")
+	ErrNotFound      = api.ErrNotFound
+	ErrAlreadyExists = api.ErrAlreadyExists
+	ErrConflict      = api.ErrConflict
 	ErrLocked        = errors.New("state directory is locked")
 	ErrClosed        = errors.New("store is closed")
 )
@@ -28,31 +26,16 @@ type storeError struct {
 func (e *storeError) Error() string { return e.msg }
 func (e *storeError) Unwrap() error { return e.sentinel }
 
-// Resource returns the name Kubernetes' API server gives a kind in its
-// messages: the lower-case plural, qualified by the API group outside the
-// core group: Service -> services, Deployment -> deployments.apps.
-func Resource(kind string) string {
-	r := strings.ToLower(kind)
-	if !strings.HasSuffix(r, "s") {
-		r += "s"
-	}
-	switch kind {
-	case api.KindDeployment, api.KindReplicaSet:
-		r += ".apps"
-	}
-	return r
-}
-
 func notFound(k api.Key) error {
-	return &storeError{ErrNotFound, fmt.Sprintf("%s %q not found", Resource(k.Kind), k.Name)}
+	return &storeError{ErrNotFound, fmt.Sprintf("%s %q not found", api.Resource(k.Kind), k.Name)}
 }
 
 func alreadyExists(k api.Key) error {
-	return &storeError{ErrAlreadyExists, fmt.Sprintf("%s %q already exists", Resource(k.Kind), k.Name)}
+	return &storeError{ErrAlreadyExists, fmt.Sprintf("%s %q already exists", api.Resource(k.Kind), k.Name)}
 }
 
 func conflict(k api.Key, why string) error {
-	return &storeError{ErrConflict, fmt.Sprintf("Operation cannot be fulfilled on %s %q: %s", Resource(k.Kind), k.Name, why)}
+	return &storeError{ErrConflict, fmt.Sprintf("Operation cannot be fulfilled on %s %q: %s", api.Resource(k.Kind), k.Name, why)}
 }
 
 const modifiedMessage = "the object has been modified; please apply your changes to the latest version and try again"

@@ -64,15 +64,13 @@ type Options struct {
 
 // storedKinds are the kinds the store keeps, each in its own bucket made at
 // Open. Pods and Endpoints are views of the engine's state and never stored.
-var storedKinds = []string{
-	api.KindReplicationController,
-	api.KindReplicaSet,
-	api.KindDeployment,
-	api.KindService,
-	api.KindEvent,
-	api.KindRollingUpdate,
-	api.KindPodRecord,
-}
+var storedKinds = func() []string {
+	var out []string
+	for _, k := range api.Kinds(api.Stored) {
+		out = append(out, k.Kind)
+	}
+	return out
+}()
 
 var (
 	objectsBucket = []byte("objects") // one nested bucket per kind

@@ -48,7 +48,7 @@ func (tx *Tx) List(kind, namespace string) ([]api.Object, error) {
 	for k, v := c.Seek(prefix); k != nil && bytes.HasPrefix(k, prefix); k, v = c.Next() {
 		obj, err := api.Decode(kind, v)
 		if err != nil {
-			return nil, fmt.Errorf("stored %s %q: %w", Resource(kind), k, err)
+			return nil, fmt.Errorf("stored %s %q: %w", api.Resource(kind), k, err)
 		}
 		out = append(out, obj)
 	}
@@ -99,11 +99,11 @@ func (tx *Tx) Update(obj api.Object) (api.Object, error) {
 	m.Generation = om.Generation
 	data, err := json.Marshal(in)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s %q: %w", Resource(key.Kind), key.Name, err)
+		return nil, fmt.Errorf("encode %s %q: %w", api.Resource(key.Kind), key.Name, err)
 	}
 	changed, err := specChanged(raw, data)
 	if err != nil {
-		return nil, fmt.Errorf("compare %s %q: %w", Resource(key.Kind), key.Name, err)
+		return nil, fmt.Errorf("compare %s %q: %w", api.Resource(key.Kind), key.Name, err)
 	}
 	if changed {
 		m.Generation++
@@ -129,14 +129,14 @@ func (tx *Tx) UpdateStatus(obj api.Object) (api.Object, error) {
 	}
 	data, err := json.Marshal(in)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s %q: %w", Resource(key.Kind), key.Name, err)
+		return nil, fmt.Errorf("encode %s %q: %w", api.Resource(key.Kind), key.Name, err)
 	}
 	var stored, given map[string]json.RawMessage
 	if err := json.Unmarshal(raw, &stored); err != nil {
-		return nil, fmt.Errorf("stored %s %q: %w", Resource(key.Kind), key.Name, err)
+		return nil, fmt.Errorf("stored %s %q: %w", api.Resource(key.Kind), key.Name, err)
 	}
 	if err := json.Unmarshal(data, &given); err != nil {
-		return nil, fmt.Errorf("encode %s %q: %w", Resource(key.Kind), key.Name, err)
+		return nil, fmt.Errorf("encode %s %q: %w", api.Resource(key.Kind), key.Name, err)
 	}
 	if status, ok := given["status"]; ok {
 		stored["status"] = status
@@ -145,7 +145,7 @@ func (tx *Tx) UpdateStatus(obj api.Object) (api.Object, error) {
 	}
 	merged, err := json.Marshal(stored)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s %q: %w", Resource(key.Kind), key.Name, err)
+		return nil, fmt.Errorf("encode %s %q: %w", api.Resource(key.Kind), key.Name, err)
 	}
 	next, err := api.Decode(key.Kind, merged)
 	if err != nil {
@@ -175,7 +175,7 @@ func (tx *Tx) Delete(key api.Key, resourceVersion string) (api.Object, error) {
 		return nil, err
 	}
 	if err := b.Delete(dbKey(key)); err != nil {
-		return nil, fmt.Errorf("delete %s %q: %w", Resource(key.Kind), key.Name, err)
+		return nil, fmt.Errorf("delete %s %q: %w", api.Resource(key.Kind), key.Name, err)
 	}
 	tx.rev++
 	rv := strconv.FormatUint(tx.rev, 10)
@@ -191,7 +191,7 @@ func (tx *Tx) replace(b *bolt.Bucket, key api.Key, next, old api.Object, raw []b
 	next.Meta().ResourceVersion = old.Meta().ResourceVersion
 	data, err := json.Marshal(next)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s %q: %w", Resource(key.Kind), key.Name, err)
+		return nil, fmt.Errorf("encode %s %q: %w", api.Resource(key.Kind), key.Name, err)
 	}
 	if bytes.Equal(data, raw) {
 		return old, nil
@@ -207,14 +207,14 @@ func (tx *Tx) put(b *bolt.Bucket, key api.Key, obj, old api.Object) (api.Object,
 	obj.Meta().ResourceVersion = strconv.FormatUint(rev, 10)
 	data, err := json.Marshal(obj)
 	if err != nil {
-		return nil, fmt.Errorf("encode %s %q: %w", Resource(key.Kind), key.Name, err)
+		return nil, fmt.Errorf("encode %s %q: %w", api.Resource(key.Kind), key.Name, err)
 	}
 	out, err := api.Decode(key.Kind, data)
 	if err != nil {
 		return nil, err
 	}
 	if err := b.Put(dbKey(key), data); err != nil {
-		return nil, fmt.Errorf("store %s %q: %w", Resource(key.Kind), key.Name, err)
+		return nil, fmt.Errorf("store %s %q: %w", api.Resource(key.Kind), key.Name, err)
 	}
 	tx.rev = rev
 	ev := Event{Type: Modified, Object: obj, Old: old}
@@ -247,7 +247,7 @@ func (tx *Tx) get(b *bolt.Bucket, key api.Key) (api.Object, []byte, error) {
 	}
 	obj, err := api.Decode(key.Kind, raw)
 	if err != nil {
-		return nil, nil, fmt.Errorf("stored %s %q: %w", Resource(key.Kind), key.Name, err)
+		return nil, nil, fmt.Errorf("stored %s %q: %w", api.Resource(key.Kind), key.Name, err)
 	}
 	return obj, raw, nil
 }
@@ -267,10 +267,10 @@ func normalize(k api.Key) (api.Key, error) {
 		k.Namespace = api.DefaultNamespace
 	}
 	if k.Name == "" {
-		return k, fmt.Errorf("%s: resource name may not be empty", Resource(k.Kind))
+		return k, fmt.Errorf("%s: resource name may not be empty", api.Resource(k.Kind))
 	}
 	if strings.Contains(k.Namespace+k.Name, keySep) {
-		return k, fmt.Errorf("%s %q: name or namespace contains a NUL byte", Resource(k.Kind), k.Name)
+		return k, fmt.Errorf("%s %q: name or namespace contains a NUL byte", api.Resource(k.Kind), k.Name)
 	}
 	return k, nil
 }

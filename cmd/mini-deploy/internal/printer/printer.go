@@ -242,13 +242,8 @@ func (s *Stream) Print(obj api.Object) error {
 // Resource returns the singular, group-qualified name kubectl prints for a
 // kind: replicationcontroller, deployment.apps, service.
 func Resource(kind string) string {
-	switch kind {
-	case api.KindReplicaSet, api.KindDeployment:
-		return strings.ToLower(kind) + ".apps"
-	case api.KindRollingUpdate:
-		return "rollingupdate.mini-deploy.io"
-	case api.KindEndpoints:
-		return "endpoints"
+	if k, ok := api.InfoOf(kind); ok {
+		return k.Name
 	}
 	return strings.ToLower(kind)
 }

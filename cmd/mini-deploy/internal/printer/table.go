@@ -100,7 +100,7 @@ func (p *Printer) row(obj api.Object, showKind bool) []string {
 		}
 		r = append(r, name, typ, orNone(o.Spec.ClusterIP), "<none>", ServicePorts(o), p.age(m.CreationTimestamp))
 		if p.wide() {
-			r = append(r, labels.FormatLabels(o.Spec.Selector), orNone(strings.Join(ServiceURLs(o, p.opts.Address), ",")))
+			r = append(r, labels.FormatLabels(o.Spec.Selector), orNone(strings.Join(api.ServiceURLs(o, p.opts.Address), ",")))
 		}
 	case *api.Endpoints:
 		r = append(r, name, FormatEndpoints(o), p.age(m.CreationTimestamp))
@@ -255,21 +255,6 @@ func ServicePorts(s *api.Service) string {
 		}
 	}
 	return strings.Join(parts, ",")
-}
-
-// ServiceURLs returns where each port of s answers on this machine.
-func ServiceURLs(s *api.Service, address string) []string {
-	host := address
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		host = "127.0.0.1"
-	}
-	var urls []string
-	for _, sp := range s.Spec.Ports {
-		if sp.NodePort != 0 {
-			urls = append(urls, "http://"+net.JoinHostPort(host, strconv.Itoa(int(sp.NodePort))))
-		}
-	}
-	return urls
 }
 
 // FormatEndpoints is kubectl's ENDPOINTS column: up to three ip:port, then
