@@ -47,8 +47,9 @@ import (
 
 // Labels on everything a test session creates.
 const (
-	// SessionLabel names the session; the reaper finds leftovers by it.
-	SessionLabel = "mini-deploy.io/test-session"
+	// SessionLabel names the session, as on every resource a test of the
+	// project creates; the reaper finds leftovers by it.
+	SessionLabel = dockertest.SessionKey
 	// SessionPIDLabel is the test process that owns the session: a session
 	// whose process is gone is a leftover.
 	SessionPIDLabel = "mini-deploy.io/test-pid"

@@ -2,14 +2,12 @@ package deploytest
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
-	"sync"
 	"time"
 
-	rt "github.com/mini-deploy/mini-deploy/runtime"
 	"github.com/mini-deploy/mini-deploy/runtime/docker"
+	"github.com/mini-deploy/mini-deploy/runtime/docker/dockertest"
 )
 
 // RemoveMatching removes the containers, then the networks, carrying every
@@ -18,21 +16,8 @@ import (
 func RemoveMatching(engine *docker.Engine, match map[string]string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	ctrs, _ := engine.List(ctx, match)
-	var wg sync.WaitGroup
-	for _, c := range ctrs {
-		wg.Go(func() {
-			if err := engine.Remove(ctx, c.ID); err != nil && !errors.Is(err, rt.ErrNotFound) {
-				fmt.Fprintf(os.Stderr, "deploytest: remove container %s: %v\n", c.Name, err)
-			}
-		})
-	}
-	wg.Wait()
-	nets, _ := engine.ListNetworks(ctx, match)
-	for _, n := range nets {
-		if err := engine.RemoveNetwork(ctx, n.Name); err != nil && !errors.Is(err, rt.ErrNotFound) {
-			fmt.Fprintf(os.Stderr, "deploytest: remove network %s: %v\n", n.Name, err)
-		}
+	if _, err := dockertest.RemoveMatching(ctx, engine, match); err != nil {
+		fmt.Fprintf(os.Stderr, "deploytest: %v\n", err)
 	}
 }
 

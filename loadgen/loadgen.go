@@ -22,12 +22,12 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -99,10 +99,10 @@ type Summary struct {
 }
 
 // Versions returns the versions seen, sorted.
-func (s *Summary) Versions() []string { return sortedKeys(s.ByVersion) }
+func (s *Summary) Versions() []string { return slices.Sorted(maps.Keys(s.ByVersion)) }
 
 // Pods returns the pods seen, sorted.
-func (s *Summary) Pods() []string { return sortedKeys(s.ByPod) }
+func (s *Summary) Pods() []string { return slices.Sorted(maps.Keys(s.ByPod)) }
 
 // ErrNoBound is returned for a run with neither a duration nor a count.
 var ErrNoBound = errors.New("a bound is required: give a duration (at most 10m) or a number of requests")
@@ -407,22 +407,13 @@ func percentile(sorted []time.Duration, p float64) time.Duration {
 	return sorted[rank]
 }
 
-func sortedKeys(m map[string]int) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
-
 // FormatCounts prints counts as "v1: 120  v2: 30", sorted by key.
 func FormatCounts(m map[string]int) string {
 	if len(m) == 0 {
 		return "-"
 	}
 	parts := make([]string, 0, len(m))
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s: %d", k, m[k]))
 	}
 	return strings.Join(parts, "  ")
@@ -438,7 +429,7 @@ func WriteSummary(w io.Writer, s *Summary) {
 	fmt.Fprintf(w, "requests: %d in %s (%.0f/s)\n", s.Requests, s.Elapsed.Round(10*time.Millisecond), rps)
 	fmt.Fprintf(w, "ok: %d\n", s.OK)
 	fmt.Fprintf(w, "failed: %d\n", s.Failed)
-	for _, e := range sortedKeys(s.Errors) {
+	for _, e := range slices.Sorted(maps.Keys(s.Errors)) {
 		fmt.Fprintf(w, "  %d x %s\n", s.Errors[e], e)
 	}
 	fmt.Fprintf(w, "by version: %s\n", FormatCounts(s.ByVersion))

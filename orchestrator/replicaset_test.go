@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mini-deploy/mini-deploy/runtime/runtimetest"
+
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
@@ -95,13 +97,7 @@ func (h *harness) apply(manifest string) []server.ApplyResult {
 
 func (h *harness) eventually(what string, cond func() bool) {
 	h.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			h.t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	runtimetest.Eventually(h.t, 10*time.Second, 20*time.Millisecond, what, cond)
 }
 
 func (h *harness) pods(selector string) []*api.Pod {

@@ -26,6 +26,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -36,6 +37,8 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/client"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 	"github.com/mini-deploy/mini-deploy/runtime/docker"
+	"github.com/mini-deploy/mini-deploy/runtime/docker/dockertest"
+	"github.com/mini-deploy/mini-deploy/runtime/runtimetest"
 )
 
 const (
@@ -47,32 +50,38 @@ const (
 	loadBound = 90 * time.Second
 )
 
-// e2eBinary is the mini-deploy binary TestMain builds.
-var e2eBinary string
-
-func TestMain(m *testing.M) { os.Exit(buildAndRun(m)) }
-
-// buildAndRun builds the binary once for every end-to-end test, with the
-// race detector when the tests have it, so the daemon's races show too.
-func buildAndRun(m *testing.M) int {
+// e2eBinary builds the mini-deploy binary the first time an end-to-end test
+// asks for it, and only then: a run of the unit tests alone builds nothing.
+// It is built with the race detector when the tests have it, so the daemon's
+// races show too. The directory it is built in goes when the tests end.
+var e2eBinary = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "mini-deploy-e2e-")
 	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
+		return "", err
 	}
-	defer os.RemoveAll(dir)
-	e2eBinary = filepath.Join(dir, "mini-deploy")
-	args := []string{"build", "-o", e2eBinary}
+	e2eDir = dir
+	bin := filepath.Join(dir, "mini-deploy")
+	args := []string{"build", "-o", bin}
 	if raceEnabled() {
 		args = append(args, "-race")
 	}
 	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		fmt.Fprintf(os.Stderr, "build mini-deploy for the end-to-end tests: %v\n", err)
-		return 1
+		return "", fmt.Errorf("build mini-deploy for the end-to-end tests: %w", err)
 	}
-	return m.Run()
+	return bin, nil
+})
+
+// e2eDir holds the binary, once built.
+var e2eDir string
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if e2eDir != "" {
+		os.RemoveAll(e2eDir)
+	}
+	os.Exit(code)
 }
 
 func raceEnabled() bool {
@@ -91,6 +100,7 @@ func raceEnabled() bool {
 // e2e is one test's state directory, its daemon and its containers.
 type e2e struct {
 	t        *testing.T
+	bin      string
 	home     string
 	instance string
 	network  string
@@ -100,12 +110,16 @@ type e2e struct {
 func newE2E(t *testing.T) *e2e {
 	t.Helper()
 	engine := deploytest.RequireEngine(t)
+	bin, err := e2eBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
 	home := t.TempDir()
 	if n := len(filepath.Join(home, socketName)); n > 100 {
 		t.Fatalf("socket path under %s is %d bytes, too long for a unix socket", home, n)
 	}
 	instance, network := instanceOf(home)
-	e := &e2e{t: t, home: home, instance: instance, network: network, engine: engine}
+	e := &e2e{t: t, bin: bin, home: home, instance: instance, network: network, engine: engine}
 	// Before the first daemon starts: whatever fails, its things go.
 	t.Cleanup(e.cleanup)
 	return e
@@ -130,25 +144,12 @@ func (e *e2e) cleanup() {
 		t.Logf("cleanup: the daemon (pid %d) outlived down: killing it", pid)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
-	ctrs, err := e.engine.List(ctx, e.match())
+	removed, err := dockertest.RemoveMatching(ctx, e.engine, e.match())
+	for _, what := range removed {
+		t.Logf("cleanup: removed leftover %s", what)
+	}
 	if err != nil {
-		t.Errorf("cleanup: list containers: %v", err)
-	}
-	for _, c := range ctrs {
-		t.Logf("cleanup: removing leftover container %s", c.Name)
-		if err := e.engine.Remove(ctx, c.ID); err != nil && !errors.Is(err, rt.ErrNotFound) {
-			t.Errorf("cleanup: remove container %s: %v", c.Name, err)
-		}
-	}
-	nets, err := e.engine.ListNetworks(ctx, e.match())
-	if err != nil {
-		t.Errorf("cleanup: list networks: %v", err)
-	}
-	for _, n := range nets {
-		t.Logf("cleanup: removing leftover network %s", n.Name)
-		if err := e.engine.RemoveNetwork(ctx, n.Name); err != nil && !errors.Is(err, rt.ErrNotFound) {
-			t.Errorf("cleanup: remove network %s: %v", n.Name, err)
-		}
+		t.Errorf("cleanup: %v", err)
 	}
 	logText, _ := os.ReadFile(filepath.Join(e.home, logName))
 	if bytes.Contains(logText, []byte("WARNING: DATA RACE")) {
@@ -191,7 +192,7 @@ func (e *e2e) killDaemon() {
 }
 
 func (e *e2e) command(ctx context.Context, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, e2eBinary, append([]string{"--home", e.home}, args...)...)
+	cmd := exec.CommandContext(ctx, e.bin, append([]string{"--home", e.home}, args...)...)
 	cmd.Env = append(os.Environ(), "MINI_DEPLOY_HOME="+e.home)
 	cmd.Dir = "."
 	cmd.WaitDelay = 5 * time.Second
@@ -235,14 +236,7 @@ func (e *e2e) ok(args ...string) string {
 
 func (e *e2e) waitFor(what string, cond func() bool) time.Duration {
 	e.t.Helper()
-	start := time.Now()
-	for !cond() {
-		if time.Since(start) > e2eWait {
-			e.t.Fatalf("waited %s for %s", e2eWait, what)
-		}
-		time.Sleep(e2ePoll)
-	}
-	return time.Since(start)
+	return runtimetest.Eventually(e.t, e2eWait, e2ePoll, what, cond)
 }
 
 var urlLine = regexp.MustCompile(`(?m)^service/kubia: (http://127\.0\.0\.1:(\d+))$`)

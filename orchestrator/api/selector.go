@@ -1,6 +1,9 @@
 package api
 
-import "slices"
+import (
+	"maps"
+	"slices"
+)
 
 // Label selector operators accepted in matchExpressions.
 const (
@@ -90,11 +93,4 @@ func selectorMatches(sel *LabelSelector, set map[string]string) bool {
 	return true
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -19,6 +19,7 @@ package labels
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -193,7 +194,7 @@ func SelectorFromSet(set map[string]string) Selector {
 func ValidatedSelectorFromSet(set map[string]string) (Selector, error) {
 	reqs := make([]Requirement, 0, len(set))
 	var errs []error
-	for _, k := range sortedKeys(set) {
+	for _, k := range slices.Sorted(maps.Keys(set)) {
 		r, err := NewRequirement(k, Equals, []string{set[k]})
 		if err != nil {
 			errs = append(errs, err)
@@ -223,7 +224,7 @@ func SelectorFromLabelSelector(sel *api.LabelSelector) (Selector, error) {
 		return nil, fmt.Errorf("invalid label selector: %s", strings.Join(msgs, "; "))
 	}
 	reqs := make([]Requirement, 0, len(sel.MatchLabels)+len(sel.MatchExpressions))
-	for _, k := range sortedKeys(sel.MatchLabels) {
+	for _, k := range slices.Sorted(maps.Keys(sel.MatchLabels)) {
 		reqs = append(reqs, Requirement{key: k, op: Equals, values: []string{sel.MatchLabels[k]}})
 	}
 	for _, e := range sel.MatchExpressions {
@@ -267,19 +268,10 @@ func FormatLabels(set map[string]string) string {
 		return "<none>"
 	}
 	parts := make([]string, 0, len(set))
-	for _, k := range sortedKeys(set) {
+	for _, k := range slices.Sorted(maps.Keys(set)) {
 		parts = append(parts, k+"="+set[k])
 	}
 	return strings.Join(parts, ",")
-}
-
-func sortedKeys(m map[string]string) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
 
 // joinErrors keeps a one-line message, which errors.Join would not.

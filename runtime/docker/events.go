@@ -3,7 +3,6 @@ package docker
 import (
 	"context"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/docker/docker/api/types/events"
@@ -25,52 +24,13 @@ const (
 // been missed while it was down.
 func (e *Engine) Events(ctx context.Context) <-chan rt.Event {
 	out := make(chan rt.Event)
-	q := &eventQueue{wake: make(chan struct{}, 1)}
-	go e.streamEvents(ctx, q.push)
-	go q.forward(ctx, out)
+	q := rt.NewEventQueue()
+	go e.streamEvents(ctx, q.Push)
+	go func() {
+		defer close(out)
+		q.Forward(ctx, out)
+	}()
 	return out
-}
-
-// eventQueue decouples reading the engine's stream from a slow consumer:
-// the engine drops events for a subscriber that does not read them, and a
-// dropped event, unlike a reconnect, is not followed by a resync.
-type eventQueue struct {
-	mu     sync.Mutex
-	events []rt.Event
-	wake   chan struct{} // one pending wake-up at most
-}
-
-func (q *eventQueue) push(ev rt.Event) {
-	q.mu.Lock()
-	q.events = append(q.events, ev)
-	q.mu.Unlock()
-	select {
-	case q.wake <- struct{}{}:
-	default:
-	}
-}
-
-// forward delivers queued events in order and closes out when ctx ends.
-func (q *eventQueue) forward(ctx context.Context, out chan<- rt.Event) {
-	defer close(out)
-	for {
-		select {
-		case <-q.wake:
-		case <-ctx.Done():
-			return
-		}
-		q.mu.Lock()
-		batch := q.events
-		q.events = nil
-		q.mu.Unlock()
-		for _, ev := range batch {
-			select {
-			case out <- ev:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}
 }
 
 func (e *Engine) streamEvents(ctx context.Context, send func(rt.Event)) {

@@ -41,7 +41,7 @@ type Runtime struct {
 	nextNetwork int
 	nextPort    int
 	actions     []string
-	subscribers map[*subscriber]bool
+	subscribers map[*rt.EventQueue]bool
 	unavailable bool
 	startDelay  time.Duration
 	exec        func(c rt.Container, cmd []string) (rt.ExecResult, error)
@@ -97,7 +97,7 @@ func New() *Runtime {
 		images:      map[string]*image{},
 		containers:  map[string]*container{},
 		networks:    map[string]*network{},
-		subscribers: map[*subscriber]bool{},
+		subscribers: map[*rt.EventQueue]bool{},
 		failImage:   map[string]error{},
 		failNext:    map[string]*failure{},
 		nextPort:    40000,

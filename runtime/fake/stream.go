@@ -9,49 +9,24 @@ import (
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 )
 
-// subscriber is one Events stream. Its queue is unbounded so that the
-// runtime never blocks on, nor drops events for, a slow reader.
-type subscriber struct {
-	queue []rt.Event
-	wake  chan struct{} // one pending wake-up at most
-}
-
 // Events streams events about managed containers until ctx ends. Each call
 // gets its own stream, starting with EventResync.
 func (r *Runtime) Events(ctx context.Context) <-chan rt.Event {
 	out := make(chan rt.Event)
-	s := &subscriber{wake: make(chan struct{}, 1)}
+	q := rt.NewEventQueue()
 	r.mu.Lock()
-	s.queue = append(s.queue, rt.Event{Type: rt.EventResync, Time: r.now()})
-	s.wake <- struct{}{}
-	r.subscribers[s] = true
+	q.Push(rt.Event{Type: rt.EventResync, Time: r.now()})
+	r.subscribers[q] = true
 	r.mu.Unlock()
 
 	go func() {
 		defer close(out)
 		defer func() {
 			r.mu.Lock()
-			delete(r.subscribers, s)
+			delete(r.subscribers, q)
 			r.mu.Unlock()
 		}()
-		for {
-			select {
-			case <-s.wake:
-			case <-ctx.Done():
-				return
-			}
-			r.mu.Lock()
-			batch := s.queue
-			s.queue = nil
-			r.mu.Unlock()
-			for _, ev := range batch {
-				select {
-				case out <- ev:
-				case <-ctx.Done():
-					return
-				}
-			}
-		}
+		q.Forward(ctx, out)
 	}()
 	return out
 }
@@ -62,12 +37,8 @@ func (r *Runtime) publishLocked(ev rt.Event) {
 	if r.unavailable {
 		return
 	}
-	for s := range r.subscribers {
-		s.queue = append(s.queue, ev)
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
+	for q := range r.subscribers {
+		q.Push(ev)
 	}
 }
 

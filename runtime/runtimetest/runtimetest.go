@@ -787,13 +787,22 @@ func testBuildImage(t *testing.T, s *suite) {
 // waitFor polls cond until it holds or the suite's timeout passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(waitTimeout)
+	Eventually(t, waitTimeout, pollEvery, what, cond)
+}
+
+// Eventually polls cond every interval until it holds, and fails t when
+// timeout passes first. It returns how long it waited. Every test of the
+// project that waits for a condition waits through it.
+func Eventually(t testing.TB, timeout, interval time.Duration, what string, cond func() bool) time.Duration {
+	t.Helper()
+	start := time.Now()
 	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", waitTimeout, what)
+		if time.Since(start) > timeout {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
 		}
-		time.Sleep(pollEvery)
+		time.Sleep(interval)
 	}
+	return time.Since(start)
 }
 
 func ignoreNotFound(t *testing.T, err error) {

@@ -8,7 +8,9 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
@@ -79,24 +81,52 @@ func Cleanup(t testing.TB, e *docker.Engine, key, value string) {
 	t.Cleanup(func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 		defer cancel()
-		match := map[string]string{key: value}
-		containers, err := e.List(ctx, match)
-		if err != nil {
-			t.Errorf("cleanup: listing containers %s=%s: %v", key, value, err)
-		}
-		for _, c := range containers {
-			if err := e.Remove(ctx, c.ID); err != nil && !errors.Is(err, rt.ErrNotFound) {
-				t.Errorf("cleanup: removing container %s: %v", c.Name, err)
-			}
-		}
-		networks, err := e.ListNetworks(ctx, match)
-		if err != nil {
-			t.Errorf("cleanup: listing networks %s=%s: %v", key, value, err)
-		}
-		for _, n := range networks {
-			if err := e.RemoveNetwork(ctx, n.Name); err != nil && !errors.Is(err, rt.ErrNotFound) {
-				t.Errorf("cleanup: removing network %s: %v", n.Name, err)
-			}
+		if _, err := RemoveMatching(ctx, e, map[string]string{key: value}); err != nil {
+			t.Errorf("cleanup: %v", err)
 		}
 	})
+}
+
+// RemoveMatching removes the managed containers (at once), then the
+// networks, carrying every label of match, and names what it removed. What is
+// already gone is not an error. It is the one cleanup of every test on the
+// real engine: the runtime's, the test kit's and the CLI's end-to-end tests.
+func RemoveMatching(ctx context.Context, e *docker.Engine, match map[string]string) (removed []string, err error) {
+	var mu sync.Mutex
+	var errs []error
+	note := func(name string, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		switch {
+		case err == nil:
+			removed = append(removed, name)
+		case !errors.Is(err, rt.ErrNotFound):
+			errs = append(errs, err)
+		}
+	}
+	containers, err := e.List(ctx, match)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list containers %v: %w", match, err))
+	}
+	var wg sync.WaitGroup
+	for _, c := range containers {
+		wg.Go(func() {
+			if err := e.Remove(ctx, c.ID); err != nil {
+				err = fmt.Errorf("remove container %s: %w", c.Name, err)
+			}
+			note("container "+c.Name, err)
+		})
+	}
+	wg.Wait()
+	networks, err := e.ListNetworks(ctx, match)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("list networks %v: %w", match, err))
+	}
+	for _, n := range networks {
+		if err := e.RemoveNetwork(ctx, n.Name); err != nil {
+			err = fmt.Errorf("remove network %s: %w", n.Name, err)
+		}
+		note("network "+n.Name, err)
+	}
+	return removed, errors.Join(errs...)
 }
