@@ -66,8 +66,9 @@ type Options struct {
 	// OnSecond, when set, is called after every whole second of the run
 	// with that second's counts, from a single goroutine.
 	OnSecond func(Second)
-	// AllowRemote lifts the this-machine-only rule; for tests and nothing
-	// else.
+	// AllowRemote lifts the this-machine-only rule; for tests and the proxy
+	// benchmark (which measures a pod straight on its bridge address), and
+	// nothing else.
 	AllowRemote bool
 }
 

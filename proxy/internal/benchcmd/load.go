@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -14,7 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	vegeta "github.com/tsenart/vegeta/v12/lib"
+	"github.com/mini-deploy/mini-deploy/loadgen"
 )
 
 // maxRequestsPerConn bounds a closed loop in count as well as in time.
@@ -144,23 +145,26 @@ type openResult struct {
 	errors   uint64
 }
 
-// openLoop sends rate requests/s for d whatever the latency, so queueing in
-// the subject shows up in the percentiles instead of lowering the rate.
+// openLoopWorkers is enough workers that, at the benchmark's rate and a
+// subject's sub-millisecond latency, a request never waits for a free one:
+// the pace, not the answers, sets the rate.
+const openLoopWorkers = 32
+
+// openLoop sends rate requests/s for d, through the project's one load
+// generator, so queueing in the subject shows up in the percentiles instead
+// of lowering the rate.
 func openLoop(addr string, rate int, d time.Duration) openResult {
-	targeter := vegeta.NewStaticTargeter(vegeta.Target{Method: "GET", URL: "http://" + addr + "/"})
-	attacker := vegeta.NewAttacker(vegeta.KeepAlive(true), vegeta.Timeout(5*time.Second), vegeta.MaxBody(1<<20))
-	var m vegeta.Metrics
-	for res := range attacker.Attack(targeter, vegeta.Rate{Freq: rate, Per: time.Second}, d, addr) {
-		m.Add(res)
+	s, err := loadgen.Run(context.Background(), loadgen.Options{
+		URL: "http://" + addr + "/", Duration: d, Rate: float64(rate), Concurrency: openLoopWorkers,
+		// One subject is a pod's address on the Docker bridge, which is
+		// not an address of this machine's own.
+		AllowRemote: true,
+	})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "open loop:", err)
+		os.Exit(1)
 	}
-	m.Close()
-	var errs uint64
-	for code, n := range m.StatusCodes {
-		if code != "200" {
-			errs += uint64(n)
-		}
-	}
-	return openResult{p50: m.Latencies.P50, p99: m.Latencies.P99, errors: errs}
+	return openResult{p50: s.P50, p99: s.P99, errors: uint64(s.Failed)}
 }
 
 // cpuTicks sums user and system time, in USER_HZ (100/s) ticks, of pids.
