@@ -28,6 +28,7 @@ import (
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/deployment"
+	"github.com/mini-deploy/mini-deploy/orchestrator/internal/workqueue"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 )
@@ -76,7 +77,7 @@ type Orchestrator struct {
 	opts     Options
 	log      *slog.Logger
 	ready    chan struct{}
-	queue    *queue
+	queue    *workqueue.Queue
 	pods     *podCache
 	recorder *recorder
 	deploy   *deployment.Controller
@@ -130,7 +131,7 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 		opts:     opts,
 		log:      opts.Logger,
 		ready:    make(chan struct{}),
-		queue:    newQueue(),
+		queue:    workqueue.New(),
 		pods:     newPodCache(),
 		services: map[api.Key]*serviceProxies{},
 		svcIndex: map[api.Key]*api.Service{},

@@ -1,4 +1,8 @@
-package orchestrator
+// Package workqueue is the controllers' work queue: keys in, one worker per
+// key at a time, delays and per-key back-off. Every controller of the control
+// plane takes its keys from one Queue; to change how keys are retried or
+// spaced, change this package.
+package workqueue
 
 import (
 	"container/heap"
@@ -8,11 +12,11 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 )
 
-// queue is a de-duplicating work queue of object keys, in the manner of
+// Queue is a de-duplicating work queue of object keys, in the manner of
 // client-go's: a key added many times while it waits is processed once; a key
 // is never processed by two workers at once (added while processing, it is
 // processed again after); AddAfter delays a key; failures back off per key.
-type queue struct {
+type Queue struct {
 	mu         sync.Mutex
 	cond       *sync.Cond
 	order      []api.Key
@@ -30,8 +34,9 @@ const (
 	maxRetryDelay  = 30 * time.Second
 )
 
-func newQueue() *queue {
-	q := &queue{
+// New returns an empty queue.
+func New() *Queue {
+	q := &Queue{
 		dirty:      map[api.Key]bool{},
 		processing: map[api.Key]bool{},
 		waitingFor: map[api.Key]*delayed{},
@@ -42,13 +47,13 @@ func newQueue() *queue {
 }
 
 // Add makes key ready now.
-func (q *queue) Add(key api.Key) {
+func (q *Queue) Add(key api.Key) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.addLocked(key)
 }
 
-func (q *queue) addLocked(key api.Key) {
+func (q *Queue) addLocked(key api.Key) {
 	if q.shutdown || q.dirty[key] {
 		return
 	}
@@ -62,7 +67,7 @@ func (q *queue) addLocked(key api.Key) {
 
 // AddAfter makes key ready after d. A key already waiting keeps one entry in
 // the delay heap, due at the earlier of the two times.
-func (q *queue) AddAfter(key api.Key, d time.Duration) {
+func (q *Queue) AddAfter(key api.Key, d time.Duration) {
 	if d <= 0 {
 		q.Add(key)
 		return
@@ -89,7 +94,7 @@ func (q *queue) AddAfter(key api.Key, d time.Duration) {
 
 // AddRateLimited re-adds a key that failed, after a delay that doubles with
 // each consecutive failure.
-func (q *queue) AddRateLimited(key api.Key) {
+func (q *Queue) AddRateLimited(key api.Key) {
 	q.mu.Lock()
 	n := q.failures[key]
 	q.failures[key] = n + 1
@@ -99,13 +104,13 @@ func (q *queue) AddRateLimited(key api.Key) {
 }
 
 // Forget clears a key's failure count after a success.
-func (q *queue) Forget(key api.Key) {
+func (q *Queue) Forget(key api.Key) {
 	q.mu.Lock()
 	delete(q.failures, key)
 	q.mu.Unlock()
 }
 
-func (q *queue) armLocked() {
+func (q *Queue) armLocked() {
 	if len(q.waiting) == 0 {
 		return
 	}
@@ -118,7 +123,7 @@ func (q *queue) armLocked() {
 }
 
 // promote moves due keys from the delay heap to the ready list.
-func (q *queue) promote() {
+func (q *Queue) promote() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	now := time.Now()
@@ -131,7 +136,7 @@ func (q *queue) promote() {
 }
 
 // Get blocks until a key is ready; ok is false once the queue shuts down.
-func (q *queue) Get() (key api.Key, ok bool) {
+func (q *Queue) Get() (key api.Key, ok bool) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	for len(q.order) == 0 && !q.shutdown {
@@ -148,7 +153,7 @@ func (q *queue) Get() (key api.Key, ok bool) {
 }
 
 // Done ends processing of key.
-func (q *queue) Done(key api.Key) {
+func (q *Queue) Done(key api.Key) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	delete(q.processing, key)
@@ -159,7 +164,7 @@ func (q *queue) Done(key api.Key) {
 }
 
 // Shutdown wakes every Get with ok false.
-func (q *queue) Shutdown() {
+func (q *Queue) Shutdown() {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	q.shutdown = true
@@ -170,7 +175,7 @@ func (q *queue) Shutdown() {
 }
 
 // Len counts keys ready to be processed.
-func (q *queue) Len() int {
+func (q *Queue) Len() int {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	return len(q.order)

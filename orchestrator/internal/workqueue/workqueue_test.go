@@ -1,4 +1,4 @@
-package orchestrator
+package workqueue
 
 import (
 	"testing"
@@ -8,7 +8,7 @@ import (
 )
 
 func TestQueueDeduplicates(t *testing.T) {
-	q := newQueue()
+	q := New()
 	k := api.Key{Kind: "ReplicaSet", Namespace: "default", Name: "a"}
 	q.Add(k)
 	q.Add(k)
@@ -19,7 +19,7 @@ func TestQueueDeduplicates(t *testing.T) {
 }
 
 func TestQueueNeverProcessesAKeyTwiceAtOnce(t *testing.T) {
-	q := newQueue()
+	q := New()
 	k := api.Key{Kind: "Service", Namespace: "default", Name: "kubia"}
 	q.Add(k)
 	got, ok := q.Get()
@@ -37,7 +37,7 @@ func TestQueueNeverProcessesAKeyTwiceAtOnce(t *testing.T) {
 }
 
 func TestQueueAddAfter(t *testing.T) {
-	q := newQueue()
+	q := New()
 	defer q.Shutdown()
 	k := api.Key{Kind: "Deployment", Namespace: "default", Name: "kubia"}
 	start := time.Now()
@@ -52,7 +52,7 @@ func TestQueueAddAfter(t *testing.T) {
 }
 
 func TestQueueShutdownWakesGet(t *testing.T) {
-	q := newQueue()
+	q := New()
 	done := make(chan bool)
 	go func() {
 		_, ok := q.Get()
@@ -65,7 +65,7 @@ func TestQueueShutdownWakesGet(t *testing.T) {
 }
 
 func TestQueueAddAfterKeepsOneEntryPerKeyAtTheEarlierTime(t *testing.T) {
-	q := newQueue()
+	q := New()
 	defer q.Shutdown()
 	k := api.Key{Kind: "ReplicaSet", Namespace: "default", Name: "kubia"}
 	for range 100 {
