@@ -130,7 +130,7 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 		return nil
 	})
 	if err != nil || opts.DryRun {
-		o.release(reserved)
+		o.dataplane.release(reserved)
 	}
 	if err != nil && !errors.Is(err, errDryRun) {
 		return nil, err
@@ -140,7 +140,7 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 		// answers at once.
 		for _, obj := range objs {
 			if obj.GetTypeMeta().Kind == api.KindService {
-				if _, err := o.syncService(ctx, api.KeyOf(obj)); err != nil {
+				if _, err := o.dataplane.syncService(ctx, api.KeyOf(obj)); err != nil {
 					o.log.Warn("service sync after apply", "service", obj.Meta().Name, "error", err)
 				}
 			}
@@ -152,7 +152,7 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 func (o *Orchestrator) prepareNew(obj api.Object, services []*api.Service, opts server.ApplyOptions, reserved map[int32]net.Listener) error {
 	switch v := obj.(type) {
 	case *api.Service:
-		if err := o.allocateNodePorts(v, nil, services, reserved); err != nil {
+		if err := o.dataplane.allocateNodePorts(v, nil, services, reserved); err != nil {
 			return err
 		}
 		if v.Spec.ClusterIP == "" {
@@ -191,7 +191,7 @@ func (o *Orchestrator) mergeApply(existing, applied api.Object, services []*api.
 	switch v := merged.(type) {
 	case *api.Service:
 		old := existing.(*api.Service)
-		if err := o.allocateNodePorts(v, old, services, reserved); err != nil {
+		if err := o.dataplane.allocateNodePorts(v, old, services, reserved); err != nil {
 			return nil, err
 		}
 		if v.Spec.ClusterIP == "" {
@@ -259,7 +259,7 @@ func (o *Orchestrator) Get(ctx context.Context, kind, namespace, name string) (a
 		if err != nil {
 			return nil, notFound(kind, name)
 		}
-		return o.endpointsView(obj.(*api.Service)), nil
+		return o.dataplane.endpointsView(obj.(*api.Service)), nil
 	}
 	return o.store.Get(api.Key{Kind: kind, Namespace: namespace, Name: name})
 }
@@ -286,7 +286,7 @@ func (o *Orchestrator) List(ctx context.Context, kind, namespace, selector strin
 		}
 		for _, s := range svcs {
 			if sel.Matches(s.Meta().Labels) {
-				out = append(out, o.endpointsView(s.(*api.Service)))
+				out = append(out, o.dataplane.endpointsView(s.(*api.Service)))
 			}
 		}
 		return out, nil
@@ -569,7 +569,7 @@ func (o *Orchestrator) SetSelector(ctx context.Context, namespace, name string, 
 	if err != nil {
 		return nil, err
 	}
-	if _, err := o.syncService(ctx, api.KeyOf(obj)); err != nil {
+	if _, err := o.dataplane.syncService(ctx, api.KeyOf(obj)); err != nil {
 		o.log.Warn("service sync after set selector", "service", name, "error", err)
 	}
 	return obj, nil
@@ -851,13 +851,11 @@ func (o *Orchestrator) Info(ctx context.Context) (server.Info, error) {
 	if o.metrics.addr != "" {
 		info.MetricsURL = "http://" + o.metrics.addr + "/metrics"
 	}
-	o.svcMu.Lock()
-	for key, sp := range o.services {
-		for np, why := range sp.failed {
+	for key, failed := range o.dataplane.proxyFailures() {
+		for np, why := range failed {
 			info.NotServing = append(info.NotServing, server.PortProblem{Namespace: key.Namespace, Name: key.Name, NodePort: np, Error: why})
 		}
 	}
-	o.svcMu.Unlock()
 	return info, nil
 }
 
@@ -885,7 +883,7 @@ func (o *Orchestrator) Down(ctx context.Context) error {
 			_ = o.rt.Remove(ctx, c.ID)
 		}
 	}
-	o.stopAllProxies()
+	o.dataplane.stopAllProxies()
 	if err := o.rt.RemoveNetwork(ctx, o.opts.Network); err != nil && !errors.Is(err, rt.ErrNotFound) {
 		o.log.Warn("remove network", "network", o.opts.Network, "error", err)
 	}

@@ -84,12 +84,9 @@ type Orchestrator struct {
 	metrics  *metrics
 	started  time.Time
 
-	svcIndexMu sync.RWMutex
-	svcIndex   map[api.Key]*api.Service // the stored Services, kept by the store's watch
-
-	svcMu    sync.Mutex
-	services map[api.Key]*serviceProxies
-	reserved map[int32]net.Listener // node ports held open for proxies to come
+	services  *serviceIndex // the stored Services, kept by the store's watch
+	dataplane *dataPlane
+	addrs     addressing
 
 	probeMu sync.Mutex
 	probes  map[string]*probeWorker // by namespace/name
@@ -133,14 +130,18 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 		ready:    make(chan struct{}),
 		queue:    workqueue.New(),
 		pods:     newPodCache(),
-		services: map[api.Key]*serviceProxies{},
-		svcIndex: map[api.Key]*api.Service{},
-		reserved: map[int32]net.Listener{},
+		services: &serviceIndex{m: map[api.Key]*api.Service{}},
+		addrs:    addressing{network: opts.Network, publish: opts.PublishPorts},
 		probes:   map[string]*probeWorker{},
 		metrics:  newMetrics(),
 		dial:     (&net.Dialer{}).DialContext,
 	}
 	o.recorder = &recorder{store: st, log: opts.Logger}
+	o.dataplane = &dataPlane{
+		store: st, pods: o.pods, services: o.services, addrs: o.addrs, address: opts.Address,
+		log: opts.Logger, recorder: o.recorder, metrics: o.metrics, bg: &o.bg,
+		proxies: map[api.Key]*serviceProxies{}, reserved: map[int32]net.Listener{},
+	}
 	o.deploy = &deployment.Controller{Store: st, Recorder: o.recorder, Log: opts.Logger}
 	return o, nil
 }
@@ -177,7 +178,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	// Watch before the first list, so no change between the two is lost.
 	changes := o.store.Watch(o.bgCtx)
 	for _, obj := range o.listAll(api.KindService) {
-		o.indexService(obj, false)
+		o.services.put(obj, false)
 	}
 	events := o.rt.Events(o.bgCtx)
 	if err := o.relist(ctx); err != nil {
@@ -189,7 +190,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	o.syncProbes()
 	o.awaitFirstProbes(ctx, initialProbeWait)
 	for _, obj := range o.listAll(api.KindService) {
-		if _, err := o.syncService(ctx, api.KeyOf(obj)); err != nil {
+		if _, err := o.dataplane.syncService(ctx, api.KeyOf(obj)); err != nil {
 			o.log.Warn("service not served yet", "service", obj.Meta().Name, "error", err)
 		}
 	}
@@ -212,8 +213,8 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	o.cancel()
 	loops.Wait()
 	o.bg.Wait()
-	o.stopAllProxies()
-	o.release(o.reserved)
+	o.dataplane.stopAllProxies()
+	o.dataplane.releaseAll()
 	if metricsSrv != nil {
 		_ = metricsSrv.Close()
 	}
@@ -307,7 +308,7 @@ func (o *Orchestrator) watchStore(changes <-chan store.Event) {
 			o.queue.Add(api.KeyOf(obj))
 		}
 		if kind == api.KindService {
-			o.indexService(obj, ev.Type == store.Deleted)
+			o.services.put(obj, ev.Type == store.Deleted)
 		}
 		for _, ref := range obj.Meta().OwnerReferences {
 			if ref.Controller != nil && *ref.Controller {
@@ -367,44 +368,10 @@ func (o *Orchestrator) podChanged(p *pod) {
 	if p.ownerKind != "" {
 		o.queue.Add(api.Key{Kind: p.ownerKind, Namespace: p.namespace, Name: p.ownerName})
 	}
-	for _, svc := range o.servicesIn(p.namespace) {
+	for _, svc := range o.services.in(p.namespace) {
 		o.queue.Add(api.KeyOf(svc))
 	}
 	o.syncProbes()
-}
-
-// indexService records a stored Service's latest state (or its deletion)
-// from the store's watch, so the paths that run for every pod event and
-// every probe read Services from memory, not from the store.
-func (o *Orchestrator) indexService(obj api.Object, deleted bool) {
-	svc, ok := obj.(*api.Service)
-	if !ok {
-		return
-	}
-	key := api.KeyOf(svc)
-	o.svcIndexMu.Lock()
-	defer o.svcIndexMu.Unlock()
-	if cur := o.svcIndex[key]; cur != nil && revision(cur) > revision(svc) {
-		return // an older change delivered after the first list
-	}
-	if deleted {
-		delete(o.svcIndex, key)
-		return
-	}
-	o.svcIndex[key] = svc
-}
-
-// servicesIn returns the Services of a namespace ("" for all), read-only.
-func (o *Orchestrator) servicesIn(namespace string) []*api.Service {
-	o.svcIndexMu.RLock()
-	defer o.svcIndexMu.RUnlock()
-	out := make([]*api.Service, 0, len(o.svcIndex))
-	for k, svc := range o.svcIndex {
-		if namespace == "" || k.Namespace == namespace {
-			out = append(out, svc)
-		}
-	}
-	return out
 }
 
 func (o *Orchestrator) resyncLoop(ctx context.Context) {
@@ -454,7 +421,7 @@ func (o *Orchestrator) reconcile(ctx context.Context, key api.Key) (time.Duratio
 	case api.KindDeployment:
 		return o.deploy.Reconcile(ctx, key)
 	case api.KindService:
-		return o.syncService(ctx, key)
+		return o.dataplane.syncService(ctx, key)
 	case api.KindRollingUpdate:
 		return o.syncRollingUpdate(ctx, key)
 	}

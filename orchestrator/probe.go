@@ -106,10 +106,10 @@ func (o *Orchestrator) readinessLoop(ctx context.Context, p *pod) {
 func (o *Orchestrator) implicitReadiness(ctx context.Context, p *pod) {
 	failures := 0
 	for {
-		port := o.implicitPort(p)
+		port := implicitPort(p, o.services.in(p.namespace))
 		var err error
 		if port > 0 {
-			err = o.dialTCP(ctx, o.podAddr(p, port), implicitTimeout)
+			err = o.dialTCP(ctx, o.addrs.podAddr(p, port), implicitTimeout)
 		}
 		if ctx.Err() != nil {
 			return
@@ -135,10 +135,10 @@ func (o *Orchestrator) implicitReadiness(ctx context.Context, p *pod) {
 }
 
 // implicitPort is the port a pod with no readiness probe is checked on: a
-// numeric targetPort of a Service selecting it, else its first declared
+// numeric targetPort of one of services selecting it, else its first declared
 // container port; 0 means there is nothing to check: running is ready.
-func (o *Orchestrator) implicitPort(p *pod) int {
-	for _, svc := range o.servicesIn(p.namespace) {
+func implicitPort(p *pod, services []*api.Service) int {
+	for _, svc := range services {
 		if len(svc.Spec.Selector) == 0 {
 			continue
 		}
@@ -180,13 +180,20 @@ func resolvePort(p *pod, target api.IntOrString, fallback int32) int {
 
 // podAddr is where the host reaches a pod's port: its IP on the network, or
 // the published 127.0.0.1 port where container IPs are not routable.
-func (o *Orchestrator) podAddr(p *pod, port int) string {
-	if o.opts.PublishPorts {
-		if a, ok := p.container.HostPorts[port]; ok {
-			return a
+func (a addressing) podAddr(p *pod, port int) string {
+	if a.publish {
+		if addr, ok := p.container.HostPorts[port]; ok {
+			return addr
 		}
 	}
-	return net.JoinHostPort(p.ip(o.opts.Network), strconv.Itoa(port))
+	return net.JoinHostPort(p.ip(a.network), strconv.Itoa(port))
+}
+
+// addressing says how the host reaches pods, for the node agent's probes
+// and the data plane's proxies alike.
+type addressing struct {
+	network string // the Docker network pods run on
+	publish bool   // pods publish their ports on 127.0.0.1 (Options.PublishPorts)
 }
 
 func (o *Orchestrator) livenessLoop(ctx context.Context, p *pod) {
@@ -229,7 +236,7 @@ func (o *Orchestrator) runProbe(ctx context.Context, p *pod, probe *api.Probe) e
 	switch {
 	case probe.HTTPGet != nil:
 		g := probe.HTTPGet
-		addr := o.podAddr(p, resolvePort(p, g.Port, 0))
+		addr := o.addrs.podAddr(p, resolvePort(p, g.Port, 0))
 		if g.Host != "" {
 			_, port, _ := net.SplitHostPort(addr)
 			addr = net.JoinHostPort(g.Host, port)
@@ -256,7 +263,7 @@ func (o *Orchestrator) runProbe(ctx context.Context, p *pod, probe *api.Probe) e
 		}
 		return nil
 	case probe.TCPSocket != nil:
-		addr := o.podAddr(p, resolvePort(p, probe.TCPSocket.Port, 0))
+		addr := o.addrs.podAddr(p, resolvePort(p, probe.TCPSocket.Port, 0))
 		return o.dialTCP(ctx, addr, timeout)
 	case probe.Exec != nil:
 		res, err := o.rt.Exec(ctx, p.container.ID, probe.Exec.Command)
@@ -341,7 +348,7 @@ func (o *Orchestrator) setReady(namespace, name string, ready bool) bool {
 		o.log.Debug("readiness changed", "pod", name, "ready", ready)
 		o.podChanged(snapshot)
 		if !ready {
-			o.syncServiceEndpoints(namespace)
+			o.dataplane.syncServiceEndpoints(namespace)
 		}
 	}
 	return changed

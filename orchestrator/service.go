@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
@@ -20,6 +23,27 @@ const (
 	nodePortMin = 30000
 	nodePortMax = 32767
 )
+
+// dataPlane is what kube-proxy and the endpoints controller are to
+// Kubernetes: it turns stored Services and ready pods into listening proxies
+// with endpoints, allocates node ports, and drains a pod out of every proxy
+// when the node agent asks, before the pod is signalled. It never writes an
+// object and never touches a container.
+type dataPlane struct {
+	store    *store.Store
+	pods     *podCache
+	services *serviceIndex
+	addrs    addressing
+	address  string // where proxies listen
+	log      *slog.Logger
+	recorder *recorder
+	metrics  *metrics
+	bg       *sync.WaitGroup // background drains, waited for by Run
+
+	mu       sync.Mutex
+	proxies  map[api.Key]*serviceProxies
+	reserved map[int32]net.Listener // node ports held open for proxies to come
+}
 
 // serviceProxies are the running proxies of one Service, one per port.
 type serviceProxies struct {
@@ -38,13 +62,11 @@ type servicePort struct {
 
 // syncService makes the Service's proxies listen on its node ports and
 // pushes the current endpoints into them. A deleted Service's proxies stop.
-func (o *Orchestrator) syncService(ctx context.Context, key api.Key) (time.Duration, error) {
-	obj, err := o.store.Get(key)
+func (d *dataPlane) syncService(ctx context.Context, key api.Key) (time.Duration, error) {
+	obj, err := d.store.Get(key)
 	if errors.Is(err, store.ErrNotFound) {
-		o.svcIndexMu.Lock()
-		delete(o.svcIndex, key)
-		o.svcIndexMu.Unlock()
-		o.stopServiceProxies(key)
+		d.services.remove(key)
+		d.stopServiceProxies(key)
 		return 0, nil
 	}
 	if err != nil {
@@ -53,18 +75,18 @@ func (o *Orchestrator) syncService(ctx context.Context, key api.Key) (time.Durat
 	svc := obj.(*api.Service)
 	// What was just read is the freshest state: paths that read the index
 	// (a pod's termination) must not push endpoints of an older selector.
-	o.indexService(svc, false)
-	o.svcMu.Lock()
-	sp := o.services[key]
+	d.services.put(svc, false)
+	d.mu.Lock()
+	sp := d.proxies[key]
 	if sp != nil && sp.uid != svc.UID { // deleted and re-created
-		o.svcMu.Unlock()
-		o.stopServiceProxies(key)
-		o.svcMu.Lock()
+		d.mu.Unlock()
+		d.stopServiceProxies(key)
+		d.mu.Lock()
 		sp = nil
 	}
 	if sp == nil {
 		sp = &serviceProxies{uid: svc.UID, proxies: map[int32]*servicePort{}}
-		o.services[key] = sp
+		d.proxies[key] = sp
 	}
 	want := map[int32]api.ServicePort{}
 	for _, port := range svc.Spec.Ports {
@@ -88,48 +110,48 @@ func (o *Orchestrator) syncService(ctx context.Context, key api.Key) (time.Durat
 		}
 		p := proxy.New(proxy.Options{
 			Service: svc.Name,
-			Listen:  net.JoinHostPort(o.opts.Address, strconv.Itoa(int(np))),
-			Logger:  o.log,
-			Metrics: o.metrics,
+			Listen:  net.JoinHostPort(d.address, strconv.Itoa(int(np))),
+			Logger:  d.log,
+			Metrics: d.metrics,
 		})
-		if ln := o.takeReserved(np); ln != nil {
+		if ln := d.takeReserved(np); ln != nil {
 			p.Serve(ln)
 		} else if err := p.Start(); err != nil {
 			// The proxy's error names the service and the address already.
 			startErr = err
-			o.recorder.Eventf(svc, api.EventTypeWarning, "FailedListen", "%v", startErr)
+			d.recorder.Eventf(svc, api.EventTypeWarning, "FailedListen", "%v", startErr)
 			if sp.failed == nil {
 				sp.failed = map[int32]string{}
 			}
 			sp.failed[np] = err.Error()
 			continue
 		}
-		o.log.Info("service proxy listening", "service", svc.Name, "address", p.Addr())
+		d.log.Info("service proxy listening", "service", svc.Name, "address", p.Addr())
 		sp.proxies[np] = &servicePort{port: port, proxy: p}
 	}
-	o.svcMu.Unlock()
+	d.mu.Unlock()
 	for _, p := range stale {
 		go shutdownProxy(p)
 	}
-	o.pushEndpoints(svc)
+	d.pushEndpoints(svc)
 	return 0, startErr
 }
 
 // pushEndpoints computes the ready pods of svc and swaps them into its
 // proxies. Endpoints that left the set are drained in the background so their
 // idle connections close; the termination path drains synchronously itself.
-func (o *Orchestrator) pushEndpoints(svc *api.Service) {
+func (d *dataPlane) pushEndpoints(svc *api.Service) {
 	key := api.KeyOf(svc)
 	// Computing and pushing under one lock keeps the order of pushes the
 	// order of computations: a late push can never bring back a pod that a
 	// newer computation dropped.
-	o.svcMu.Lock()
-	defer o.svcMu.Unlock()
-	sp := o.services[key]
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	sp := d.proxies[key]
 	if sp == nil {
 		return
 	}
-	pods := o.servicePods(svc)
+	pods := d.servicePods(svc)
 	for _, p := range sp.proxies {
 		eps := make([]proxy.Endpoint, 0, len(pods))
 		for _, pd := range pods {
@@ -140,15 +162,15 @@ func (o *Orchestrator) pushEndpoints(svc *api.Service) {
 			if port == 0 {
 				continue
 			}
-			eps = append(eps, proxy.Endpoint{Pod: pd.name, Addr: o.podAddr(pd, port), Revision: revisionOf(pd)})
+			eps = append(eps, proxy.Endpoint{Pod: pd.name, Addr: d.addrs.podAddr(pd, port), Revision: revisionOf(pd)})
 		}
 		old := p.proxy.Endpoints()
 		p.proxy.SetEndpoints(eps)
 		for _, gone := range removedAddrs(old, eps) {
 			pr := p.proxy
-			o.bg.Add(1)
+			d.bg.Add(1)
 			go func() {
-				defer o.bg.Done()
+				defer d.bg.Done()
 				ctx, cancel := context.WithTimeout(context.Background(), proxy.DefaultDrainTimeout)
 				defer cancel()
 				_ = pr.Drain(ctx, gone)
@@ -159,18 +181,18 @@ func (o *Orchestrator) pushEndpoints(svc *api.Service) {
 
 // servicePods returns the running, not terminating pods svc selects, with an
 // address, sorted by name. A Service without a selector selects nothing.
-func (o *Orchestrator) servicePods(svc *api.Service) []*pod {
+func (d *dataPlane) servicePods(svc *api.Service) []*pod {
 	if len(svc.Spec.Selector) == 0 {
 		return nil
 	}
 	sel := labels.SelectorFromSet(svc.Spec.Selector)
 	ns := api.KeyOf(svc).Namespace
 	var out []*pod
-	for _, p := range o.pods.snapshot() {
+	for _, p := range d.pods.snapshot() {
 		if p.namespace != ns || p.terminating || !p.running() || !sel.Matches(p.labels) {
 			continue
 		}
-		if p.ip(o.opts.Network) == "" && !o.opts.PublishPorts {
+		if p.ip(d.addrs.network) == "" && !d.addrs.publish {
 			continue
 		}
 		out = append(out, p)
@@ -181,33 +203,33 @@ func (o *Orchestrator) servicePods(svc *api.Service) []*pod {
 // syncServiceEndpoints pushes endpoints to every Service of a namespace now,
 // without the queue: the termination path must see its pod out of every
 // proxy before it drains.
-func (o *Orchestrator) syncServiceEndpoints(namespace string) {
-	for _, svc := range o.servicesIn(namespace) {
-		o.pushEndpoints(svc)
+func (d *dataPlane) syncServiceEndpoints(namespace string) {
+	for _, svc := range d.services.in(namespace) {
+		d.pushEndpoints(svc)
 	}
 }
 
 // drainPod waits until no proxy has a request in flight to p. The pod must
 // already be out of every endpoint set.
-func (o *Orchestrator) drainPod(ctx context.Context, p *pod) {
-	o.svcMu.Lock()
+func (d *dataPlane) drainPod(ctx context.Context, p *pod) {
+	d.mu.Lock()
 	var all []*proxy.Proxy
-	for _, sp := range o.services {
+	for _, sp := range d.proxies {
 		for _, port := range sp.proxies {
 			all = append(all, port.proxy)
 		}
 	}
-	o.svcMu.Unlock()
+	d.mu.Unlock()
 	ports := map[int]bool{}
 	for _, c := range p.spec.Containers {
 		for _, cp := range c.Ports {
 			ports[int(cp.ContainerPort)] = true
 		}
 	}
-	if port := o.implicitPort(p); port > 0 {
+	if port := implicitPort(p, d.services.in(p.namespace)); port > 0 {
 		ports[port] = true
 	}
-	for _, svc := range o.servicesIn("") {
+	for _, svc := range d.services.in("") {
 		for _, sp := range svc.Spec.Ports {
 			if port := resolvePort(p, sp.TargetPort, sp.Port); port > 0 {
 				ports[port] = true
@@ -216,18 +238,18 @@ func (o *Orchestrator) drainPod(ctx context.Context, p *pod) {
 	}
 	for _, pr := range all {
 		for port := range ports {
-			if err := pr.Drain(ctx, o.podAddr(p, port)); err != nil {
-				o.log.Warn("drain cut short", "pod", p.name, "error", err)
+			if err := pr.Drain(ctx, d.addrs.podAddr(p, port)); err != nil {
+				d.log.Warn("drain cut short", "pod", p.name, "error", err)
 			}
 		}
 	}
 }
 
-func (o *Orchestrator) stopServiceProxies(key api.Key) {
-	o.svcMu.Lock()
-	sp := o.services[key]
-	delete(o.services, key)
-	o.svcMu.Unlock()
+func (d *dataPlane) stopServiceProxies(key api.Key) {
+	d.mu.Lock()
+	sp := d.proxies[key]
+	delete(d.proxies, key)
+	d.mu.Unlock()
 	if sp == nil {
 		return
 	}
@@ -236,15 +258,15 @@ func (o *Orchestrator) stopServiceProxies(key api.Key) {
 	}
 }
 
-func (o *Orchestrator) stopAllProxies() {
-	o.svcMu.Lock()
-	keys := make([]api.Key, 0, len(o.services))
-	for k := range o.services {
+func (d *dataPlane) stopAllProxies() {
+	d.mu.Lock()
+	keys := make([]api.Key, 0, len(d.proxies))
+	for k := range d.proxies {
 		keys = append(keys, k)
 	}
-	o.svcMu.Unlock()
+	d.mu.Unlock()
 	for _, k := range keys {
-		o.stopServiceProxies(k)
+		d.stopServiceProxies(k)
 	}
 }
 
@@ -278,14 +300,14 @@ func revisionOf(p *pod) string {
 }
 
 // endpointsView renders a Service's pods as Kubernetes' Endpoints object.
-func (o *Orchestrator) endpointsView(svc *api.Service) *api.Endpoints {
+func (d *dataPlane) endpointsView(svc *api.Service) *api.Endpoints {
 	ep := &api.Endpoints{
 		TypeMeta:   api.TypeMeta{APIVersion: "v1", Kind: api.KindEndpoints},
 		ObjectMeta: api.ObjectMeta{Name: svc.Name, Namespace: api.KeyOf(svc).Namespace, Labels: svc.Labels, CreationTimestamp: svc.CreationTimestamp},
 	}
 	// A pod that lacks a named targetPort has no endpoint for it, as in
 	// Kubernetes; the proxy sends it nothing either.
-	pods := slices.DeleteFunc(o.servicePods(svc), func(p *pod) bool {
+	pods := slices.DeleteFunc(d.servicePods(svc), func(p *pod) bool {
 		for _, sp := range svc.Spec.Ports {
 			if resolvePort(p, sp.TargetPort, sp.Port) == 0 {
 				return true
@@ -298,7 +320,7 @@ func (o *Orchestrator) endpointsView(svc *api.Service) *api.Endpoints {
 	}
 	var subset api.EndpointSubset
 	for _, p := range pods {
-		addr := api.EndpointAddress{IP: p.ip(o.opts.Network), TargetRef: &api.ObjectReference{Kind: api.KindPod, Namespace: p.namespace, Name: p.name, UID: p.container.ID}}
+		addr := api.EndpointAddress{IP: p.ip(d.addrs.network), TargetRef: &api.ObjectReference{Kind: api.KindPod, Namespace: p.namespace, Name: p.name, UID: p.container.ID}}
 		if p.ready {
 			subset.Addresses = append(subset.Addresses, addr)
 		} else {
@@ -318,7 +340,7 @@ func (o *Orchestrator) endpointsView(svc *api.Service) *api.Endpoints {
 // are free: in the store (another Service) and on the host (another program).
 // Each newly taken port is held open in reserved until the proxy serves on
 // it, so no other process or control plane can take it in between.
-func (o *Orchestrator) allocateNodePorts(svc *api.Service, old *api.Service, others []*api.Service, reserved map[int32]net.Listener) error {
+func (d *dataPlane) allocateNodePorts(svc *api.Service, old *api.Service, others []*api.Service, reserved map[int32]net.Listener) error {
 	used := map[int32]string{}
 	for _, s := range others {
 		if s.Name == svc.Name && api.KeyOf(s).Namespace == api.KeyOf(svc).Namespace {
@@ -357,13 +379,13 @@ func (o *Orchestrator) allocateNodePorts(svc *api.Service, old *api.Service, oth
 			if other, ok := used[p.NodePort]; ok {
 				return fmt.Errorf("service %q: spec.ports[%d].nodePort: Invalid value: %d: provided port is already allocated (by service %q)", svc.Name, i, p.NodePort, other)
 			}
-			if !mine[p.NodePort] && !o.reservePort(p.NodePort, reserved) {
-				return fmt.Errorf("service %q: spec.ports[%d].nodePort: Invalid value: %d: port %d on %s is in use by another program; choose another nodePort or leave it out to get a free one", svc.Name, i, p.NodePort, p.NodePort, o.opts.Address)
+			if !mine[p.NodePort] && !d.reservePort(p.NodePort, reserved) {
+				return fmt.Errorf("service %q: spec.ports[%d].nodePort: Invalid value: %d: port %d on %s is in use by another program; choose another nodePort or leave it out to get a free one", svc.Name, i, p.NodePort, p.NodePort, d.address)
 			}
 			used[p.NodePort] = svc.Name
 			continue
 		}
-		port, err := o.freeNodePort(used, reserved)
+		port, err := d.freeNodePort(used, reserved)
 		if err != nil {
 			return fmt.Errorf("service %q: %w", svc.Name, err)
 		}
@@ -373,7 +395,7 @@ func (o *Orchestrator) allocateNodePorts(svc *api.Service, old *api.Service, oth
 	return nil
 }
 
-func (o *Orchestrator) freeNodePort(used map[int32]string, reserved map[int32]net.Listener) (int32, error) {
+func (d *dataPlane) freeNodePort(used map[int32]string, reserved map[int32]net.Listener) (int32, error) {
 	span := nodePortMax - nodePortMin + 1
 	start := int(time.Now().UnixNano() % int64(span))
 	for i := range span {
@@ -381,7 +403,7 @@ func (o *Orchestrator) freeNodePort(used map[int32]string, reserved map[int32]ne
 		if _, taken := used[port]; taken {
 			continue
 		}
-		if o.reservePort(port, reserved) {
+		if d.reservePort(port, reserved) {
 			return port, nil
 		}
 	}
@@ -392,28 +414,45 @@ func (o *Orchestrator) freeNodePort(used map[int32]string, reserved map[int32]ne
 // apply's own, to undo) and in the orchestrator's, where the Service's proxy
 // finds it even when the store's watch starts it before the apply returns.
 // It reports false when another program has the port.
-func (o *Orchestrator) reservePort(port int32, reserved map[int32]net.Listener) bool {
+func (d *dataPlane) reservePort(port int32, reserved map[int32]net.Listener) bool {
 	if _, ok := reserved[port]; ok {
 		return true
 	}
-	l, err := net.Listen("tcp", net.JoinHostPort(o.opts.Address, strconv.Itoa(int(port))))
+	l, err := net.Listen("tcp", net.JoinHostPort(d.address, strconv.Itoa(int(port))))
 	if err != nil {
 		return false
 	}
 	reserved[port] = l
-	o.svcMu.Lock()
-	o.reserved[port] = l
-	o.svcMu.Unlock()
+	d.mu.Lock()
+	d.reserved[port] = l
+	d.mu.Unlock()
 	return true
 }
 
+// releaseAll gives up every port still reserved, when the control plane stops.
+func (d *dataPlane) releaseAll() { d.release(d.reserved) }
+
+// proxyFailures reports, by Service and node port, why a proxy could not
+// listen.
+func (d *dataPlane) proxyFailures() map[api.Key]map[int32]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := map[api.Key]map[int32]string{}
+	for key, sp := range d.proxies {
+		if len(sp.failed) > 0 {
+			out[key] = maps.Clone(sp.failed)
+		}
+	}
+	return out
+}
+
 // release gives up the ports of an apply that failed or was a dry run.
-func (o *Orchestrator) release(reserved map[int32]net.Listener) {
-	o.svcMu.Lock()
-	defer o.svcMu.Unlock()
+func (d *dataPlane) release(reserved map[int32]net.Listener) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	for port, l := range reserved {
-		if o.reserved[port] == l {
-			delete(o.reserved, port)
+		if d.reserved[port] == l {
+			delete(d.reserved, port)
 		}
 		_ = l.Close()
 	}
@@ -421,13 +460,61 @@ func (o *Orchestrator) release(reserved map[int32]net.Listener) {
 
 // takeReserved returns the listener reserved for port, if any. The caller
 // holds svcMu.
-func (o *Orchestrator) takeReserved(port int32) net.Listener {
-	l := o.reserved[port]
-	delete(o.reserved, port)
+func (d *dataPlane) takeReserved(port int32) net.Listener {
+	l := d.reserved[port]
+	delete(d.reserved, port)
 	return l
 }
 
 // ServiceURLs returns http://address:nodePort for each port of svc.
 func (o *Orchestrator) ServiceURLs(svc *api.Service) []string {
 	return api.ServiceURLs(svc, o.opts.Address)
+}
+
+// serviceIndex holds the stored Services as the store's watch last reported
+// them, so that the paths that run for every pod event and every probe (the
+// node agent's and the data plane's) read Services from memory, not from the
+// store. It is what an informer's lister is to a Kubernetes controller.
+type serviceIndex struct {
+	mu sync.RWMutex
+	m  map[api.Key]*api.Service
+}
+
+// put records a stored Service's latest state, or its deletion.
+func (x *serviceIndex) put(obj api.Object, deleted bool) {
+	svc, ok := obj.(*api.Service)
+	if !ok {
+		return
+	}
+	key := api.KeyOf(svc)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if cur := x.m[key]; cur != nil && revision(cur) > revision(svc) {
+		return // an older change delivered after the first list
+	}
+	if deleted {
+		delete(x.m, key)
+		return
+	}
+	x.m[key] = svc
+}
+
+// in returns the Services of a namespace ("" for all), read-only.
+func (x *serviceIndex) in(namespace string) []*api.Service {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := make([]*api.Service, 0, len(x.m))
+	for k, svc := range x.m {
+		if namespace == "" || k.Namespace == namespace {
+			out = append(out, svc)
+		}
+	}
+	return out
+}
+
+// remove forgets a Service the store no longer has.
+func (x *serviceIndex) remove(key api.Key) {
+	x.mu.Lock()
+	delete(x.m, key)
+	x.mu.Unlock()
 }

@@ -44,7 +44,7 @@ func (o *Orchestrator) terminatePodWithin(p *pod, owner *workload, grace time.Du
 		close(done)
 		return done
 	}
-	o.syncServiceEndpoints(p.namespace)
+	o.dataplane.syncServiceEndpoints(p.namespace)
 	o.syncProbes()
 	// The pod no longer counts as a replica: its owner replaces it now, not
 	// once it has stopped, and its status stops counting it ready.
@@ -63,7 +63,7 @@ func (o *Orchestrator) terminatePodWithin(p *pod, owner *workload, grace time.Du
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
 		if p.running() {
-			o.drainPod(ctx, p)
+			o.dataplane.drainPod(ctx, p)
 		}
 		if p.container.ID != "" {
 			stopCtx, stopCancel := context.WithTimeout(context.Background(), grace+10*time.Second)
