@@ -253,7 +253,7 @@ func (o *Orchestrator) Get(ctx context.Context, kind, namespace, name string) (a
 		if !ok {
 			return nil, notFound(kind, name)
 		}
-		return o.podView(p), nil
+		return o.node.podView(p), nil
 	case api.KindEndpoints:
 		obj, err := o.store.Get(api.Key{Kind: api.KindService, Namespace: namespace, Name: name})
 		if err != nil {
@@ -275,7 +275,7 @@ func (o *Orchestrator) List(ctx context.Context, kind, namespace, selector strin
 	case api.KindPod:
 		for _, p := range o.pods.snapshot() {
 			if (namespace == "" || p.namespace == namespace) && sel.Matches(p.labels) {
-				out = append(out, o.podView(p))
+				out = append(out, o.node.podView(p))
 			}
 		}
 		return out, nil
@@ -389,12 +389,12 @@ func (o *Orchestrator) Delete(ctx context.Context, kind, namespace, name string,
 		if !ok {
 			return nil, notFound(kind, name)
 		}
-		view := o.podView(p)
+		view := o.node.podView(p)
 		grace := gracePeriod(p)
 		if g := opts.GracePeriodSeconds; g != nil {
 			grace = time.Duration(*g) * time.Second
 		}
-		done := o.terminatePodWithin(p, nil, grace)
+		done := o.node.terminatePodWithin(p, nil, grace)
 		if opts.Cascade == "foreground" {
 			waitDone(ctx, done)
 		}
@@ -454,7 +454,7 @@ func (o *Orchestrator) deleteObject(ctx context.Context, key api.Key, cascade st
 	}
 	var dones []<-chan struct{}
 	for _, p := range pods {
-		dones = append(dones, o.terminatePod(p, nil))
+		dones = append(dones, o.node.terminatePod(p, nil))
 	}
 	if cascade == "foreground" {
 		for _, d := range dones {
@@ -871,7 +871,7 @@ func (o *Orchestrator) Down(ctx context.Context) error {
 	}
 	var wg sync.WaitGroup
 	for _, p := range o.pods.snapshot() {
-		done := o.terminatePod(p, nil)
+		done := o.node.terminatePod(p, nil)
 		wg.Add(1)
 		go func() { defer wg.Done(); waitDone(ctx, done) }()
 	}

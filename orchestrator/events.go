@@ -173,8 +173,8 @@ func (r *recorder) prune() {
 	r.mu.Unlock()
 }
 
-// recordPodEvent records an event about a pod (pods are not stored objects).
-func (o *Orchestrator) recordPodEvent(p *pod, eventType, reason, format string, args ...any) {
+// podEventf records an event about a pod (pods are not stored objects).
+func (r *recorder) podEventf(p *pod, eventType, reason, format string, args ...any) {
 	ref := api.ObjectReference{Kind: api.KindPod, Namespace: p.namespace, Name: p.name, UID: p.container.ID}
-	o.recorder.record(ref, eventType, reason, fmt.Sprintf(format, args...))
+	r.record(ref, eventType, reason, fmt.Sprintf(format, args...))
 }

@@ -88,13 +88,7 @@ type Orchestrator struct {
 	dataplane *dataPlane
 	addrs     addressing
 
-	probeMu sync.Mutex
-	probes  map[string]*probeWorker // by namespace/name
-
-	// dial opens probe connections; unit tests replace it.
-	dial          func(ctx context.Context, network, addr string) (net.Conn, error)
-	probeHTTPOnce sync.Once
-	probeHTTP     *http.Client
+	node *nodeAgent
 
 	bg     sync.WaitGroup // terminations and probe workers
 	bgCtx  context.Context
@@ -132,16 +126,21 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 		pods:     newPodCache(),
 		services: &serviceIndex{m: map[api.Key]*api.Service{}},
 		addrs:    addressing{network: opts.Network, publish: opts.PublishPorts},
-		probes:   map[string]*probeWorker{},
 		metrics:  newMetrics(),
-		dial:     (&net.Dialer{}).DialContext,
 	}
 	o.recorder = &recorder{store: st, log: opts.Logger}
+	o.node = &nodeAgent{
+		rt: runtime, store: st, pods: o.pods, services: o.services, addrs: o.addrs,
+		labels: o.ownLabels(), instance: opts.Instance, log: opts.Logger, recorder: o.recorder,
+		enqueue: o.queue.Add, changed: o.podChanged, bg: &o.bg,
+		probes: map[string]*probeWorker{}, dial: (&net.Dialer{}).DialContext,
+	}
 	o.dataplane = &dataPlane{
 		store: st, pods: o.pods, services: o.services, addrs: o.addrs, address: opts.Address,
 		log: opts.Logger, recorder: o.recorder, metrics: o.metrics, bg: &o.bg,
 		proxies: map[api.Key]*serviceProxies{}, reserved: map[int32]net.Listener{},
 	}
+	o.node.drainer = o.dataplane
 	o.deploy = &deployment.Controller{Store: st, Recorder: o.recorder, Log: opts.Logger}
 	return o, nil
 }
@@ -160,6 +159,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	o.recorder.start()
 	defer o.recorder.stop()
 	o.bgCtx, o.cancel = context.WithCancel(ctx)
+	o.node.ctx = o.bgCtx
 	defer o.cancel()
 	if err := o.rt.Ping(ctx); err != nil {
 		return fmt.Errorf("container engine: %w", err)
@@ -181,14 +181,14 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 		o.services.put(obj, false)
 	}
 	events := o.rt.Events(o.bgCtx)
-	if err := o.relist(ctx); err != nil {
+	if err := o.node.relist(ctx); err != nil {
 		return err
 	}
 	// Adopted pods are probed, and then the proxies listen, before the first
 	// reconcile: a restarted daemon serves its Services at once, with the
 	// pods that answer, instead of a moment of 503s.
-	o.syncProbes()
-	o.awaitFirstProbes(ctx, initialProbeWait)
+	o.node.syncProbes()
+	o.node.awaitFirstProbes(ctx, initialProbeWait)
 	for _, obj := range o.listAll(api.KindService) {
 		if _, err := o.dataplane.syncService(ctx, api.KeyOf(obj)); err != nil {
 			o.log.Warn("service not served yet", "service", obj.Meta().Name, "error", err)
@@ -221,61 +221,11 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	return nil
 }
 
-// initialProbeWait bounds how long a starting control plane waits for the
-// first readiness result of the pods it adopted.
-const initialProbeWait = 3 * time.Second
-
-// awaitFirstProbes waits until every running pod has had a readiness result.
-func (o *Orchestrator) awaitFirstProbes(ctx context.Context, limit time.Duration) {
-	deadline := time.Now().Add(limit)
-	for time.Now().Before(deadline) {
-		pending := false
-		for _, p := range o.pods.snapshot() {
-			if p.running() && !p.terminating && !p.probed {
-				pending = true
-				break
-			}
-		}
-		if !pending || !sleep(ctx, 20*time.Millisecond) {
-			return
-		}
-	}
-}
-
 // ownLabels are put on everything this instance creates.
 func (o *Orchestrator) ownLabels() map[string]string {
 	l := map[string]string{LabelInstance: o.opts.Instance}
 	maps.Copy(l, o.opts.ExtraLabels)
 	return l
-}
-
-// relist rebuilds the pod cache from the engine: events may have been missed.
-func (o *Orchestrator) relist(ctx context.Context) error {
-	// Only a container the cache knew before the list began can be missing
-	// from it because it is gone; one made while the list ran is not in it
-	// either, and is kept.
-	known := o.pods.containerIDs()
-	ctrs, err := o.rt.List(ctx, map[string]string{LabelInstance: o.opts.Instance})
-	if err != nil {
-		return fmt.Errorf("list containers: %w", err)
-	}
-	seen := map[string]bool{}
-	for _, c := range ctrs {
-		p, isNew := o.pods.observe(c)
-		if p != nil {
-			seen[podID(p.namespace, p.name)] = true
-		}
-		if isNew {
-			o.restorePodRecord(p)
-		}
-	}
-	for _, p := range o.pods.snapshot() {
-		if !seen[podID(p.namespace, p.name)] && known[p.container.ID] && !p.terminating {
-			o.pods.remove(p.namespace, p.name)
-			o.forgetPodRecord(p)
-		}
-	}
-	return nil
 }
 
 func (o *Orchestrator) listAll(kind string) []api.Object {
@@ -316,7 +266,7 @@ func (o *Orchestrator) watchStore(changes <-chan store.Event) {
 			}
 		}
 		if kind == api.KindService {
-			o.syncProbes() // an implicit readiness port may have changed
+			o.node.syncProbes() // an implicit readiness port may have changed
 		}
 	}
 }
@@ -326,17 +276,17 @@ func (o *Orchestrator) watchEngine(ctx context.Context, events <-chan rt.Event) 
 	for ev := range events {
 		switch ev.Type {
 		case rt.EventResync:
-			if err := o.relist(ctx); err != nil {
+			if err := o.node.relist(ctx); err != nil {
 				o.log.Warn("relist after engine reconnect", "error", err)
 			}
 			o.enqueueAll()
-			o.syncProbes()
+			o.node.syncProbes()
 			continue
 		case rt.EventDestroy:
 			o.pods.containerGone(ev.ContainerID)
 			if p, ok := o.pods.byContainer(ev.ContainerID); ok && !p.terminating {
 				o.pods.remove(p.namespace, p.name)
-				o.forgetPodRecord(p)
+				o.node.forgetPodRecord(p)
 				o.podChanged(p)
 			}
 			continue
@@ -353,10 +303,10 @@ func (o *Orchestrator) watchEngine(ctx context.Context, events <-chan rt.Event) 
 			continue
 		}
 		if isNew {
-			o.restorePodRecord(p)
+			o.node.restorePodRecord(p)
 		}
 		if ev.Type == rt.EventDie || ev.Type == rt.EventOOM {
-			o.setReady(p.namespace, p.name, false)
+			o.node.setReady(p.namespace, p.name, false)
 		}
 		o.podChanged(p)
 	}
@@ -371,7 +321,7 @@ func (o *Orchestrator) podChanged(p *pod) {
 	for _, svc := range o.services.in(p.namespace) {
 		o.queue.Add(api.KeyOf(svc))
 	}
-	o.syncProbes()
+	o.node.syncProbes()
 }
 
 func (o *Orchestrator) resyncLoop(ctx context.Context) {
@@ -382,12 +332,12 @@ func (o *Orchestrator) resyncLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := o.relist(ctx); err != nil {
+			if err := o.node.relist(ctx); err != nil {
 				o.log.Warn("resync", "error", err)
 				continue
 			}
 			o.enqueueAll()
-			o.syncProbes()
+			o.node.syncProbes()
 			o.recorder.prune()
 		}
 	}

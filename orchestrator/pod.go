@@ -305,7 +305,7 @@ func configHash(spec api.PodSpec) string {
 }
 
 // podView renders a pod as the Kubernetes-shaped Pod that `get pods` shows.
-func (o *Orchestrator) podView(p *pod) *api.Pod {
+func (n *nodeAgent) podView(p *pod) *api.Pod {
 	v := &api.Pod{
 		TypeMeta: api.TypeMeta{APIVersion: "v1", Kind: api.KindPod},
 		ObjectMeta: api.ObjectMeta{
@@ -340,7 +340,7 @@ func (o *Orchestrator) podView(p *pod) *api.Pod {
 	if p.lastExit != nil {
 		cs.LastState.Terminated = p.lastExit
 	}
-	status := api.PodStatus{PodIP: p.ip(o.opts.Network), ContainerStatuses: []api.ContainerStatus{cs}}
+	status := api.PodStatus{PodIP: p.ip(n.addrs.network), ContainerStatuses: []api.ContainerStatus{cs}}
 	switch {
 	case p.waiting != "":
 		status.Phase = "Pending"
@@ -389,25 +389,25 @@ func terminatedState(c rt.Container) *api.ContainerStateTerminated {
 
 // savePodRecord stores p's restart history, so that a restarted daemon
 // shows the same RESTARTS for the pods it adopts.
-func (o *Orchestrator) savePodRecord(p *pod) {
+func (n *nodeAgent) savePodRecord(p *pod) {
 	rec := &api.PodRecord{
 		TypeMeta:   api.TypeMeta{APIVersion: "mini-deploy.io/v1", Kind: api.KindPodRecord},
 		ObjectMeta: api.ObjectMeta{Name: p.name, Namespace: p.namespace},
 		Status:     api.PodRecordStatus{ContainerID: p.container.ID, RestartCount: p.restarts, LastExit: p.lastExit},
 	}
-	_, err := o.store.Update(rec)
+	_, err := n.store.Update(rec)
 	if errors.Is(err, store.ErrNotFound) {
-		_, err = o.store.Create(rec)
+		_, err = n.store.Create(rec)
 	}
 	if err != nil {
-		o.log.Warn("save pod record", "pod", p.name, "error", err)
+		n.log.Warn("save pod record", "pod", p.name, "error", err)
 	}
 }
 
 // restorePodRecord gives an adopted pod the restart history saved for its
 // container.
-func (o *Orchestrator) restorePodRecord(p *pod) {
-	obj, err := o.store.Get(api.Key{Kind: api.KindPodRecord, Namespace: p.namespace, Name: p.name})
+func (n *nodeAgent) restorePodRecord(p *pod) {
+	obj, err := n.store.Get(api.Key{Kind: api.KindPodRecord, Namespace: p.namespace, Name: p.name})
 	if err != nil {
 		return
 	}
@@ -415,18 +415,18 @@ func (o *Orchestrator) restorePodRecord(p *pod) {
 	if rec.Status.ContainerID != p.container.ID {
 		return
 	}
-	o.pods.update(p.namespace, p.name, func(cp *pod) {
+	n.pods.update(p.namespace, p.name, func(cp *pod) {
 		cp.restarts, cp.lastExit = rec.Status.RestartCount, rec.Status.LastExit
 	})
 }
 
 // forgetPodRecord drops the history of a pod that is gone.
-func (o *Orchestrator) forgetPodRecord(p *pod) {
+func (n *nodeAgent) forgetPodRecord(p *pod) {
 	if p.restarts == 0 {
 		return // only restarted pods have a record
 	}
 	key := api.Key{Kind: api.KindPodRecord, Namespace: p.namespace, Name: p.name}
-	if _, err := o.store.Delete(key, ""); err != nil && !errors.Is(err, store.ErrNotFound) {
-		o.log.Warn("forget pod record", "pod", p.name, "error", err)
+	if _, err := n.store.Delete(key, ""); err != nil && !errors.Is(err, store.ErrNotFound) {
+		n.log.Warn("forget pod record", "pod", p.name, "error", err)
 	}
 }

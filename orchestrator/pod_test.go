@@ -82,7 +82,7 @@ func TestRelistRacingTerminationAndCreation(t *testing.T) {
 		created = testPod(t, f, o, "kubia-new")
 		o.pods.put(created)
 	}
-	if err := o.relist(ctx); err != nil {
+	if err := o.node.relist(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := o.pods.get(api.DefaultNamespace, "kubia-old"); ok {
@@ -94,7 +94,7 @@ func TestRelistRacingTerminationAndCreation(t *testing.T) {
 
 	// The next list sees the new pod; an inspect of the removed container
 	// made before its removal brings nothing back either.
-	if err := o.relist(ctx); err != nil {
+	if err := o.node.relist(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := o.pods.get(api.DefaultNamespace, "kubia-new"); !ok {
@@ -107,7 +107,7 @@ func TestRelistRacingTerminationAndCreation(t *testing.T) {
 	if err := f.Remove(ctx, created.container.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.relist(ctx); err != nil {
+	if err := o.node.relist(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := o.pods.get(api.DefaultNamespace, "kubia-new"); ok {

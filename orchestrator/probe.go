@@ -34,45 +34,45 @@ type probeWorker struct {
 // syncProbes starts a worker for every running pod that has none for its
 // current container start, and stops the workers of pods that are gone,
 // stopped or terminating.
-func (o *Orchestrator) syncProbes() {
-	if o.bgCtx == nil {
+func (n *nodeAgent) syncProbes() {
+	if n.ctx == nil {
 		return
 	}
-	o.probeMu.Lock()
-	defer o.probeMu.Unlock()
+	n.probeMu.Lock()
+	defer n.probeMu.Unlock()
 	want := map[string]*pod{}
-	for _, p := range o.pods.snapshot() {
+	for _, p := range n.pods.snapshot() {
 		if p.running() && !p.terminating {
 			want[podID(p.namespace, p.name)] = p
 		}
 	}
-	for id, w := range o.probes {
+	for id, w := range n.probes {
 		p, ok := want[id]
 		if !ok || p.container.ID != w.containerID || !p.container.StartedAt.Equal(w.started) {
 			w.cancel()
-			delete(o.probes, id)
+			delete(n.probes, id)
 		}
 	}
 	for id, p := range want {
-		if _, ok := o.probes[id]; ok {
+		if _, ok := n.probes[id]; ok {
 			continue
 		}
-		ctx, cancel := context.WithCancel(o.bgCtx)
-		o.probes[id] = &probeWorker{containerID: p.container.ID, started: p.container.StartedAt, cancel: cancel}
-		o.bg.Add(2)
-		go func() { defer o.bg.Done(); o.readinessLoop(ctx, p) }()
-		go func() { defer o.bg.Done(); o.livenessLoop(ctx, p) }()
+		ctx, cancel := context.WithCancel(n.ctx)
+		n.probes[id] = &probeWorker{containerID: p.container.ID, started: p.container.StartedAt, cancel: cancel}
+		n.bg.Add(2)
+		go func() { defer n.bg.Done(); n.readinessLoop(ctx, p) }()
+		go func() { defer n.bg.Done(); n.livenessLoop(ctx, p) }()
 	}
 }
 
-func (o *Orchestrator) readinessLoop(ctx context.Context, p *pod) {
+func (n *nodeAgent) readinessLoop(ctx context.Context, p *pod) {
 	c := p.spec.Containers
 	var probe *api.Probe
 	if len(c) > 0 {
 		probe = c[0].ReadinessProbe
 	}
 	if probe == nil {
-		o.implicitReadiness(ctx, p)
+		n.implicitReadiness(ctx, p)
 		return
 	}
 	successes, failures := 0, 0
@@ -80,20 +80,20 @@ func (o *Orchestrator) readinessLoop(ctx context.Context, p *pod) {
 		return
 	}
 	for {
-		err := o.runProbe(ctx, p, probe)
+		err := n.runProbe(ctx, p, probe)
 		if ctx.Err() != nil {
 			return
 		}
 		if err == nil {
 			successes, failures = successes+1, 0
 			if successes >= int(max(probe.SuccessThreshold, 1)) {
-				o.setReady(p.namespace, p.name, true)
+				n.setReady(p.namespace, p.name, true)
 			}
 		} else {
 			successes, failures = 0, failures+1
 			if failures >= int(max(probe.FailureThreshold, 1)) {
-				if o.setReady(p.namespace, p.name, false) {
-					o.recordPodEvent(p, api.EventTypeWarning, "Unhealthy", "Readiness probe failed: %v", err)
+				if n.setReady(p.namespace, p.name, false) {
+					n.recorder.podEventf(p, api.EventTypeWarning, "Unhealthy", "Readiness probe failed: %v", err)
 				}
 			}
 		}
@@ -103,26 +103,26 @@ func (o *Orchestrator) readinessLoop(ctx context.Context, p *pod) {
 	}
 }
 
-func (o *Orchestrator) implicitReadiness(ctx context.Context, p *pod) {
+func (n *nodeAgent) implicitReadiness(ctx context.Context, p *pod) {
 	failures := 0
 	for {
-		port := implicitPort(p, o.services.in(p.namespace))
+		port := implicitPort(p, n.services.in(p.namespace))
 		var err error
 		if port > 0 {
-			err = o.dialTCP(ctx, o.addrs.podAddr(p, port), implicitTimeout)
+			err = n.dialTCP(ctx, n.addrs.podAddr(p, port), implicitTimeout)
 		}
 		if ctx.Err() != nil {
 			return
 		}
 		ready := false
-		if cur, ok := o.pods.get(p.namespace, p.name); ok {
+		if cur, ok := n.pods.get(p.namespace, p.name); ok {
 			ready = cur.ready
 		}
 		if err == nil {
 			failures = 0
-			o.setReady(p.namespace, p.name, true)
+			n.setReady(p.namespace, p.name, true)
 		} else if failures++; failures >= implicitFailures || !ready {
-			o.setReady(p.namespace, p.name, false)
+			n.setReady(p.namespace, p.name, false)
 		}
 		period := implicitPeriod
 		if !ready && err != nil {
@@ -196,7 +196,7 @@ type addressing struct {
 	publish bool   // pods publish their ports on 127.0.0.1 (Options.PublishPorts)
 }
 
-func (o *Orchestrator) livenessLoop(ctx context.Context, p *pod) {
+func (n *nodeAgent) livenessLoop(ctx context.Context, p *pod) {
 	if len(p.spec.Containers) == 0 || p.spec.Containers[0].LivenessProbe == nil {
 		return
 	}
@@ -206,7 +206,7 @@ func (o *Orchestrator) livenessLoop(ctx context.Context, p *pod) {
 	}
 	failures := 0
 	for {
-		err := o.runProbe(ctx, p, probe)
+		err := n.runProbe(ctx, p, probe)
 		if ctx.Err() != nil {
 			return
 		}
@@ -214,11 +214,11 @@ func (o *Orchestrator) livenessLoop(ctx context.Context, p *pod) {
 			failures = 0
 		} else if failures++; failures >= int(max(probe.FailureThreshold, 1)) {
 			name := p.spec.Containers[0].Name
-			o.recordPodEvent(p, api.EventTypeWarning, "Unhealthy", "Liveness probe failed: %v", err)
-			o.recordPodEvent(p, api.EventTypeNormal, "Killing", "Container %s failed liveness probe, will be restarted", name)
-			o.setReady(p.namespace, p.name, false)
-			if err := o.rt.Stop(ctx, p.container.ID, gracePeriod(p)); err != nil {
-				o.log.Warn("stop after failed liveness probe", "pod", p.name, "error", err)
+			n.recorder.podEventf(p, api.EventTypeWarning, "Unhealthy", "Liveness probe failed: %v", err)
+			n.recorder.podEventf(p, api.EventTypeNormal, "Killing", "Container %s failed liveness probe, will be restarted", name)
+			n.setReady(p.namespace, p.name, false)
+			if err := n.rt.Stop(ctx, p.container.ID, gracePeriod(p)); err != nil {
+				n.log.Warn("stop after failed liveness probe", "pod", p.name, "error", err)
 			}
 			return // the die event restarts it and a new worker follows
 		}
@@ -229,14 +229,14 @@ func (o *Orchestrator) livenessLoop(ctx context.Context, p *pod) {
 }
 
 // runProbe performs one check.
-func (o *Orchestrator) runProbe(ctx context.Context, p *pod, probe *api.Probe) error {
+func (n *nodeAgent) runProbe(ctx context.Context, p *pod, probe *api.Probe) error {
 	timeout := seconds(max(probe.TimeoutSeconds, 1))
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	switch {
 	case probe.HTTPGet != nil:
 		g := probe.HTTPGet
-		addr := o.addrs.podAddr(p, resolvePort(p, g.Port, 0))
+		addr := n.addrs.podAddr(p, resolvePort(p, g.Port, 0))
 		if g.Host != "" {
 			_, port, _ := net.SplitHostPort(addr)
 			addr = net.JoinHostPort(g.Host, port)
@@ -253,7 +253,7 @@ func (o *Orchestrator) runProbe(ctx context.Context, p *pod, probe *api.Probe) e
 			req.Header.Add(h.Name, h.Value)
 		}
 		req.Header.Set("User-Agent", "mini-deploy-probe/1.0")
-		resp, err := o.probeClient().Do(req)
+		resp, err := n.probeClient().Do(req)
 		if err != nil {
 			return err
 		}
@@ -263,10 +263,10 @@ func (o *Orchestrator) runProbe(ctx context.Context, p *pod, probe *api.Probe) e
 		}
 		return nil
 	case probe.TCPSocket != nil:
-		addr := o.addrs.podAddr(p, resolvePort(p, probe.TCPSocket.Port, 0))
-		return o.dialTCP(ctx, addr, timeout)
+		addr := n.addrs.podAddr(p, resolvePort(p, probe.TCPSocket.Port, 0))
+		return n.dialTCP(ctx, addr, timeout)
 	case probe.Exec != nil:
-		res, err := o.rt.Exec(ctx, p.container.ID, probe.Exec.Command)
+		res, err := n.rt.Exec(ctx, p.container.ID, probe.Exec.Command)
 		if err != nil {
 			return err
 		}
@@ -280,30 +280,30 @@ func (o *Orchestrator) runProbe(ctx context.Context, p *pod, probe *api.Probe) e
 
 // probeClient never reuses connections: a probe must see the pod as a new
 // client would.
-func (o *Orchestrator) probeClient() *http.Client {
-	o.probeHTTPOnce.Do(func() {
-		o.probeHTTP = &http.Client{
+func (n *nodeAgent) probeClient() *http.Client {
+	n.probeHTTPOnce.Do(func() {
+		n.probeHTTP = &http.Client{
 			Transport: &http.Transport{
 				DisableKeepAlives: true,
-				DialContext:       func(ctx context.Context, n, a string) (net.Conn, error) { return o.dial(ctx, n, a) },
+				DialContext:       func(ctx context.Context, nw, a string) (net.Conn, error) { return n.dial(ctx, nw, a) },
 			},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	})
-	return o.probeHTTP
+	return n.probeHTTP
 }
 
 // dialTCP opens and closes a connection: the TCP check. Unit tests replace
-// o.dial, so that no probe leaves the process.
-func (o *Orchestrator) dialTCP(ctx context.Context, addr string, timeout time.Duration) error {
+// n.dial, so that no probe leaves the process.
+func (n *nodeAgent) dialTCP(ctx context.Context, addr string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := o.dial(ctx, "tcp", addr)
+	c, err := n.dial(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if o.opts.PublishPorts {
+	if n.addrs.publish {
 		// A published port is Docker's userland proxy, which accepts even
 		// while nothing listens in the container and then hangs up at once.
 		// A listening server keeps a silent new connection open instead.
@@ -327,10 +327,10 @@ func isTimeout(err error) bool {
 
 // setReady records a readiness result and, when it changed, wakes the owner
 // and the Services. It reports whether it changed.
-func (o *Orchestrator) setReady(namespace, name string, ready bool) bool {
+func (n *nodeAgent) setReady(namespace, name string, ready bool) bool {
 	changed := false
 	var snapshot *pod
-	o.pods.update(namespace, name, func(p *pod) {
+	n.pods.update(namespace, name, func(p *pod) {
 		p.probed = true
 		if ready && (p.terminating || !p.running()) {
 			return
@@ -345,10 +345,10 @@ func (o *Orchestrator) setReady(namespace, name string, ready bool) bool {
 		}
 	})
 	if changed {
-		o.log.Debug("readiness changed", "pod", name, "ready", ready)
-		o.podChanged(snapshot)
+		n.log.Debug("readiness changed", "pod", name, "ready", ready)
+		n.changed(snapshot)
 		if !ready {
-			o.dataplane.syncServiceEndpoints(namespace)
+			n.drainer.syncServiceEndpoints(namespace)
 		}
 	}
 	return changed

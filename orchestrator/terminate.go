@@ -21,17 +21,17 @@ const defaultGracePeriod = 30 * time.Second
 //
 // It returns at once; the stop runs in the background. owner (may be nil)
 // gets the "Deleted pod" event and is reconciled when the pod is gone.
-func (o *Orchestrator) terminatePod(p *pod, owner *workload) <-chan struct{} {
-	return o.terminatePodWithin(p, owner, gracePeriod(p))
+func (n *nodeAgent) terminatePod(p *pod, owner *workload) <-chan struct{} {
+	return n.terminatePodWithin(p, owner, gracePeriod(p))
 }
 
 // terminatePodWithin is terminatePod with a grace period other than the
 // pod's own (delete --grace-period): it bounds the drain and the wait
 // between SIGTERM and SIGKILL together.
-func (o *Orchestrator) terminatePodWithin(p *pod, owner *workload, grace time.Duration) <-chan struct{} {
+func (n *nodeAgent) terminatePodWithin(p *pod, owner *workload, grace time.Duration) <-chan struct{} {
 	done := make(chan struct{})
 	already, creating := false, false
-	o.pods.update(p.namespace, p.name, func(cp *pod) {
+	n.pods.update(p.namespace, p.name, func(cp *pod) {
 		already, creating = cp.terminating, cp.creating
 		cp.terminating, cp.ready = true, false
 	})
@@ -39,31 +39,31 @@ func (o *Orchestrator) terminatePodWithin(p *pod, owner *workload, grace time.Du
 		// A pod whose container is being created is removed by
 		// recordStarted, the moment the engine hands the container over.
 		if !already {
-			o.requeueOwner(p)
+			n.requeueOwner(p)
 		}
 		close(done)
 		return done
 	}
-	o.dataplane.syncServiceEndpoints(p.namespace)
-	o.syncProbes()
+	n.drainer.syncServiceEndpoints(p.namespace)
+	n.syncProbes()
 	// The pod no longer counts as a replica: its owner replaces it now, not
 	// once it has stopped, and its status stops counting it ready.
-	o.requeueOwner(p)
+	n.requeueOwner(p)
 	if owner != nil {
-		o.recorder.Eventf(owner.obj, api.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %s", p.name)
+		n.recorder.Eventf(owner.obj, api.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %s", p.name)
 	}
 	if p.container.ID != "" {
-		o.recordPodEvent(p, api.EventTypeNormal, "Killing", "Stopping container %s", p.containerName())
+		n.recorder.podEventf(p, api.EventTypeNormal, "Killing", "Stopping container %s", p.containerName())
 	}
-	o.bg.Add(1)
+	n.bg.Add(1)
 	go func() {
-		defer o.bg.Done()
+		defer n.bg.Done()
 		defer close(done)
 		deadline := time.Now().Add(grace)
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
 		if p.running() {
-			o.dataplane.drainPod(ctx, p)
+			n.drainer.drainPod(ctx, p)
 		}
 		if p.container.ID != "" {
 			stopCtx, stopCancel := context.WithTimeout(context.Background(), grace+10*time.Second)
@@ -73,31 +73,31 @@ func (o *Orchestrator) terminatePodWithin(p *pod, owner *workload, grace time.Du
 			if grace == 0 {
 				stopGrace = 0
 			}
-			err := o.rt.Stop(stopCtx, p.container.ID, stopGrace)
+			err := n.rt.Stop(stopCtx, p.container.ID, stopGrace)
 			if err == nil || errors.Is(err, rt.ErrNotFound) {
-				err = o.rt.Remove(stopCtx, p.container.ID)
+				err = n.rt.Remove(stopCtx, p.container.ID)
 			}
 			stopCancel()
 			if err != nil && !errors.Is(err, rt.ErrNotFound) {
-				o.log.Warn("remove pod", "pod", p.name, "error", err)
+				n.log.Warn("remove pod", "pod", p.name, "error", err)
 				// Leave it terminating: the relist finds it gone or still there,
 				// and a retry comes from the owner's next scale-down.
-				o.pods.update(p.namespace, p.name, func(cp *pod) { cp.terminating = false })
-				o.requeueOwner(p)
+				n.pods.update(p.namespace, p.name, func(cp *pod) { cp.terminating = false })
+				n.requeueOwner(p)
 				return
 			}
 		}
-		o.pods.remove(p.namespace, p.name)
-		o.forgetPodRecord(p)
-		o.log.Info("pod terminated", "pod", p.name)
-		o.requeueOwner(p)
+		n.pods.remove(p.namespace, p.name)
+		n.forgetPodRecord(p)
+		n.log.Info("pod terminated", "pod", p.name)
+		n.requeueOwner(p)
 	}()
 	return done
 }
 
-func (o *Orchestrator) requeueOwner(p *pod) {
+func (n *nodeAgent) requeueOwner(p *pod) {
 	if p.ownerKind != "" {
-		o.queue.Add(api.Key{Kind: p.ownerKind, Namespace: p.namespace, Name: p.ownerName})
+		n.enqueue(api.Key{Kind: p.ownerKind, Namespace: p.namespace, Name: p.ownerName})
 	}
 }
 

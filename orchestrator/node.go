@@ -1,0 +1,398 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/store"
+	rt "github.com/mini-deploy/mini-deploy/runtime"
+)
+
+// nodeAgent is what the kubelet is to Kubernetes: it creates and starts pod
+// containers, restarts them with CrashLoopBackOff, runs their probes, keeps
+// the pod cache true to the engine and stops pods by the termination
+// protocol. Controllers ask it for pods; it tells them about readiness and
+// exits through changed and enqueue. It reaches the data plane only through
+// the drainer, for the drain hand-shake before a pod is signalled.
+type nodeAgent struct {
+	rt       rt.Runtime
+	store    *store.Store // pod records only
+	pods     *podCache
+	services *serviceIndex // for the implicit readiness port and the drain
+	addrs    addressing
+	labels   map[string]string // put on every container it creates
+	instance string            // the instance label of its containers
+	log      *slog.Logger
+	recorder *recorder
+	drainer  drainer
+	enqueue  func(api.Key) // a pod's owner must be reconciled
+	changed  func(*pod)    // a pod's readiness changed
+	bg       *sync.WaitGroup
+	ctx      context.Context // the control plane's; set by Run before any probe
+
+	probeMu sync.Mutex
+	probes  map[string]*probeWorker // by namespace/name
+
+	// dial opens probe connections; unit tests replace it.
+	dial          func(ctx context.Context, network, addr string) (net.Conn, error)
+	probeHTTPOnce sync.Once
+	probeHTTP     *http.Client
+}
+
+// drainer is the data plane as the termination protocol needs it: push a
+// namespace's endpoints now (the pod is out), then wait until no proxy has a
+// request in flight to the pod.
+type drainer interface {
+	syncServiceEndpoints(namespace string)
+	drainPod(ctx context.Context, p *pod)
+}
+
+// initialProbeWait bounds how long a starting control plane waits for the
+// first readiness result of the pods it adopted.
+const initialProbeWait = 3 * time.Second
+
+// awaitFirstProbes waits until every running pod has had a readiness result.
+func (n *nodeAgent) awaitFirstProbes(ctx context.Context, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		pending := false
+		for _, p := range n.pods.snapshot() {
+			if p.running() && !p.terminating && !p.probed {
+				pending = true
+				break
+			}
+		}
+		if !pending || !sleep(ctx, 20*time.Millisecond) {
+			return
+		}
+	}
+}
+
+// relist rebuilds the pod cache from the engine: events may have been missed.
+func (n *nodeAgent) relist(ctx context.Context) error {
+	// Only a container the cache knew before the list began can be missing
+	// from it because it is gone; one made while the list ran is not in it
+	// either, and is kept.
+	known := n.pods.containerIDs()
+	ctrs, err := n.rt.List(ctx, map[string]string{LabelInstance: n.instance})
+	if err != nil {
+		return fmt.Errorf("list containers: %w", err)
+	}
+	seen := map[string]bool{}
+	for _, c := range ctrs {
+		p, isNew := n.pods.observe(c)
+		if p != nil {
+			seen[podID(p.namespace, p.name)] = true
+		}
+		if isNew {
+			n.restorePodRecord(p)
+		}
+	}
+	for _, p := range n.pods.snapshot() {
+		if !seen[podID(p.namespace, p.name)] && known[p.container.ID] && !p.terminating {
+			n.pods.remove(p.namespace, p.name)
+			n.forgetPodRecord(p)
+		}
+	}
+	return nil
+}
+
+// createPod makes and starts one pod of w's template. A missing image does
+// not fail the reconcile: the pod waits with ErrImageNeverPull, as a pod with
+// imagePullPolicy Never does, and is retried with back-off.
+func (n *nodeAgent) createPod(ctx context.Context, w *workload) error {
+	t := w.template
+	p := &pod{
+		name:      podName(w.name),
+		namespace: w.namespace,
+		labels:    maps.Clone(t.Labels),
+		spec:      *api.Copy(&t.Spec),
+		ownerKind: w.kind,
+		ownerName: w.name,
+		ownerUID:  w.uid,
+		created:   time.Now(),
+		creating:  true,
+	}
+	if p.labels == nil {
+		p.labels = map[string]string{}
+	}
+	// In the cache first, as ContainerCreating, so the pod is counted and
+	// shown while the engine works.
+	n.pods.put(p)
+	err := n.startPodContainer(ctx, p)
+	if !n.recordStarted(ctx, p) {
+		return nil
+	}
+	n.syncProbes()
+	if err != nil {
+		if errors.Is(err, rt.ErrEngineUnavailable) {
+			n.pods.remove(p.namespace, p.name)
+			return err
+		}
+		n.recorder.Eventf(w.obj, api.EventTypeWarning, "FailedCreate", "Error creating pod %s: %v", p.name, err)
+		if errors.Is(err, rt.ErrImageNotFound) {
+			n.recorder.podEventf(p, api.EventTypeWarning, reasonErrImageNeverPull, "%s", p.waitingMsg)
+		}
+		return nil
+	}
+	n.recorder.Eventf(w.obj, api.EventTypeNormal, "SuccessfulCreate", "Created pod: %s", p.name)
+	n.recordStartEvents(p)
+	return nil
+}
+
+// recordStartEvents tells a pod's start the way the kubelet does.
+func (n *nodeAgent) recordStartEvents(p *pod) {
+	n.recorder.podEventf(p, api.EventTypeNormal, "Pulled", "Container image %q already present on machine", p.container.Image)
+	n.recorder.podEventf(p, api.EventTypeNormal, "Created", "Created container %s", p.containerName())
+	n.recorder.podEventf(p, api.EventTypeNormal, "Started", "Started container %s", p.containerName())
+}
+
+// recordStarted stores what starting p's container gave. A pod deleted or
+// terminated while its container was being created (a cascading delete
+// racing a scale-up) must not outlive that: its new container is removed at
+// once, and recordStarted reports false.
+func (n *nodeAgent) recordStarted(ctx context.Context, p *pod) bool {
+	keep := false
+	n.pods.update(p.namespace, p.name, func(cp *pod) {
+		cp.creating = false
+		if cp.terminating {
+			return
+		}
+		keep = true
+		cp.container, cp.waiting, cp.waitingMsg, cp.backoff, cp.nextRestart = p.container, p.waiting, p.waitingMsg, p.backoff, p.nextRestart
+	})
+	if keep {
+		return true
+	}
+	if p.container.ID != "" {
+		if err := n.rt.Remove(ctx, p.container.ID); err != nil && !errors.Is(err, rt.ErrNotFound) {
+			n.log.Warn("remove the container of a pod deleted while it started", "pod", p.name, "error", err)
+		}
+	}
+	n.pods.remove(p.namespace, p.name)
+	n.requeueOwner(p)
+	return false
+}
+
+// startPodContainer creates and starts p's container, recording a waiting
+// reason on p when it cannot.
+func (n *nodeAgent) startPodContainer(ctx context.Context, p *pod) error {
+	c := p.spec.Containers[0]
+	lbls := maps.Clone(p.labels)
+	maps.Copy(lbls, n.labels)
+	specJSON, _ := jsonCompact(p.spec)
+	maps.Copy(lbls, map[string]string{
+		LabelPod:        p.name,
+		LabelNamespace:  p.namespace,
+		LabelOwnerKind:  p.ownerKind,
+		LabelOwnerName:  p.ownerName,
+		LabelOwnerUID:   p.ownerUID,
+		LabelConfigHash: configHash(p.spec),
+		LabelSpec:       specJSON,
+	})
+	env := make([]string, 0, len(c.Env))
+	for _, e := range c.Env {
+		env = append(env, e.Name+"="+e.Value)
+	}
+	var ports []int
+	for _, cp := range c.Ports {
+		ports = append(ports, int(cp.ContainerPort))
+	}
+	hostname := p.name
+	if p.spec.Hostname != "" {
+		hostname = p.spec.Hostname
+	}
+	id, err := n.rt.Create(ctx, rt.ContainerSpec{
+		Name:         p.name,
+		Image:        c.Image,
+		Command:      c.Command,
+		Args:         c.Args,
+		Env:          env,
+		Labels:       lbls,
+		Hostname:     hostname,
+		Network:      n.addrs.network,
+		WorkingDir:   c.WorkingDir,
+		PublishPorts: n.addrs.publish,
+		Ports:        ports,
+		Resources:    engineResources(c.Resources),
+	})
+	if err != nil {
+		p.waiting, p.waitingMsg = reasonCreateError, err.Error()
+		if errors.Is(err, rt.ErrImageNotFound) {
+			p.waiting = reasonErrImageNeverPull
+			p.waitingMsg = fmt.Sprintf("Container image %q is not present on the engine and images are never pulled: build or load it", c.Image)
+		}
+		p.backoff = nextBackoff(p.backoff)
+		p.nextRestart = time.Now().Add(p.backoff)
+		return err
+	}
+	if err := n.rt.Start(ctx, id); err != nil {
+		_ = n.rt.Remove(ctx, id)
+		p.waiting, p.waitingMsg = reasonCreateError, err.Error()
+		p.backoff = nextBackoff(p.backoff)
+		p.nextRestart = time.Now().Add(p.backoff)
+		return err
+	}
+	ctr, err := n.rt.Inspect(ctx, id)
+	if err != nil {
+		ctr = rt.Container{ID: id, Name: p.name, Image: c.Image, Labels: lbls, State: rt.StateRunning, StartedAt: time.Now()}
+	}
+	p.container = ctr
+	p.waiting, p.waitingMsg = "", ""
+	p.nextRestart = time.Time{}
+	return nil
+}
+
+// keepPodRunning restarts an exited container in place, with the kubelet's
+// CrashLoopBackOff: the first restart at once, then 10s doubling to 5m,
+// reset after 10m of running. A pod without a container retries creating it.
+// It returns when to look again.
+func (n *nodeAgent) keepPodRunning(ctx context.Context, w *workload, p *pod) time.Duration {
+	now := time.Now()
+	if p.container.ID == "" {
+		if now.Before(p.nextRestart) {
+			return time.Until(p.nextRestart)
+		}
+		np := p.clone()
+		if !n.pods.update(p.namespace, p.name, func(cp *pod) { cp.creating = !cp.terminating }) {
+			return 0
+		}
+		err := n.startPodContainer(ctx, np)
+		if !n.recordStarted(ctx, np) {
+			return 0
+		}
+		n.syncProbes()
+		if err != nil {
+			return time.Until(np.nextRestart)
+		}
+		return 0
+	}
+	if p.container.Running() || p.creating {
+		if p.waiting != "" && p.container.Running() {
+			n.pods.update(p.namespace, p.name, func(cp *pod) { cp.waiting, cp.waitingMsg = "", "" })
+		}
+		return 0
+	}
+	if p.container.State == rt.StateCreated && p.waiting == "" {
+		// Created and never started, and nobody is starting it: a daemon
+		// died between the two. Its first start is not a restart.
+		return n.startContainer(ctx, w, p, false)
+	}
+	if p.container.State == rt.StateRemoving {
+		return 0
+	}
+	// Exited: schedule the restart once per exit.
+	var due time.Time
+	n.pods.update(p.namespace, p.name, func(cp *pod) {
+		if cp.nextRestart.IsZero() {
+			finished := cp.container.FinishedAt
+			if finished.IsZero() {
+				finished = now
+			}
+			if finished.Sub(cp.container.StartedAt) >= crashBackoffReset {
+				cp.backoff = 0
+			}
+			cp.nextRestart = finished.Add(cp.backoff)
+			cp.backoff = nextBackoff(cp.backoff)
+			cp.lastExit = terminatedState(cp.container)
+		}
+		due = cp.nextRestart
+		if now.Before(due) {
+			name := ""
+			if len(cp.spec.Containers) > 0 {
+				name = cp.spec.Containers[0].Name
+			}
+			cp.waiting = reasonCrashLoopBackOff
+			cp.waitingMsg = fmt.Sprintf("back-off %s restarting failed container=%s pod=%s", cp.backoff/2, name, cp.name)
+		}
+	})
+	if now.Before(due) {
+		if p.waiting != reasonCrashLoopBackOff { // once per back-off
+			n.recorder.podEventf(p, api.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s", p.containerName(), p.name)
+		}
+		return time.Until(due)
+	}
+	return n.startContainer(ctx, w, p, true)
+}
+
+// startContainer starts p's existing container: again after it exited
+// (restart), or for the first time when a daemon that died created it and
+// did not live to start it, so that a rollout it was in can go on.
+func (n *nodeAgent) startContainer(ctx context.Context, w *workload, p *pod, restart bool) time.Duration {
+	if err := n.rt.Start(ctx, p.container.ID); err != nil {
+		reason, what := "FailedRestart", "restarting"
+		if !restart {
+			reason, what = "FailedCreate", "starting"
+		}
+		n.recorder.Eventf(w.obj, api.EventTypeWarning, reason, "Error %s pod %s: %v", what, p.name, err)
+		return 5 * time.Second
+	}
+	ctr, err := n.rt.Inspect(ctx, p.container.ID)
+	var started *pod
+	n.pods.update(p.namespace, p.name, func(cp *pod) {
+		if restart {
+			cp.restarts++
+			cp.waiting, cp.waitingMsg = "", ""
+			cp.nextRestart = time.Time{}
+			cp.ready, cp.readySince = false, time.Time{}
+		}
+		if err == nil {
+			cp.container = ctr
+		}
+		started = cp.clone()
+	})
+	if started != nil {
+		if restart {
+			n.savePodRecord(started)
+		}
+		n.recorder.podEventf(started, api.EventTypeNormal, "Started", "Started container %s", started.containerName())
+	}
+	if restart {
+		n.log.Info("restarted pod", "pod", p.name, "restarts", p.restarts+1)
+	} else {
+		n.log.Info("started a pod created by a previous daemon", "pod", p.name)
+	}
+	n.syncProbes()
+	return 0
+}
+
+func nextBackoff(d time.Duration) time.Duration {
+	if d == 0 {
+		return crashBackoffInitial
+	}
+	return min(2*d, crashBackoffMax)
+}
+
+// engineResources translates a container's resources as the kubelet does for
+// cgroups: a cpu limit is a CPU quota, a cpu request a share weight (1024 a
+// core, at least 2), a memory limit a hard limit and a memory request a soft
+// one. Validation has checked the quantities.
+func engineResources(r *api.Resources) rt.Resources {
+	var out rt.Resources
+	if r == nil {
+		return out
+	}
+	if q, ok := r.Limits[api.ResourceCPU]; ok {
+		m, _ := api.MilliCPU(string(q))
+		out.NanoCPUs = m * 1_000_000
+	}
+	if q, ok := r.Requests[api.ResourceCPU]; ok {
+		m, _ := api.MilliCPU(string(q))
+		out.CPUShares = max(2, m*1024/1000)
+	}
+	if q, ok := r.Limits[api.ResourceMemory]; ok {
+		out.MemoryLimit, _ = api.Bytes(string(q))
+	}
+	if q, ok := r.Requests[api.ResourceMemory]; ok {
+		out.MemoryReservation, _ = api.Bytes(string(q))
+	}
+	return out
+}
