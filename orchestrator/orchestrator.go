@@ -84,11 +84,11 @@ type Orchestrator struct {
 	metrics  *metrics
 	started  time.Time
 
-	services  *serviceIndex // the stored Services, kept by the store's watch
-	dataplane *dataPlane
-	addrs     addressing
-
-	node *nodeAgent
+	services    *serviceIndex // the stored Services, kept by the store's watch
+	dataplane   *dataPlane
+	addrs       addressing
+	node        *nodeAgent
+	replicaSets *replicaSetController
 
 	bg     sync.WaitGroup // terminations and probe workers
 	bgCtx  context.Context
@@ -141,6 +141,7 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 		proxies: map[api.Key]*serviceProxies{}, reserved: map[int32]net.Listener{},
 	}
 	o.node.drainer = o.dataplane
+	o.replicaSets = &replicaSetController{store: st, pods: o.pods, node: o.node, log: opts.Logger}
 	o.deploy = &deployment.Controller{Store: st, Recorder: o.recorder, Log: opts.Logger}
 	return o, nil
 }
@@ -367,7 +368,7 @@ func (o *Orchestrator) work(ctx context.Context) {
 func (o *Orchestrator) reconcile(ctx context.Context, key api.Key) (time.Duration, error) {
 	switch key.Kind {
 	case api.KindReplicaSet, api.KindReplicationController:
-		return o.syncReplicaSet(ctx, key)
+		return o.replicaSets.Reconcile(ctx, key)
 	case api.KindDeployment:
 		return o.deploy.Reconcile(ctx, key)
 	case api.KindService:

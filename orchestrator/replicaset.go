@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sort"
 	"time"
 
@@ -62,15 +63,33 @@ func workloadOf(obj api.Object) (*workload, error) {
 	return w, nil
 }
 
+// replicaSetController is the ReplicaSet and ReplicationController
+// controller of kube-controller-manager: it keeps replicas pods of a
+// template, asking the node agent to create, restart and stop them, and
+// writes the status. It never touches a container or a proxy itself.
+type replicaSetController struct {
+	store *store.Store
+	pods  *podCache
+	node  podAgent
+	log   *slog.Logger
+}
+
+// podAgent is the node agent as the ReplicaSet controller needs it.
+type podAgent interface {
+	createPod(ctx context.Context, w *workload) error
+	keepPodRunning(ctx context.Context, w *workload, p *pod) time.Duration
+	terminatePod(p *pod, owner *workload) <-chan struct{}
+}
+
 // maxBurst bounds how many pods one reconcile creates, like Kubernetes'
 // slow start: a typo in replicas should not fork-bomb the engine at once.
 const maxBurst = 64
 
-// syncReplicaSet keeps a ReplicaSet's or ReplicationController's pods at the
+// Reconcile keeps a ReplicaSet's or ReplicationController's pods at the
 // desired count: claim its pods, restart exited ones with CrashLoopBackOff,
 // create the missing, terminate the extra, and write the status.
-func (o *Orchestrator) syncReplicaSet(ctx context.Context, key api.Key) (time.Duration, error) {
-	obj, err := o.store.Get(key)
+func (c *replicaSetController) Reconcile(ctx context.Context, key api.Key) (time.Duration, error) {
+	obj, err := c.store.Get(key)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil
 	}
@@ -82,10 +101,10 @@ func (o *Orchestrator) syncReplicaSet(ctx context.Context, key api.Key) (time.Du
 	}
 	w, err := workloadOf(obj)
 	if err != nil {
-		o.log.Error("invalid workload is not retried", "key", key.String(), "error", err)
+		c.log.Error("invalid workload is not retried", "key", key.String(), "error", err)
 		return 0, nil
 	}
-	pods := o.claimPods(w)
+	pods := c.claimPods(w)
 	var active []*pod
 	for _, p := range pods {
 		if p.active() {
@@ -99,7 +118,7 @@ func (o *Orchestrator) syncReplicaSet(ctx context.Context, key api.Key) (time.Du
 		}
 	}
 	for _, p := range active {
-		later(o.node.keepPodRunning(ctx, w, p))
+		later(c.node.keepPodRunning(ctx, w, p))
 	}
 
 	diff := int(w.replicas) - len(active)
@@ -107,7 +126,7 @@ func (o *Orchestrator) syncReplicaSet(ctx context.Context, key api.Key) (time.Du
 		// The status first, so that a pod that just went away stops counting
 		// while its replacement is created (the engine takes a second or
 		// more). With nothing to do, the status at the end is enough.
-		later(o.updateReplicaStatus(w))
+		later(c.updateReplicaStatus(w))
 	}
 	switch {
 	case diff > 0:
@@ -116,7 +135,7 @@ func (o *Orchestrator) syncReplicaSet(ctx context.Context, key api.Key) (time.Du
 		n := min(diff, maxBurst)
 		errs := make(chan error, n)
 		for range n {
-			go func() { errs <- o.node.createPod(ctx, w) }()
+			go func() { errs <- c.node.createPod(ctx, w) }()
 		}
 		var firstErr error
 		for range n {
@@ -132,20 +151,20 @@ func (o *Orchestrator) syncReplicaSet(ctx context.Context, key api.Key) (time.Du
 		}
 	case diff < 0:
 		for _, p := range pickVictims(active, -diff) {
-			o.node.terminatePod(p, w)
+			c.node.terminatePod(p, w)
 		}
 	}
-	later(o.updateReplicaStatus(w))
+	later(c.updateReplicaStatus(w))
 	return requeue, nil
 }
 
 // claimPods returns the pods w owns, adopting orphans its selector matches,
 // with Kubernetes' ControllerRef rule: a pod whose owner is alive belongs to
 // that owner alone, even when another selector matches it too.
-func (o *Orchestrator) claimPods(w *workload) []*pod {
-	live := o.liveOwners()
+func (c *replicaSetController) claimPods(w *workload) []*pod {
+	live := c.liveOwners()
 	var out []*pod
-	for _, p := range o.pods.snapshot() {
+	for _, p := range c.pods.snapshot() {
 		if p.namespace != w.namespace {
 			continue
 		}
@@ -156,13 +175,13 @@ func (o *Orchestrator) claimPods(w *workload) []*pod {
 		if live[p.ownerUID] || p.terminating || !w.selector.Matches(p.labels) {
 			continue
 		}
-		adopted := o.pods.update(p.namespace, p.name, func(cp *pod) {
+		adopted := c.pods.update(p.namespace, p.name, func(cp *pod) {
 			if cp.ownerUID == p.ownerUID { // nobody adopted it meanwhile
 				cp.ownerKind, cp.ownerName, cp.ownerUID = w.kind, w.name, w.uid
 			}
 		})
-		if np, ok := o.pods.get(p.namespace, p.name); adopted && ok && np.ownerUID == w.uid {
-			o.log.Info("adopted orphan pod", "pod", p.name, "owner", w.name)
+		if np, ok := c.pods.get(p.namespace, p.name); adopted && ok && np.ownerUID == w.uid {
+			c.log.Info("adopted orphan pod", "pod", p.name, "owner", w.name)
 			out = append(out, np)
 		}
 	}
@@ -170,10 +189,14 @@ func (o *Orchestrator) claimPods(w *workload) []*pod {
 }
 
 // liveOwners is the set of UIDs of every ReplicaSet and ReplicationController.
-func (o *Orchestrator) liveOwners() map[string]bool {
+func (c *replicaSetController) liveOwners() map[string]bool {
 	live := map[string]bool{}
 	for _, kind := range []string{api.KindReplicaSet, api.KindReplicationController} {
-		for _, obj := range o.listAll(kind) {
+		objs, err := c.store.List(kind, "")
+		if err != nil {
+			c.log.Error("list", "kind", kind, "error", err)
+		}
+		for _, obj := range objs {
 			if obj.Meta().DeletionTimestamp == nil {
 				live[obj.Meta().UID] = true
 			}
@@ -216,12 +239,12 @@ func pickVictims(pods []*pod, n int) []*pod {
 
 // updateReplicaStatus writes replicas, readyReplicas and availableReplicas
 // when they changed, and returns when a ready pod becomes available.
-func (o *Orchestrator) updateReplicaStatus(w *workload) time.Duration {
+func (c *replicaSetController) updateReplicaStatus(w *workload) time.Duration {
 	now := time.Now()
 	minReady := time.Duration(w.minReady) * time.Second
 	var replicas, ready, available int32
 	var next time.Duration
-	for _, p := range o.claimPods(w) {
+	for _, p := range c.claimPods(w) {
 		if !p.active() {
 			continue
 		}
@@ -244,8 +267,8 @@ func (o *Orchestrator) updateReplicaStatus(w *workload) time.Duration {
 	st.Replicas, st.FullyLabeledReplicas, st.ReadyReplicas, st.AvailableReplicas = replicas, replicas, ready, available
 	st.ObservedGeneration = w.generation
 	w.obj.Meta().ResourceVersion = "" // status is ours alone: last writer wins
-	if _, err := o.store.UpdateStatus(w.obj); err != nil && !errors.Is(err, store.ErrNotFound) {
-		o.log.Warn("update status", "kind", w.kind, "name", w.name, "error", err)
+	if _, err := c.store.UpdateStatus(w.obj); err != nil && !errors.Is(err, store.ErrNotFound) {
+		c.log.Warn("update status", "kind", w.kind, "name", w.name, "error", err)
 		return time.Second
 	}
 	return next
