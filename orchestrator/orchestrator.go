@@ -84,11 +84,13 @@ type Orchestrator struct {
 	metrics  *metrics
 	started  time.Time
 
-	services    *serviceIndex // the stored Services, kept by the store's watch
-	dataplane   *dataPlane
-	addrs       addressing
-	node        *nodeAgent
-	replicaSets *replicaSetController
+	services       *serviceIndex // the stored Services, kept by the store's watch
+	dataplane      *dataPlane
+	addrs          addressing
+	node           *nodeAgent
+	replicaSets    *replicaSetController
+	rollingUpdates *rollingUpdateController
+	deleter        *cascadingDeleter
 
 	bg     sync.WaitGroup // terminations and probe workers
 	bgCtx  context.Context
@@ -142,6 +144,8 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 	}
 	o.node.drainer = o.dataplane
 	o.replicaSets = &replicaSetController{store: st, pods: o.pods, node: o.node, log: opts.Logger}
+	o.deleter = &cascadingDeleter{store: st, pods: o.pods, node: o.node}
+	o.rollingUpdates = &rollingUpdateController{store: st, pods: o.pods, deleter: o.deleter}
 	o.deploy = &deployment.Controller{Store: st, Recorder: o.recorder, Log: opts.Logger}
 	return o, nil
 }
@@ -374,7 +378,7 @@ func (o *Orchestrator) reconcile(ctx context.Context, key api.Key) (time.Duratio
 	case api.KindService:
 		return o.dataplane.syncService(ctx, key)
 	case api.KindRollingUpdate:
-		return o.syncRollingUpdate(ctx, key)
+		return o.rollingUpdates.Reconcile(ctx, key)
 	}
 	return 0, nil
 }

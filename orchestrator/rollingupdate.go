@@ -27,8 +27,19 @@ const defaultUpdatePeriod = time.Second
 // `deployment` label did.
 const labelRollingUpdateHash = "deployment"
 
-func (o *Orchestrator) syncRollingUpdate(ctx context.Context, key api.Key) (time.Duration, error) {
-	obj, err := o.store.Get(key)
+// rollingUpdateController carries a RollingUpdate object to its end, one
+// step per Reconcile; it scales ReplicationControllers through the store and
+// deletes the old one through the cascading deleter, never a pod itself.
+type rollingUpdateController struct {
+	store   *store.Store
+	pods    *podCache
+	deleter *cascadingDeleter
+}
+
+// Reconcile takes the next step of a rolling update, or waits for the last
+// one to take effect.
+func (c *rollingUpdateController) Reconcile(ctx context.Context, key api.Key) (time.Duration, error) {
+	obj, err := c.store.Get(key)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil
 	}
@@ -44,8 +55,8 @@ func (o *Orchestrator) syncRollingUpdate(ctx context.Context, key api.Key) (time
 	case api.RollingUpdateSucceeded:
 		// The old controller is deleted after the success is recorded; a
 		// crash in between is mended here.
-		if _, err := o.store.Get(rcKey(from)); err == nil && from != to {
-			_, err := o.deleteObject(ctx, rcKey(from), "background")
+		if _, err := c.store.Get(rcKey(from)); err == nil && from != to {
+			_, err := c.deleter.delete(ctx, rcKey(from), "background")
 			return 0, err
 		}
 		return 0, nil
@@ -62,12 +73,12 @@ func (o *Orchestrator) syncRollingUpdate(ctx context.Context, key api.Key) (time
 		ru.Status.Phase = api.RollingUpdateFailed
 		ru.Status.Lines = append(ru.Status.Lines, "error: "+msg)
 		ru.ResourceVersion = ""
-		_, err := o.store.UpdateStatus(ru)
+		_, err := c.store.UpdateStatus(ru)
 		return 0, err
 	}
 
-	oldObj, oldErr := o.store.Get(rcKey(from))
-	newObj, newErr := o.store.Get(rcKey(to))
+	oldObj, oldErr := c.store.Get(rcKey(from))
+	newObj, newErr := c.store.Get(rcKey(to))
 	if oldErr != nil && !errors.Is(oldErr, store.ErrNotFound) {
 		return 0, oldErr
 	}
@@ -89,7 +100,7 @@ func (o *Orchestrator) syncRollingUpdate(ctx context.Context, key api.Key) (time
 			fmt.Sprintf("Scaling up %s from 0 to %d, scaling down %s from %d to 0 (keep %d pods available, don't exceed %d pods)",
 				to, ru.Status.Desired, from, api.Replicas(old.Spec.Replicas), ru.Status.Desired, ru.Status.Desired+1))
 		ru.Status.LastStep = api.Now()
-		err = o.store.Txn(func(tx *store.Tx) error {
+		err = c.store.Txn(func(tx *store.Tx) error {
 			if _, err := tx.Create(nw); err != nil {
 				return err
 			}
@@ -106,7 +117,7 @@ func (o *Orchestrator) syncRollingUpdate(ctx context.Context, key api.Key) (time
 	// A step waits until the previous one took effect: the new pods are
 	// available and the old ones are gone, not just asked to go.
 	if nw.Status.ObservedGeneration < nw.Generation || nw.Status.AvailableReplicas < newN ||
-		o.ownedPodCount(old.UID) > int(oldN) {
+		c.ownedPodCount(old.UID) > int(oldN) {
 		return 100 * time.Millisecond, nil
 	}
 	if wait := period - time.Since(ru.Status.LastStep.Time); wait > 0 {
@@ -130,14 +141,14 @@ func (o *Orchestrator) syncRollingUpdate(ctx context.Context, key api.Key) (time
 			"Update succeeded. Deleting "+from,
 			fmt.Sprintf("replicationcontroller/%s rolling updated to %q", to, to))
 		ru.ResourceVersion = ""
-		if _, err := o.store.UpdateStatus(ru); err != nil {
+		if _, err := c.store.UpdateStatus(ru); err != nil {
 			return 0, err
 		}
-		_, err := o.deleteObject(ctx, rcKey(from), "background")
+		_, err := c.deleter.delete(ctx, rcKey(from), "background")
 		return 0, err
 	}
 	ru.Status.LastStep = api.Now()
-	err = o.store.Txn(func(tx *store.Tx) error {
+	err = c.store.Txn(func(tx *store.Tx) error {
 		scale.ResourceVersion = ""
 		if _, err := tx.Update(scale); err != nil {
 			return err
@@ -191,9 +202,9 @@ func newControllerFor(old *api.ReplicationController, spec api.RollingUpdateSpec
 }
 
 // ownedPodCount counts the pods an owner has, terminating ones included.
-func (o *Orchestrator) ownedPodCount(uid string) int {
+func (c *rollingUpdateController) ownedPodCount(uid string) int {
 	n := 0
-	for _, p := range o.pods.snapshot() {
+	for _, p := range c.pods.snapshot() {
 		if p.ownerUID == uid {
 			n++
 		}
