@@ -23,11 +23,11 @@ type podTerminator interface {
 	terminatePod(p *pod, owner *workload) <-chan struct{}
 }
 
-// delete removes an object from the store, with its dependents: a
+// Delete removes an object from the store, with its dependents: a
 // Deployment's ReplicaSets (or, with cascade orphan, it leaves them without
 // an owner), a workload's pods, which the node agent stops by the
 // termination protocol. With cascade foreground it returns once they are gone.
-func (c *cascadingDeleter) delete(ctx context.Context, key api.Key, cascade string) (api.Object, error) {
+func (c *cascadingDeleter) Delete(ctx context.Context, key api.Key, cascade string) (api.Object, error) {
 	obj, err := c.store.Get(key)
 	if err != nil {
 		return nil, err
@@ -39,7 +39,7 @@ func (c *cascadingDeleter) delete(ctx context.Context, key api.Key, cascade stri
 			return nil, err
 		}
 		for _, r := range rss {
-			if ownedBy(r, obj.Meta().UID) {
+			if api.OwnedBy(r, obj.Meta().UID) {
 				dependents = append(dependents, r.(*api.ReplicaSet))
 			}
 		}
@@ -86,15 +86,6 @@ func (c *cascadingDeleter) delete(ctx context.Context, key api.Key, cascade stri
 		}
 	}
 	return obj, nil
-}
-
-func ownedBy(obj api.Object, uid string) bool {
-	for _, ref := range obj.Meta().OwnerReferences {
-		if ref.UID == uid {
-			return true
-		}
-	}
-	return false
 }
 
 func (c *cascadingDeleter) podsOwnedBy(uid string) []*pod {

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/backend"
 	"github.com/mini-deploy/mini-deploy/orchestrator/deployment"
 	"github.com/mini-deploy/mini-deploy/orchestrator/internal/workqueue"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
@@ -72,6 +73,10 @@ type Options struct {
 
 // Orchestrator runs the controllers and the Service proxies.
 type Orchestrator struct {
+	// The API layer answers every verb: Apply, Get, List, Delete and the rest
+	// are its methods.
+	*backend.API
+
 	rt       rt.Runtime
 	store    *store.Store
 	opts     Options
@@ -146,6 +151,12 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 	o.replicaSets = &replicaSetController{store: st, pods: o.pods, node: o.node, log: opts.Logger}
 	o.deleter = &cascadingDeleter{store: st, pods: o.pods, node: o.node}
 	o.rollingUpdates = &rollingUpdateController{store: st, pods: o.pods, deleter: o.deleter}
+	o.API = backend.New(st, o.node, o.dataplane, o.deleter, backend.Options{
+		Version: opts.Version, Home: opts.Home, Address: opts.Address, Network: opts.Network,
+		Started:    func() time.Time { return o.started },
+		MetricsURL: o.metrics.url,
+		OnDown:     opts.OnDown,
+	}, opts.Logger)
 	o.deploy = &deployment.Controller{Store: st, Recorder: o.recorder, Log: opts.Logger}
 	return o, nil
 }
@@ -195,7 +206,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	o.node.syncProbes()
 	o.node.awaitFirstProbes(ctx, initialProbeWait)
 	for _, obj := range o.listAll(api.KindService) {
-		if _, err := o.dataplane.syncService(ctx, api.KeyOf(obj)); err != nil {
+		if _, err := o.dataplane.SyncService(ctx, api.KeyOf(obj)); err != nil {
 			o.log.Warn("service not served yet", "service", obj.Meta().Name, "error", err)
 		}
 	}
@@ -218,7 +229,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	o.cancel()
 	loops.Wait()
 	o.bg.Wait()
-	o.dataplane.stopAllProxies()
+	o.dataplane.StopAllProxies()
 	o.dataplane.releaseAll()
 	if metricsSrv != nil {
 		_ = metricsSrv.Close()
@@ -376,9 +387,17 @@ func (o *Orchestrator) reconcile(ctx context.Context, key api.Key) (time.Duratio
 	case api.KindDeployment:
 		return o.deploy.Reconcile(ctx, key)
 	case api.KindService:
-		return o.dataplane.syncService(ctx, key)
+		return o.dataplane.SyncService(ctx, key)
 	case api.KindRollingUpdate:
 		return o.rollingUpdates.Reconcile(ctx, key)
 	}
 	return 0, nil
+}
+
+// url is where the metrics are served, "" when they are not.
+func (m *metrics) url() string {
+	if m.addr == "" {
+		return ""
+	}
+	return "http://" + m.addr + "/metrics"
 }

@@ -56,7 +56,7 @@ func (c *rollingUpdateController) Reconcile(ctx context.Context, key api.Key) (t
 		// The old controller is deleted after the success is recorded; a
 		// crash in between is mended here.
 		if _, err := c.store.Get(rcKey(from)); err == nil && from != to {
-			_, err := c.deleter.delete(ctx, rcKey(from), "background")
+			_, err := c.deleter.Delete(ctx, rcKey(from), "background")
 			return 0, err
 		}
 		return 0, nil
@@ -144,7 +144,7 @@ func (c *rollingUpdateController) Reconcile(ctx context.Context, key api.Key) (t
 		if _, err := c.store.UpdateStatus(ru); err != nil {
 			return 0, err
 		}
-		_, err := c.deleter.delete(ctx, rcKey(from), "background")
+		_, err := c.deleter.Delete(ctx, rcKey(from), "background")
 		return 0, err
 	}
 	ru.Status.LastStep = api.Now()

@@ -22,3 +22,15 @@ func TestUndoToTheCurrentRevisionIsANotice(t *testing.T) {
 		t.Errorf("undo to the current revision: %q, %v", resp.Message, err)
 	}
 }
+
+// mergeDeployment is one kubia Deployment, shared with the API layer's tests.
+var mergeDeployment = readFile("testdata/kubia-deployment.yaml")
+
+func getDeployment(t *testing.T, h *harness) *api.Deployment {
+	t.Helper()
+	obj, err := h.o.Get(context.Background(), api.KindDeployment, "default", "kubia")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return obj.(*api.Deployment)
+}

@@ -60,9 +60,9 @@ type servicePort struct {
 	proxy *proxy.Proxy
 }
 
-// syncService makes the Service's proxies listen on its node ports and
+// SyncService makes the Service's proxies listen on its node ports and
 // pushes the current endpoints into them. A deleted Service's proxies stop.
-func (d *dataPlane) syncService(ctx context.Context, key api.Key) (time.Duration, error) {
+func (d *dataPlane) SyncService(ctx context.Context, key api.Key) (time.Duration, error) {
 	obj, err := d.store.Get(key)
 	if errors.Is(err, store.ErrNotFound) {
 		d.services.remove(key)
@@ -258,7 +258,8 @@ func (d *dataPlane) stopServiceProxies(key api.Key) {
 	}
 }
 
-func (d *dataPlane) stopAllProxies() {
+// StopAllProxies shuts every proxy down.
+func (d *dataPlane) StopAllProxies() {
 	d.mu.Lock()
 	keys := make([]api.Key, 0, len(d.proxies))
 	for k := range d.proxies {
@@ -299,8 +300,8 @@ func revisionOf(p *pod) string {
 	return p.ownerName
 }
 
-// endpointsView renders a Service's pods as Kubernetes' Endpoints object.
-func (d *dataPlane) endpointsView(svc *api.Service) *api.Endpoints {
+// EndpointsView renders a Service's pods as Kubernetes' Endpoints object.
+func (d *dataPlane) EndpointsView(svc *api.Service) *api.Endpoints {
 	ep := &api.Endpoints{
 		TypeMeta:   api.TypeMeta{APIVersion: "v1", Kind: api.KindEndpoints},
 		ObjectMeta: api.ObjectMeta{Name: svc.Name, Namespace: api.KeyOf(svc).Namespace, Labels: svc.Labels, CreationTimestamp: svc.CreationTimestamp},
@@ -335,12 +336,12 @@ func (d *dataPlane) endpointsView(svc *api.Service) *api.Endpoints {
 	return ep
 }
 
-// allocateNodePorts gives every port of svc without a nodePort a free one,
+// AllocateNodePorts gives every port of svc without a nodePort a free one,
 // keeping those the stored Service already had, and checks that the ports
 // are free: in the store (another Service) and on the host (another program).
 // Each newly taken port is held open in reserved until the proxy serves on
 // it, so no other process or control plane can take it in between.
-func (d *dataPlane) allocateNodePorts(svc *api.Service, old *api.Service, others []*api.Service, reserved map[int32]net.Listener) error {
+func (d *dataPlane) AllocateNodePorts(svc *api.Service, old *api.Service, others []*api.Service, reserved map[int32]net.Listener) error {
 	used := map[int32]string{}
 	for _, s := range others {
 		if s.Name == svc.Name && api.KeyOf(s).Namespace == api.KeyOf(svc).Namespace {
@@ -430,11 +431,11 @@ func (d *dataPlane) reservePort(port int32, reserved map[int32]net.Listener) boo
 }
 
 // releaseAll gives up every port still reserved, when the control plane stops.
-func (d *dataPlane) releaseAll() { d.release(d.reserved) }
+func (d *dataPlane) releaseAll() { d.Release(d.reserved) }
 
-// proxyFailures reports, by Service and node port, why a proxy could not
+// ProxyFailures reports, by Service and node port, why a proxy could not
 // listen.
-func (d *dataPlane) proxyFailures() map[api.Key]map[int32]string {
+func (d *dataPlane) ProxyFailures() map[api.Key]map[int32]string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := map[api.Key]map[int32]string{}
@@ -446,8 +447,8 @@ func (d *dataPlane) proxyFailures() map[api.Key]map[int32]string {
 	return out
 }
 
-// release gives up the ports of an apply that failed or was a dry run.
-func (d *dataPlane) release(reserved map[int32]net.Listener) {
+// Release gives up the ports of an apply that failed or was a dry run.
+func (d *dataPlane) Release(reserved map[int32]net.Listener) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for port, l := range reserved {
@@ -489,7 +490,7 @@ func (x *serviceIndex) put(obj api.Object, deleted bool) {
 	key := api.KeyOf(svc)
 	x.mu.Lock()
 	defer x.mu.Unlock()
-	if cur := x.m[key]; cur != nil && revision(cur) > revision(svc) {
+	if cur := x.m[key]; cur != nil && store.Revision(cur) > store.Revision(svc) {
 		return // an older change delivered after the first list
 	}
 	if deleted {

@@ -61,3 +61,19 @@ func Truncate(s string, n int) string {
 	}
 	return s
 }
+
+// OwnedBy reports whether obj has an owner reference to uid.
+func OwnedBy(obj Object, uid string) bool {
+	for _, ref := range obj.Meta().OwnerReferences {
+		if ref.UID == uid {
+			return true
+		}
+	}
+	return false
+}
+
+// NotFound is the error for a missing object of kind, worded as the
+// Kubernetes API server words it: pods "x" not found.
+func NotFound(kind, name string) error {
+	return fmt.Errorf("%s %q %w", Resource(kind), name, ErrNotFound)
+}

@@ -197,6 +197,13 @@ func (s *Store) Close() error {
 // Dir returns the state directory the store owns.
 func (s *Store) Dir() string { return s.dir }
 
+// Revision is the store revision of obj's last write, from its
+// resourceVersion; 0 for an object never stored.
+func Revision(obj api.Object) uint64 {
+	n, _ := strconv.ParseUint(obj.Meta().ResourceVersion, 10, 64)
+	return n
+}
+
 // ResourceVersion returns the revision of the last committed write.
 func (s *Store) ResourceVersion() uint64 { return s.rev.Load() }
 

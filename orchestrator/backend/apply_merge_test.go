@@ -1,15 +1,15 @@
-package orchestrator
+package backend
 
 import (
 	"context"
 	"encoding/json"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
-	"github.com/mini-deploy/mini-deploy/runtime/fake"
 )
 
 func TestThreeWay(t *testing.T) {
@@ -48,26 +48,17 @@ func TestThreeWay(t *testing.T) {
 	}
 }
 
-const mergeDeployment = `apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: kubia
-  labels:
-    app: kubia
-    tier: web
-spec:
-  selector:
-    matchLabels:
-      app: kubia
-  template:
-    metadata:
-      labels:
-        app: kubia
-    spec:
-      containers:
-      - name: nodejs
-        image: luksa/kubia:v1
-`
+// mergeDeployment is a Deployment with a label that a later apply drops;
+// the control plane's tests use the same file.
+var mergeDeployment = readFile("../testdata/kubia-deployment.yaml")
+
+func readFile(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		panic(err)
+	}
+	return string(b)
+}
 
 func getDeployment(t *testing.T, h *harness) *api.Deployment {
 	t.Helper()
@@ -91,10 +82,7 @@ func applyAction(t *testing.T, h *harness, manifest string) string {
 // manifest that does not set it, as with kubectl apply; what the manifest
 // dropped goes.
 func TestApplyKeepsWhatOthersSet(t *testing.T) {
-	f := fake.New()
-	f.AddImage("luksa/kubia:v1")
-	f.AddImage("luksa/kubia:v2")
-	h := newHarness(t, f, t.TempDir())
+	h := newHarness(t)
 	ctx := context.Background()
 	if a := applyAction(t, h, mergeDeployment); a != "created" {
 		t.Fatalf("first apply: %s", a)

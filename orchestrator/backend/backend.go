@@ -1,4 +1,15 @@
-package orchestrator
+// Package backend is mini-deploy's API layer, what the Kubernetes API server
+// is to a cluster: every CLI verb lands here as one method of API, which
+// validates, stores and answers. It never starts a container or touches a
+// proxy: what it needs of the node agent (pod views, logs, exec, stopping a
+// pod) and of the data plane (node ports, endpoints) it asks through the
+// narrow Pods and Services interfaces, and it imports neither the runtime nor
+// the proxy.
+//
+// To add a verb, add a method here and to server.Backend; to change what an
+// apply keeps or merges, see Apply and apply_merge.go; what a kind is (its
+// names, whether apply accepts it) is said once, in api's kind registry.
+package backend
 
 import (
 	"context"
@@ -6,14 +17,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"net"
 	"os"
 	"reflect"
+	"slices"
 	"sort"
-	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
@@ -21,24 +32,82 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/labels"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
-	rt "github.com/mini-deploy/mini-deploy/runtime"
 )
 
-// The Orchestrator is the API server's backend: every CLI verb lands here.
-var _ server.Backend = (*Orchestrator)(nil)
+// The API is the API server's backend.
+var _ server.Backend = (*API)(nil)
+
+// Options are what the API reports about its control plane.
+type Options struct {
+	Version string
+	Home    string
+	Address string // where Service proxies listen; a Service's clusterIP
+	Network string
+	// Started and MetricsURL are read when asked: the control plane sets
+	// them as it starts.
+	Started    func() time.Time
+	MetricsURL func() string
+	// OnDown is called after Down removed everything (the daemon exits).
+	OnDown func()
+}
+
+// Pods is the node agent as the API sees it: views of the pods, their logs,
+// exec, and stopping them by the termination protocol.
+type Pods interface {
+	Pod(namespace, name string) (*api.Pod, bool)
+	Pods(namespace string, sel labels.Selector) []*api.Pod
+	// Terminate stops a pod within grace (nil: the pod's own period); done
+	// closes when it is gone.
+	Terminate(namespace, name string, grace *time.Duration) (view *api.Pod, done <-chan struct{}, ok bool)
+	Logs(ctx context.Context, namespace, name string, opts server.LogOptions) (io.ReadCloser, error)
+	Exec(ctx context.Context, namespace, name string, command []string) (server.ExecResult, error)
+	// StopAll stops every pod and removes every container of this control
+	// plane; it returns when they are gone or ctx ends.
+	StopAll(ctx context.Context)
+	RemoveNetwork(ctx context.Context)
+}
+
+// Services is the data plane as the API sees it.
+type Services interface {
+	// AllocateNodePorts gives svc's ports their node ports, holding each
+	// newly taken one open in reserved until its proxy serves it.
+	AllocateNodePorts(svc, old *api.Service, others []*api.Service, reserved map[int32]net.Listener) error
+	Release(reserved map[int32]net.Listener)
+	SyncService(ctx context.Context, key api.Key) (time.Duration, error)
+	EndpointsView(svc *api.Service) *api.Endpoints
+	ProxyFailures() map[api.Key]map[int32]string
+	StopAllProxies()
+}
+
+// Deleter deletes an object with what it owns.
+type Deleter interface {
+	Delete(ctx context.Context, key api.Key, cascade string) (api.Object, error)
+}
+
+// API implements server.Backend over the store, the node agent and the data
+// plane.
+type API struct {
+	store    *store.Store
+	pods     Pods
+	services Services
+	deleter  Deleter
+	opts     Options
+	log      *slog.Logger
+}
+
+// New returns the API of a control plane.
+func New(st *store.Store, pods Pods, services Services, deleter Deleter, opts Options, log *slog.Logger) *API {
+	return &API{store: st, pods: pods, services: services, deleter: deleter, opts: opts, log: log}
+}
 
 // errDryRun aborts a dry-run apply's transaction after every check passed.
 var errDryRun = errors.New("dry run")
-
-func notFound(kind, name string) error {
-	return fmt.Errorf("%s %q %w", api.Resource(kind), name, store.ErrNotFound)
-}
 
 // Apply creates or updates every object in one transaction, kubectl-apply
 // style: the manifest's spec, labels and annotations replace the stored
 // ones; uid, creation time, status, allocated node ports and the annotations
 // controllers own are kept.
-func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server.ApplyOptions) ([]server.ApplyResult, error) {
+func (a *API) Apply(ctx context.Context, objs []api.Object, opts server.ApplyOptions) ([]server.ApplyResult, error) {
 	// Each manifest as the user wrote it, before defaults: what the next
 	// apply merges against (apply_merge.go).
 	cfgs := make([]map[string]any, len(objs))
@@ -55,9 +124,7 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 		return nil, err
 	}
 	for _, obj := range objs {
-		switch obj.GetTypeMeta().Kind {
-		case api.KindReplicationController, api.KindReplicaSet, api.KindDeployment, api.KindService:
-		default:
+		if info, ok := api.InfoOf(obj.GetTypeMeta().Kind); !ok || !info.Manifest {
 			return nil, fmt.Errorf("%s %q: kind %s cannot be applied; supported kinds are ReplicationController, ReplicaSet, Deployment and Service", obj.GetTypeMeta().Kind, obj.Meta().Name, obj.GetTypeMeta().Kind)
 		}
 		if err := api.Validate(obj); err != nil {
@@ -66,7 +133,7 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 	}
 	var results []server.ApplyResult
 	reserved := map[int32]net.Listener{}
-	err := o.store.Txn(func(tx *store.Tx) error {
+	err := a.store.Txn(func(tx *store.Tx) error {
 		results = results[:0]
 		var services []*api.Service
 		stored, err := tx.List(api.KindService, "")
@@ -87,7 +154,7 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 				if err := setLastApplied(obj, cfgs[i]); err != nil {
 					return err
 				}
-				if err := o.prepareNew(obj, services, opts, reserved); err != nil {
+				if err := a.prepareNew(obj, services, opts, reserved); err != nil {
 					return err
 				}
 				if _, err := tx.Create(obj); err != nil {
@@ -106,7 +173,7 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 					}
 					return err
 				}
-				merged, err := o.mergeApply(existing, applied, services, opts, reserved)
+				merged, err := a.mergeApply(existing, applied, services, opts, reserved)
 				if err != nil {
 					return err
 				}
@@ -130,7 +197,7 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 		return nil
 	})
 	if err != nil || opts.DryRun {
-		o.dataplane.release(reserved)
+		a.services.Release(reserved)
 	}
 	if err != nil && !errors.Is(err, errDryRun) {
 		return nil, err
@@ -140,8 +207,8 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 		// answers at once.
 		for _, obj := range objs {
 			if obj.GetTypeMeta().Kind == api.KindService {
-				if _, err := o.dataplane.syncService(ctx, api.KeyOf(obj)); err != nil {
-					o.log.Warn("service sync after apply", "service", obj.Meta().Name, "error", err)
+				if _, err := a.services.SyncService(ctx, api.KeyOf(obj)); err != nil {
+					a.log.Warn("service sync after apply", "service", obj.Meta().Name, "error", err)
 				}
 			}
 		}
@@ -149,14 +216,14 @@ func (o *Orchestrator) Apply(ctx context.Context, objs []api.Object, opts server
 	return results, nil
 }
 
-func (o *Orchestrator) prepareNew(obj api.Object, services []*api.Service, opts server.ApplyOptions, reserved map[int32]net.Listener) error {
+func (a *API) prepareNew(obj api.Object, services []*api.Service, opts server.ApplyOptions, reserved map[int32]net.Listener) error {
 	switch v := obj.(type) {
 	case *api.Service:
-		if err := o.dataplane.allocateNodePorts(v, nil, services, reserved); err != nil {
+		if err := a.services.AllocateNodePorts(v, nil, services, reserved); err != nil {
 			return err
 		}
 		if v.Spec.ClusterIP == "" {
-			v.Spec.ClusterIP = o.opts.Address
+			v.Spec.ClusterIP = a.opts.Address
 		}
 	case *api.Deployment:
 		if opts.ChangeCause != "" {
@@ -175,7 +242,7 @@ func controllerAnnotation(k string) bool {
 	return strings.HasPrefix(k, "deployment.kubernetes.io/")
 }
 
-func (o *Orchestrator) mergeApply(existing, applied api.Object, services []*api.Service, opts server.ApplyOptions, reserved map[int32]net.Listener) (api.Object, error) {
+func (a *API) mergeApply(existing, applied api.Object, services []*api.Service, opts server.ApplyOptions, reserved map[int32]net.Listener) (api.Object, error) {
 	merged := applied.DeepCopy()
 	m, em := merged.Meta(), existing.Meta()
 	m.UID, m.CreationTimestamp, m.ResourceVersion = em.UID, em.CreationTimestamp, ""
@@ -191,7 +258,7 @@ func (o *Orchestrator) mergeApply(existing, applied api.Object, services []*api.
 	switch v := merged.(type) {
 	case *api.Service:
 		old := existing.(*api.Service)
-		if err := o.dataplane.allocateNodePorts(v, old, services, reserved); err != nil {
+		if err := a.services.AllocateNodePorts(v, old, services, reserved); err != nil {
 			return nil, err
 		}
 		if v.Spec.ClusterIP == "" {
@@ -245,27 +312,27 @@ func sameDesired(a, b api.Object) bool {
 }
 
 // Get returns one object; pods and endpoints are built from what is running.
-func (o *Orchestrator) Get(ctx context.Context, kind, namespace, name string) (api.Object, error) {
+func (a *API) Get(ctx context.Context, kind, namespace, name string) (api.Object, error) {
 	namespace = nsOrDefault(namespace)
 	switch kind {
 	case api.KindPod:
-		p, ok := o.pods.get(namespace, name)
+		p, ok := a.pods.Pod(namespace, name)
 		if !ok {
-			return nil, notFound(kind, name)
+			return nil, api.NotFound(kind, name)
 		}
-		return o.node.podView(p), nil
+		return p, nil
 	case api.KindEndpoints:
-		obj, err := o.store.Get(api.Key{Kind: api.KindService, Namespace: namespace, Name: name})
+		obj, err := a.store.Get(api.Key{Kind: api.KindService, Namespace: namespace, Name: name})
 		if err != nil {
-			return nil, notFound(kind, name)
+			return nil, api.NotFound(kind, name)
 		}
-		return o.dataplane.endpointsView(obj.(*api.Service)), nil
+		return a.services.EndpointsView(obj.(*api.Service)), nil
 	}
-	return o.store.Get(api.Key{Kind: kind, Namespace: namespace, Name: name})
+	return a.store.Get(api.Key{Kind: kind, Namespace: namespace, Name: name})
 }
 
 // List returns the objects of kind matching a label selector string.
-func (o *Orchestrator) List(ctx context.Context, kind, namespace, selector string) ([]api.Object, error) {
+func (a *API) List(ctx context.Context, kind, namespace, selector string) ([]api.Object, error) {
 	sel, err := labels.Parse(selector)
 	if err != nil {
 		return nil, fmt.Errorf("invalid label selector %q: %w", selector, err)
@@ -273,25 +340,23 @@ func (o *Orchestrator) List(ctx context.Context, kind, namespace, selector strin
 	var out []api.Object
 	switch kind {
 	case api.KindPod:
-		for _, p := range o.pods.snapshot() {
-			if (namespace == "" || p.namespace == namespace) && sel.Matches(p.labels) {
-				out = append(out, o.node.podView(p))
-			}
+		for _, p := range a.pods.Pods(namespace, sel) {
+			out = append(out, p)
 		}
 		return out, nil
 	case api.KindEndpoints:
-		svcs, err := o.store.List(api.KindService, namespace)
+		svcs, err := a.store.List(api.KindService, namespace)
 		if err != nil {
 			return nil, err
 		}
 		for _, s := range svcs {
 			if sel.Matches(s.Meta().Labels) {
-				out = append(out, o.dataplane.endpointsView(s.(*api.Service)))
+				out = append(out, a.services.EndpointsView(s.(*api.Service)))
 			}
 		}
 		return out, nil
 	}
-	objs, err := o.store.List(kind, namespace)
+	objs, err := a.store.List(kind, namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +370,7 @@ func (o *Orchestrator) List(ctx context.Context, kind, namespace, selector strin
 
 // Watch streams changes of kind. Stored kinds come from the store's watch;
 // pods, which are not stored, are compared every 200ms.
-func (o *Orchestrator) Watch(ctx context.Context, kind, namespace, selector string) (<-chan server.WatchEvent, error) {
+func (a *API) Watch(ctx context.Context, kind, namespace, selector string) (<-chan server.WatchEvent, error) {
 	sel, err := labels.Parse(selector)
 	if err != nil {
 		return nil, fmt.Errorf("invalid label selector %q: %w", selector, err)
@@ -324,7 +389,7 @@ func (o *Orchestrator) Watch(ctx context.Context, kind, namespace, selector stri
 			defer close(out)
 			last := map[string]string{}
 			for {
-				objs, _ := o.List(ctx, kind, namespace, selector)
+				objs, _ := a.List(ctx, kind, namespace, selector)
 				seen := map[string]bool{}
 				for _, obj := range objs {
 					id := api.KeyOf(obj).String()
@@ -354,14 +419,16 @@ func (o *Orchestrator) Watch(ctx context.Context, kind, namespace, selector stri
 						}
 					}
 				}
-				if !sleep(ctx, 200*time.Millisecond) {
+				select {
+				case <-ctx.Done():
 					return
+				case <-time.After(200 * time.Millisecond):
 				}
 			}
 		}()
 		return out, nil
 	}
-	changes := o.store.Watch(ctx)
+	changes := a.store.Watch(ctx)
 	go func() {
 		defer close(out)
 		for ev := range changes {
@@ -382,33 +449,35 @@ func (o *Orchestrator) Watch(ctx context.Context, kind, namespace, selector stri
 // return at once; foreground: wait until the pods are gone; orphan: leave
 // them for another controller to adopt). Deleting a pod terminates it; its
 // controller replaces it.
-func (o *Orchestrator) Delete(ctx context.Context, kind, namespace, name string, opts server.DeleteOptions) (api.Object, error) {
+func (a *API) Delete(ctx context.Context, kind, namespace, name string, opts server.DeleteOptions) (api.Object, error) {
 	key := api.Key{Kind: kind, Namespace: nsOrDefault(namespace), Name: name}
 	if kind == api.KindPod {
-		p, ok := o.pods.get(key.Namespace, name)
-		if !ok {
-			return nil, notFound(kind, name)
-		}
-		view := o.node.podView(p)
-		grace := gracePeriod(p)
+		var grace *time.Duration
 		if g := opts.GracePeriodSeconds; g != nil {
-			grace = time.Duration(*g) * time.Second
+			d := time.Duration(*g) * time.Second
+			grace = &d
 		}
-		done := o.node.terminatePodWithin(p, nil, grace)
+		view, done, ok := a.pods.Terminate(key.Namespace, name, grace)
+		if !ok {
+			return nil, api.NotFound(kind, name)
+		}
 		if opts.Cascade == "foreground" {
-			waitDone(ctx, done)
+			select {
+			case <-done:
+			case <-ctx.Done():
+			}
 		}
 		return view, nil
 	}
-	return o.deleter.delete(ctx, key, opts.Cascade)
+	return a.deleter.Delete(ctx, key, opts.Cascade)
 }
 
 // Scale sets spec.replicas of a workload.
-func (o *Orchestrator) Scale(ctx context.Context, kind, namespace, name string, replicas int32) (api.Object, error) {
+func (a *API) Scale(ctx context.Context, kind, namespace, name string, replicas int32) (api.Object, error) {
 	if replicas < 0 {
 		return nil, fmt.Errorf("%s %q: replicas must be greater than or equal to 0, got %d", strings.ToLower(kind), name, replicas)
 	}
-	return o.updateSpec(kind, namespace, name, "", func(obj api.Object) error {
+	return a.updateSpec(kind, namespace, name, "", func(obj api.Object) error {
 		switch v := obj.(type) {
 		case *api.Deployment:
 			v.Spec.Replicas = &replicas
@@ -425,8 +494,8 @@ func (o *Orchestrator) Scale(ctx context.Context, kind, namespace, name string, 
 
 // updateSpec reads, changes, validates and writes one object; resourceVersion
 // "" writes over whatever is stored.
-func (o *Orchestrator) updateSpec(kind, namespace, name, resourceVersion string, change func(api.Object) error) (api.Object, error) {
-	obj, err := o.store.Get(api.Key{Kind: kind, Namespace: nsOrDefault(namespace), Name: name})
+func (a *API) updateSpec(kind, namespace, name, resourceVersion string, change func(api.Object) error) (api.Object, error) {
+	obj, err := a.store.Get(api.Key{Kind: kind, Namespace: nsOrDefault(namespace), Name: name})
 	if err != nil {
 		return nil, err
 	}
@@ -438,12 +507,12 @@ func (o *Orchestrator) updateSpec(kind, namespace, name, resourceVersion string,
 		return nil, err
 	}
 	obj.Meta().ResourceVersion = resourceVersion
-	return o.store.Update(obj)
+	return a.store.Update(obj)
 }
 
 // SetImage changes container images of a workload's template.
-func (o *Orchestrator) SetImage(ctx context.Context, kind, namespace, name string, images map[string]string) (api.Object, error) {
-	return o.updateSpec(kind, namespace, name, "", func(obj api.Object) error {
+func (a *API) SetImage(ctx context.Context, kind, namespace, name string, images map[string]string) (api.Object, error) {
+	return a.updateSpec(kind, namespace, name, "", func(obj api.Object) error {
 		var t *api.PodTemplateSpec
 		switch v := obj.(type) {
 		case *api.Deployment:
@@ -474,59 +543,33 @@ func (o *Orchestrator) SetImage(ctx context.Context, kind, namespace, name strin
 // SetSelector replaces a Service's selector: the endpoints switch at once.
 // It returns once the proxies route to the new pods, so the next request
 // already goes there.
-func (o *Orchestrator) SetSelector(ctx context.Context, namespace, name string, selector map[string]string, resourceVersion string) (api.Object, error) {
-	obj, err := o.updateSpec(api.KindService, namespace, name, resourceVersion, func(obj api.Object) error {
+func (a *API) SetSelector(ctx context.Context, namespace, name string, selector map[string]string, resourceVersion string) (api.Object, error) {
+	obj, err := a.updateSpec(api.KindService, namespace, name, resourceVersion, func(obj api.Object) error {
 		obj.(*api.Service).Spec.Selector = selector
 		return nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	if _, err := o.dataplane.syncService(ctx, api.KeyOf(obj)); err != nil {
-		o.log.Warn("service sync after set selector", "service", name, "error", err)
+	if _, err := a.services.SyncService(ctx, api.KeyOf(obj)); err != nil {
+		a.log.Warn("service sync after set selector", "service", name, "error", err)
 	}
 	return obj, nil
 }
 
 // Logs streams a pod's container output.
-func (o *Orchestrator) Logs(ctx context.Context, namespace, name string, opts server.LogOptions) (io.ReadCloser, error) {
-	p, ok := o.pods.get(nsOrDefault(namespace), name)
-	if !ok {
-		return nil, notFound(api.KindPod, name)
-	}
-	if p.container.ID == "" {
-		return nil, fmt.Errorf("container of pod %q is waiting to start: %s", name, p.waiting)
-	}
-	return o.rt.Logs(ctx, p.container.ID, rt.LogOptions{Follow: opts.Follow, Tail: opts.Tail, Timestamps: opts.Timestamps})
+func (a *API) Logs(ctx context.Context, namespace, name string, opts server.LogOptions) (io.ReadCloser, error) {
+	return a.pods.Logs(ctx, nsOrDefault(namespace), name, opts)
 }
 
-// Exec runs command in the pod's container, terminating or not. A pod whose
-// container is not running is an error that says so; a command that cannot start is not: the
-// engine reports it as output and exit code 126 or 127, as docker exec does.
-func (o *Orchestrator) Exec(ctx context.Context, namespace, name string, command []string) (server.ExecResult, error) {
-	p, ok := o.pods.get(nsOrDefault(namespace), name)
-	if !ok {
-		return server.ExecResult{}, notFound(api.KindPod, name)
-	}
-	// A terminating pod still runs while it drains: exec is allowed, as in
-	// Kubernetes, and is how one looks at a pod that is slow to stop.
-	if !p.running() {
-		why := "not running"
-		if p.waiting != "" {
-			why = "waiting (" + p.waiting + ")"
-		}
-		return server.ExecResult{}, fmt.Errorf("cannot exec in pod %q: its container is %s", name, why)
-	}
-	res, err := o.rt.Exec(ctx, p.container.ID, command)
-	if err != nil {
-		return server.ExecResult{}, fmt.Errorf("exec in pod %q: %w", name, err)
-	}
-	return server.ExecResult{ExitCode: res.ExitCode, Output: res.Output}, nil
+// Exec runs command in the pod's container.
+func (a *API) Exec(ctx context.Context, namespace, name string, command []string) (server.ExecResult, error) {
+	return a.pods.Exec(ctx, nsOrDefault(namespace), name, command)
 }
 
 // Events lists events, oldest first.
-func (o *Orchestrator) Events(ctx context.Context, namespace string, ref *api.ObjectReference) ([]*api.Event, error) {
-	objs, err := o.store.List(api.KindEvent, namespace)
+func (a *API) Events(ctx context.Context, namespace string, ref *api.ObjectReference) ([]*api.Event, error) {
+	objs, err := a.store.List(api.KindEvent, namespace)
 	if err != nil {
 		return nil, err
 	}
@@ -550,16 +593,16 @@ func (o *Orchestrator) Events(ctx context.Context, namespace string, ref *api.Ob
 		if !a.LastTimestamp.Equal(b.LastTimestamp.Time) {
 			return a.LastTimestamp.Before(b.LastTimestamp.Time)
 		}
-		return revision(a) < revision(b)
+		return store.Revision(a) < store.Revision(b)
 	})
 	return out, nil
 }
 
 // Rollout performs a `rollout` verb on a Deployment.
-func (o *Orchestrator) Rollout(ctx context.Context, req server.RolloutRequest) (server.RolloutResponse, error) {
+func (a *API) Rollout(ctx context.Context, req server.RolloutRequest) (server.RolloutResponse, error) {
 	ns := nsOrDefault(req.Namespace)
 	key := api.Key{Kind: api.KindDeployment, Namespace: ns, Name: req.Name}
-	obj, err := o.store.Get(key)
+	obj, err := a.store.Get(key)
 	if err != nil {
 		return server.RolloutResponse{}, err
 	}
@@ -567,7 +610,7 @@ func (o *Orchestrator) Rollout(ctx context.Context, req server.RolloutRequest) (
 	var resp server.RolloutResponse
 	switch req.Action {
 	case server.RolloutStatus:
-		if msg := o.rolledBackSince(ctx, d, req.Since); msg != "" {
+		if msg := a.rolledBackSince(ctx, d, req.Since); msg != "" {
 			return server.RolloutResponse{Message: msg, Failed: true}, nil
 		}
 		msg, done, err := deployment.RolloutStatus(d)
@@ -576,7 +619,7 @@ func (o *Orchestrator) Rollout(ctx context.Context, req server.RolloutRequest) (
 		}
 		resp.Message, resp.Done = msg, done
 	case server.RolloutHistory:
-		revs, err := deployment.History(o.store, ns, req.Name)
+		revs, err := deployment.History(a.store, ns, req.Name)
 		if err != nil {
 			return resp, err
 		}
@@ -594,7 +637,7 @@ func (o *Orchestrator) Rollout(ctx context.Context, req server.RolloutRequest) (
 			return resp, fmt.Errorf("unable to find the specified revision %d", req.Revision)
 		}
 	case server.RolloutUndo:
-		if _, err := deployment.Rollback(o.store, ns, req.Name, req.Revision); err != nil {
+		if _, err := deployment.Rollback(a.store, ns, req.Name, req.Revision); err != nil {
 			if errors.Is(err, deployment.ErrRollbackSkipped) {
 				// Nothing to do is not a failure: kubectl says so and exits 0.
 				resp.Message = fmt.Sprintf("deployment.apps/%s %v", req.Name, err)
@@ -612,7 +655,7 @@ func (o *Orchestrator) Rollout(ctx context.Context, req server.RolloutRequest) (
 			}
 			return resp, fmt.Errorf("deployments.apps %q is already paused", req.Name)
 		}
-		if _, err := o.updateSpec(api.KindDeployment, ns, req.Name, "", func(obj api.Object) error {
+		if _, err := a.updateSpec(api.KindDeployment, ns, req.Name, "", func(obj api.Object) error {
 			obj.(*api.Deployment).Spec.Paused = pause
 			return nil
 		}); err != nil {
@@ -623,7 +666,7 @@ func (o *Orchestrator) Rollout(ctx context.Context, req server.RolloutRequest) (
 		if d.Spec.Paused {
 			return resp, fmt.Errorf("deployments.apps %q can't restart paused deployment (run rollout resume first)", req.Name)
 		}
-		if _, err := o.updateSpec(api.KindDeployment, ns, req.Name, "", func(obj api.Object) error {
+		if _, err := a.updateSpec(api.KindDeployment, ns, req.Name, "", func(obj api.Object) error {
 			t := &obj.(*api.Deployment).Spec.Template
 			if t.Annotations == nil {
 				t.Annotations = map[string]string{}
@@ -635,7 +678,7 @@ func (o *Orchestrator) Rollout(ctx context.Context, req server.RolloutRequest) (
 		}
 		resp.Message = fmt.Sprintf("deployment.apps/%s restarted", req.Name)
 	case server.RolloutPlan:
-		rss, err := o.deploymentReplicaSets(d)
+		rss, err := a.deploymentReplicaSets(d)
 		if err != nil {
 			return resp, err
 		}
@@ -667,11 +710,11 @@ func (o *Orchestrator) Rollout(ctx context.Context, req server.RolloutRequest) (
 // rolledBackSince says why d rolled itself back after since, if it did: the
 // rollout a user is watching failed, though the Deployment is complete again
 // on its previous revision.
-func (o *Orchestrator) rolledBackSince(ctx context.Context, d *api.Deployment, since time.Time) string {
+func (a *API) rolledBackSince(ctx context.Context, d *api.Deployment, since time.Time) string {
 	if since.IsZero() {
 		return ""
 	}
-	events, err := o.Events(ctx, api.KeyOf(d).Namespace, &api.ObjectReference{Kind: api.KindDeployment, Name: d.Name, UID: d.UID})
+	events, err := a.Events(ctx, api.KeyOf(d).Namespace, &api.ObjectReference{Kind: api.KindDeployment, Name: d.Name, UID: d.UID})
 	if err != nil {
 		return ""
 	}
@@ -685,14 +728,14 @@ func (o *Orchestrator) rolledBackSince(ctx context.Context, d *api.Deployment, s
 	return ""
 }
 
-func (o *Orchestrator) deploymentReplicaSets(d *api.Deployment) ([]*api.ReplicaSet, error) {
-	objs, err := o.store.List(api.KindReplicaSet, api.KeyOf(d).Namespace)
+func (a *API) deploymentReplicaSets(d *api.Deployment) ([]*api.ReplicaSet, error) {
+	objs, err := a.store.List(api.KindReplicaSet, api.KeyOf(d).Namespace)
 	if err != nil {
 		return nil, err
 	}
 	var out []*api.ReplicaSet
 	for _, obj := range objs {
-		if ownedBy(obj, d.UID) {
+		if api.OwnedBy(obj, d.UID) {
 			out = append(out, obj.(*api.ReplicaSet))
 		}
 	}
@@ -709,15 +752,15 @@ func imagesOf(t *api.PodTemplateSpec) []string {
 
 // RollingUpdate starts the legacy rolling update of one
 // ReplicationController into another, or returns the one already running.
-func (o *Orchestrator) RollingUpdate(ctx context.Context, namespace string, spec api.RollingUpdateSpec) (*api.RollingUpdate, error) {
+func (a *API) RollingUpdate(ctx context.Context, namespace string, spec api.RollingUpdateSpec) (*api.RollingUpdate, error) {
 	ns := nsOrDefault(namespace)
 	key := api.Key{Kind: api.KindRollingUpdate, Namespace: ns, Name: spec.From}
-	if obj, err := o.store.Get(key); err == nil {
+	if obj, err := a.store.Get(key); err == nil {
 		ru := obj.(*api.RollingUpdate)
 		if ru.Status.Phase == api.RollingUpdateRunning {
 			return ru, nil
 		}
-		if _, err := o.store.Delete(key, ""); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if _, err := a.store.Delete(key, ""); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return nil, err
 		}
 	}
@@ -732,10 +775,10 @@ func (o *Orchestrator) RollingUpdate(ctx context.Context, namespace string, spec
 			return nil, fmt.Errorf("invalid update period %q: %w", spec.UpdatePeriod, err)
 		}
 	}
-	if _, err := o.store.Get(api.Key{Kind: api.KindReplicationController, Namespace: ns, Name: spec.From}); err != nil {
+	if _, err := a.store.Get(api.Key{Kind: api.KindReplicationController, Namespace: ns, Name: spec.From}); err != nil {
 		return nil, err
 	}
-	if _, err := o.store.Get(api.Key{Kind: api.KindReplicationController, Namespace: ns, Name: spec.To}); err == nil {
+	if _, err := a.store.Get(api.Key{Kind: api.KindReplicationController, Namespace: ns, Name: spec.To}); err == nil {
 		return nil, fmt.Errorf("replicationcontroller %q already exists: pick a new name for the updated controller", spec.To)
 	}
 	ru := &api.RollingUpdate{
@@ -744,7 +787,7 @@ func (o *Orchestrator) RollingUpdate(ctx context.Context, namespace string, spec
 		Spec:       spec,
 		Status:     api.RollingUpdateStatus{Phase: api.RollingUpdateRunning},
 	}
-	created, err := o.store.Create(ru)
+	created, err := a.store.Create(ru)
 	if err != nil {
 		return nil, err
 	}
@@ -752,19 +795,17 @@ func (o *Orchestrator) RollingUpdate(ctx context.Context, namespace string, spec
 }
 
 // Info describes this control plane.
-func (o *Orchestrator) Info(ctx context.Context) (server.Info, error) {
+func (a *API) Info(ctx context.Context) (server.Info, error) {
 	info := server.Info{
-		Version:   o.opts.Version,
-		PID:       os.Getpid(),
-		Home:      o.opts.Home,
-		Address:   o.opts.Address,
-		Network:   o.opts.Network,
-		StartedAt: api.Time{Time: o.started.UTC().Truncate(time.Second)},
+		Version:    a.opts.Version,
+		PID:        os.Getpid(),
+		Home:       a.opts.Home,
+		Address:    a.opts.Address,
+		Network:    a.opts.Network,
+		StartedAt:  api.Time{Time: a.opts.Started().UTC().Truncate(time.Second)},
+		MetricsURL: a.opts.MetricsURL(),
 	}
-	if o.metrics.addr != "" {
-		info.MetricsURL = "http://" + o.metrics.addr + "/metrics"
-	}
-	for key, failed := range o.dataplane.proxyFailures() {
+	for key, failed := range a.services.ProxyFailures() {
 		for np, why := range failed {
 			info.NotServing = append(info.NotServing, server.PortProblem{Namespace: key.Namespace, Name: key.Name, NodePort: np, Error: why})
 		}
@@ -773,42 +814,29 @@ func (o *Orchestrator) Info(ctx context.Context) (server.Info, error) {
 }
 
 // Down deletes every object and every pod, waits for the pods to stop,
-// removes the network, and then tells the host (OnDown) to exit.
-func (o *Orchestrator) Down(ctx context.Context) error {
-	for _, kind := range []string{api.KindRollingUpdate, api.KindDeployment, api.KindReplicaSet, api.KindReplicationController, api.KindService, api.KindEvent, api.KindPodRecord} {
-		for _, obj := range o.listAll(kind) {
-			if _, err := o.store.Delete(api.KeyOf(obj), ""); err != nil && !errors.Is(err, store.ErrNotFound) {
+// removes the network, and then tells the host (OnDown) to exit. Owners go
+// before what they own: the stored kinds in the registry's reverse order.
+func (a *API) Down(ctx context.Context) error {
+	kinds := api.Kinds(api.Stored)
+	slices.Reverse(kinds)
+	for _, k := range kinds {
+		objs, err := a.store.List(k.Kind, "")
+		if err != nil {
+			return err
+		}
+		for _, obj := range objs {
+			if _, err := a.store.Delete(api.KeyOf(obj), ""); err != nil && !errors.Is(err, store.ErrNotFound) {
 				return err
 			}
 		}
 	}
-	var wg sync.WaitGroup
-	for _, p := range o.pods.snapshot() {
-		done := o.node.terminatePod(p, nil)
-		wg.Add(1)
-		go func() { defer wg.Done(); waitDone(ctx, done) }()
-	}
-	wg.Wait()
-	// Containers this instance made that the cache never knew (a crash
-	// between create and record) go too.
-	if ctrs, err := o.rt.List(ctx, map[string]string{LabelInstance: o.opts.Instance}); err == nil {
-		for _, c := range ctrs {
-			_ = o.rt.Remove(ctx, c.ID)
-		}
-	}
-	o.dataplane.stopAllProxies()
-	if err := o.rt.RemoveNetwork(ctx, o.opts.Network); err != nil && !errors.Is(err, rt.ErrNotFound) {
-		o.log.Warn("remove network", "network", o.opts.Network, "error", err)
-	}
-	if o.opts.OnDown != nil {
-		go o.opts.OnDown()
+	a.pods.StopAll(ctx)
+	a.services.StopAllProxies()
+	a.pods.RemoveNetwork(ctx)
+	if a.opts.OnDown != nil {
+		go a.opts.OnDown()
 	}
 	return nil
-}
-
-func revision(obj api.Object) uint64 {
-	n, _ := strconv.ParseUint(obj.Meta().ResourceVersion, 10, 64)
-	return n
 }
 
 func nsOrDefault(ns string) string {
