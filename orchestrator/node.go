@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"maps"
-	"net"
-	"net/http"
 	"sync"
 	"time"
 
@@ -20,16 +18,17 @@ import (
 )
 
 // nodeAgent is what the kubelet is to Kubernetes: it creates and starts pod
-// containers, restarts them with CrashLoopBackOff, runs their probes, keeps
-// the pod cache true to the engine and stops pods by the termination
-// protocol. Controllers ask it for pods; it tells them about readiness and
-// exits through changed and enqueue. It reaches the data plane only through
-// the drainer, for the drain hand-shake before a pod is signalled.
+// containers, restarts them with CrashLoopBackOff, keeps the pod cache true
+// to the engine, keeps pod records, and stops pods by the termination
+// protocol (terminate.go). Its prober (probe.go) runs the probes and tells
+// the controllers about readiness. Controllers ask it for pods; it tells them
+// a pod's owner must look again through enqueue. It reaches the data plane
+// only through the drainer, for the drain hand-shake before a pod is
+// signalled.
 type nodeAgent struct {
 	rt       rt.Runtime
 	store    *store.Store // pod records only
 	pods     *podCache
-	services *serviceIndex // for the implicit readiness port and the drain
 	addrs    addressing
 	labels   map[string]string // put on every container it creates
 	instance string            // the instance label of its containers
@@ -37,17 +36,8 @@ type nodeAgent struct {
 	recorder *recorder
 	drainer  drainer
 	enqueue  func(api.Key) // a pod's owner must be reconciled
-	changed  func(*pod)    // a pod's readiness changed
 	bg       *sync.WaitGroup
-	ctx      context.Context // the control plane's; set by Run before any probe
-
-	probeMu sync.Mutex
-	probes  map[string]*probeWorker // by namespace/name
-
-	// dial opens probe connections; unit tests replace it.
-	dial          func(ctx context.Context, network, addr string) (net.Conn, error)
-	probeHTTPOnce sync.Once
-	probeHTTP     *http.Client
+	prober   *prober // told whenever a container starts or stops
 }
 
 // drainer is the data plane as the termination protocol needs it: push a
@@ -134,7 +124,7 @@ func (n *nodeAgent) createPod(ctx context.Context, w *workload) error {
 	if !n.recordStarted(ctx, p) {
 		return nil
 	}
-	n.syncProbes()
+	n.prober.syncProbes()
 	if err != nil {
 		if errors.Is(err, rt.ErrEngineUnavailable) {
 			n.pods.remove(p.namespace, p.name)
@@ -272,7 +262,7 @@ func (n *nodeAgent) keepPodRunning(ctx context.Context, w *workload, p *pod) tim
 		if !n.recordStarted(ctx, np) {
 			return 0
 		}
-		n.syncProbes()
+		n.prober.syncProbes()
 		if err != nil {
 			return time.Until(np.nextRestart)
 		}
@@ -363,7 +353,7 @@ func (n *nodeAgent) startContainer(ctx context.Context, w *workload, p *pod, res
 	} else {
 		n.log.Info("started a pod created by a previous daemon", "pod", p.name)
 	}
-	n.syncProbes()
+	n.prober.syncProbes()
 	return 0
 }
 

@@ -93,6 +93,7 @@ type Orchestrator struct {
 	dataplane      *dataPlane
 	addrs          addressing
 	node           *nodeAgent
+	prober         *prober
 	replicaSets    *replicaSetController
 	rollingUpdates *rollingUpdateController
 	deleter        *cascadingDeleter
@@ -136,18 +137,21 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 		metrics:  newMetrics(),
 	}
 	o.recorder = &recorder{store: st, log: opts.Logger}
+	o.prober = &prober{
+		rt: runtime, pods: o.pods, services: o.services, addrs: o.addrs, log: opts.Logger, recorder: o.recorder,
+		changed: o.podChanged, bg: &o.bg, workers: map[string]*probeWorker{}, dial: (&net.Dialer{}).DialContext,
+	}
 	o.node = &nodeAgent{
-		rt: runtime, store: st, pods: o.pods, services: o.services, addrs: o.addrs,
+		rt: runtime, store: st, pods: o.pods, addrs: o.addrs,
 		labels: o.ownLabels(), instance: opts.Instance, log: opts.Logger, recorder: o.recorder,
-		enqueue: o.queue.Add, changed: o.podChanged, bg: &o.bg,
-		probes: map[string]*probeWorker{}, dial: (&net.Dialer{}).DialContext,
+		enqueue: o.queue.Add, bg: &o.bg, prober: o.prober,
 	}
 	o.dataplane = &dataPlane{
 		store: st, pods: o.pods, services: o.services, addrs: o.addrs, address: opts.Address,
 		log: opts.Logger, recorder: o.recorder, metrics: o.metrics, bg: &o.bg,
 		proxies: map[api.Key]*serviceProxies{}, reserved: map[int32]net.Listener{},
 	}
-	o.node.drainer = o.dataplane
+	o.node.drainer, o.prober.drainer = o.dataplane, o.dataplane
 	o.replicaSets = &replicaSetController{store: st, pods: o.pods, node: o.node, log: opts.Logger}
 	o.deleter = &cascadingDeleter{store: st, pods: o.pods, node: o.node}
 	o.rollingUpdates = &rollingUpdateController{store: st, pods: o.pods, deleter: o.deleter}
@@ -175,7 +179,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	o.recorder.start()
 	defer o.recorder.stop()
 	o.bgCtx, o.cancel = context.WithCancel(ctx)
-	o.node.ctx = o.bgCtx
+	o.prober.ctx = o.bgCtx
 	defer o.cancel()
 	if err := o.rt.Ping(ctx); err != nil {
 		return fmt.Errorf("container engine: %w", err)
@@ -203,7 +207,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	// Adopted pods are probed, and then the proxies listen, before the first
 	// reconcile: a restarted daemon serves its Services at once, with the
 	// pods that answer, instead of a moment of 503s.
-	o.node.syncProbes()
+	o.prober.syncProbes()
 	o.node.awaitFirstProbes(ctx, initialProbeWait)
 	for _, obj := range o.listAll(api.KindService) {
 		if _, err := o.dataplane.SyncService(ctx, api.KeyOf(obj)); err != nil {
@@ -282,7 +286,7 @@ func (o *Orchestrator) watchStore(changes <-chan store.Event) {
 			}
 		}
 		if kind == api.KindService {
-			o.node.syncProbes() // an implicit readiness port may have changed
+			o.prober.syncProbes() // an implicit readiness port may have changed
 		}
 	}
 }
@@ -296,7 +300,7 @@ func (o *Orchestrator) watchEngine(ctx context.Context, events <-chan rt.Event) 
 				o.log.Warn("relist after engine reconnect", "error", err)
 			}
 			o.enqueueAll()
-			o.node.syncProbes()
+			o.prober.syncProbes()
 			continue
 		case rt.EventDestroy:
 			o.pods.containerGone(ev.ContainerID)
@@ -322,7 +326,7 @@ func (o *Orchestrator) watchEngine(ctx context.Context, events <-chan rt.Event) 
 			o.node.restorePodRecord(p)
 		}
 		if ev.Type == rt.EventDie || ev.Type == rt.EventOOM {
-			o.node.setReady(p.namespace, p.name, false)
+			o.prober.setReady(p.namespace, p.name, false)
 		}
 		o.podChanged(p)
 	}
@@ -337,7 +341,7 @@ func (o *Orchestrator) podChanged(p *pod) {
 	for _, svc := range o.services.in(p.namespace) {
 		o.queue.Add(api.KeyOf(svc))
 	}
-	o.node.syncProbes()
+	o.prober.syncProbes()
 }
 
 func (o *Orchestrator) resyncLoop(ctx context.Context) {
@@ -353,7 +357,7 @@ func (o *Orchestrator) resyncLoop(ctx context.Context) {
 				continue
 			}
 			o.enqueueAll()
-			o.node.syncProbes()
+			o.prober.syncProbes()
 			o.recorder.prune()
 		}
 	}

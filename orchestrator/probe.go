@@ -4,13 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/labels"
+	rt "github.com/mini-deploy/mini-deploy/runtime"
 )
 
 // Implicit readiness: a pod with no readiness probe is checked with a TCP
@@ -24,6 +27,31 @@ const (
 	implicitFailures   = 3
 )
 
+// prober is the kubelet's prober manager: one readiness and one liveness
+// worker per running container, readiness results recorded on the pod cache
+// and told to the controllers (changed) and, for a pod that stops being
+// ready, to the data plane at once.
+type prober struct {
+	rt       rt.Runtime // exec probes; a liveness failure restarts the container
+	pods     *podCache
+	services *serviceIndex // for the implicit readiness port
+	addrs    addressing
+	log      *slog.Logger
+	recorder *recorder
+	drainer  drainer
+	changed  func(*pod) // a pod's readiness changed
+	bg       *sync.WaitGroup
+	ctx      context.Context // the control plane's; set by Run before any probe
+
+	mu      sync.Mutex
+	workers map[string]*probeWorker // by namespace/name
+
+	// dial opens probe connections; unit tests replace it.
+	dial          func(ctx context.Context, network, addr string) (net.Conn, error)
+	probeHTTPOnce sync.Once
+	probeHTTP     *http.Client
+}
+
 // probeWorker runs the readiness and liveness checks of one container start.
 type probeWorker struct {
 	containerID string
@@ -34,45 +62,45 @@ type probeWorker struct {
 // syncProbes starts a worker for every running pod that has none for its
 // current container start, and stops the workers of pods that are gone,
 // stopped or terminating.
-func (n *nodeAgent) syncProbes() {
-	if n.ctx == nil {
+func (pr *prober) syncProbes() {
+	if pr.ctx == nil {
 		return
 	}
-	n.probeMu.Lock()
-	defer n.probeMu.Unlock()
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
 	want := map[string]*pod{}
-	for _, p := range n.pods.snapshot() {
+	for _, p := range pr.pods.snapshot() {
 		if p.running() && !p.terminating {
 			want[podID(p.namespace, p.name)] = p
 		}
 	}
-	for id, w := range n.probes {
+	for id, w := range pr.workers {
 		p, ok := want[id]
 		if !ok || p.container.ID != w.containerID || !p.container.StartedAt.Equal(w.started) {
 			w.cancel()
-			delete(n.probes, id)
+			delete(pr.workers, id)
 		}
 	}
 	for id, p := range want {
-		if _, ok := n.probes[id]; ok {
+		if _, ok := pr.workers[id]; ok {
 			continue
 		}
-		ctx, cancel := context.WithCancel(n.ctx)
-		n.probes[id] = &probeWorker{containerID: p.container.ID, started: p.container.StartedAt, cancel: cancel}
-		n.bg.Add(2)
-		go func() { defer n.bg.Done(); n.readinessLoop(ctx, p) }()
-		go func() { defer n.bg.Done(); n.livenessLoop(ctx, p) }()
+		ctx, cancel := context.WithCancel(pr.ctx)
+		pr.workers[id] = &probeWorker{containerID: p.container.ID, started: p.container.StartedAt, cancel: cancel}
+		pr.bg.Add(2)
+		go func() { defer pr.bg.Done(); pr.readinessLoop(ctx, p) }()
+		go func() { defer pr.bg.Done(); pr.livenessLoop(ctx, p) }()
 	}
 }
 
-func (n *nodeAgent) readinessLoop(ctx context.Context, p *pod) {
+func (pr *prober) readinessLoop(ctx context.Context, p *pod) {
 	c := p.spec.Containers
 	var probe *api.Probe
 	if len(c) > 0 {
 		probe = c[0].ReadinessProbe
 	}
 	if probe == nil {
-		n.implicitReadiness(ctx, p)
+		pr.implicitReadiness(ctx, p)
 		return
 	}
 	successes, failures := 0, 0
@@ -80,20 +108,20 @@ func (n *nodeAgent) readinessLoop(ctx context.Context, p *pod) {
 		return
 	}
 	for {
-		err := n.runProbe(ctx, p, probe)
+		err := pr.runProbe(ctx, p, probe)
 		if ctx.Err() != nil {
 			return
 		}
 		if err == nil {
 			successes, failures = successes+1, 0
 			if successes >= int(max(probe.SuccessThreshold, 1)) {
-				n.setReady(p.namespace, p.name, true)
+				pr.setReady(p.namespace, p.name, true)
 			}
 		} else {
 			successes, failures = 0, failures+1
 			if failures >= int(max(probe.FailureThreshold, 1)) {
-				if n.setReady(p.namespace, p.name, false) {
-					n.recorder.podEventf(p, api.EventTypeWarning, "Unhealthy", "Readiness probe failed: %v", err)
+				if pr.setReady(p.namespace, p.name, false) {
+					pr.recorder.podEventf(p, api.EventTypeWarning, "Unhealthy", "Readiness probe failed: %v", err)
 				}
 			}
 		}
@@ -103,26 +131,26 @@ func (n *nodeAgent) readinessLoop(ctx context.Context, p *pod) {
 	}
 }
 
-func (n *nodeAgent) implicitReadiness(ctx context.Context, p *pod) {
+func (pr *prober) implicitReadiness(ctx context.Context, p *pod) {
 	failures := 0
 	for {
-		port := implicitPort(p, n.services.in(p.namespace))
+		port := implicitPort(p, pr.services.in(p.namespace))
 		var err error
 		if port > 0 {
-			err = n.dialTCP(ctx, n.addrs.podAddr(p, port), implicitTimeout)
+			err = pr.dialTCP(ctx, pr.addrs.podAddr(p, port), implicitTimeout)
 		}
 		if ctx.Err() != nil {
 			return
 		}
 		ready := false
-		if cur, ok := n.pods.get(p.namespace, p.name); ok {
+		if cur, ok := pr.pods.get(p.namespace, p.name); ok {
 			ready = cur.ready
 		}
 		if err == nil {
 			failures = 0
-			n.setReady(p.namespace, p.name, true)
+			pr.setReady(p.namespace, p.name, true)
 		} else if failures++; failures >= implicitFailures || !ready {
-			n.setReady(p.namespace, p.name, false)
+			pr.setReady(p.namespace, p.name, false)
 		}
 		period := implicitPeriod
 		if !ready && err != nil {
@@ -196,7 +224,7 @@ type addressing struct {
 	publish bool   // pods publish their ports on 127.0.0.1 (Options.PublishPorts)
 }
 
-func (n *nodeAgent) livenessLoop(ctx context.Context, p *pod) {
+func (pr *prober) livenessLoop(ctx context.Context, p *pod) {
 	if len(p.spec.Containers) == 0 || p.spec.Containers[0].LivenessProbe == nil {
 		return
 	}
@@ -206,7 +234,7 @@ func (n *nodeAgent) livenessLoop(ctx context.Context, p *pod) {
 	}
 	failures := 0
 	for {
-		err := n.runProbe(ctx, p, probe)
+		err := pr.runProbe(ctx, p, probe)
 		if ctx.Err() != nil {
 			return
 		}
@@ -214,11 +242,11 @@ func (n *nodeAgent) livenessLoop(ctx context.Context, p *pod) {
 			failures = 0
 		} else if failures++; failures >= int(max(probe.FailureThreshold, 1)) {
 			name := p.spec.Containers[0].Name
-			n.recorder.podEventf(p, api.EventTypeWarning, "Unhealthy", "Liveness probe failed: %v", err)
-			n.recorder.podEventf(p, api.EventTypeNormal, "Killing", "Container %s failed liveness probe, will be restarted", name)
-			n.setReady(p.namespace, p.name, false)
-			if err := n.rt.Stop(ctx, p.container.ID, gracePeriod(p)); err != nil {
-				n.log.Warn("stop after failed liveness probe", "pod", p.name, "error", err)
+			pr.recorder.podEventf(p, api.EventTypeWarning, "Unhealthy", "Liveness probe failed: %v", err)
+			pr.recorder.podEventf(p, api.EventTypeNormal, "Killing", "Container %s failed liveness probe, will be restarted", name)
+			pr.setReady(p.namespace, p.name, false)
+			if err := pr.rt.Stop(ctx, p.container.ID, gracePeriod(p)); err != nil {
+				pr.log.Warn("stop after failed liveness probe", "pod", p.name, "error", err)
 			}
 			return // the die event restarts it and a new worker follows
 		}
@@ -229,14 +257,14 @@ func (n *nodeAgent) livenessLoop(ctx context.Context, p *pod) {
 }
 
 // runProbe performs one check.
-func (n *nodeAgent) runProbe(ctx context.Context, p *pod, probe *api.Probe) error {
+func (pr *prober) runProbe(ctx context.Context, p *pod, probe *api.Probe) error {
 	timeout := seconds(max(probe.TimeoutSeconds, 1))
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	switch {
 	case probe.HTTPGet != nil:
 		g := probe.HTTPGet
-		addr := n.addrs.podAddr(p, resolvePort(p, g.Port, 0))
+		addr := pr.addrs.podAddr(p, resolvePort(p, g.Port, 0))
 		if g.Host != "" {
 			_, port, _ := net.SplitHostPort(addr)
 			addr = net.JoinHostPort(g.Host, port)
@@ -253,7 +281,7 @@ func (n *nodeAgent) runProbe(ctx context.Context, p *pod, probe *api.Probe) erro
 			req.Header.Add(h.Name, h.Value)
 		}
 		req.Header.Set("User-Agent", "mini-deploy-probe/1.0")
-		resp, err := n.probeClient().Do(req)
+		resp, err := pr.probeClient().Do(req)
 		if err != nil {
 			return err
 		}
@@ -263,10 +291,10 @@ func (n *nodeAgent) runProbe(ctx context.Context, p *pod, probe *api.Probe) erro
 		}
 		return nil
 	case probe.TCPSocket != nil:
-		addr := n.addrs.podAddr(p, resolvePort(p, probe.TCPSocket.Port, 0))
-		return n.dialTCP(ctx, addr, timeout)
+		addr := pr.addrs.podAddr(p, resolvePort(p, probe.TCPSocket.Port, 0))
+		return pr.dialTCP(ctx, addr, timeout)
 	case probe.Exec != nil:
-		res, err := n.rt.Exec(ctx, p.container.ID, probe.Exec.Command)
+		res, err := pr.rt.Exec(ctx, p.container.ID, probe.Exec.Command)
 		if err != nil {
 			return err
 		}
@@ -280,30 +308,30 @@ func (n *nodeAgent) runProbe(ctx context.Context, p *pod, probe *api.Probe) erro
 
 // probeClient never reuses connections: a probe must see the pod as a new
 // client would.
-func (n *nodeAgent) probeClient() *http.Client {
-	n.probeHTTPOnce.Do(func() {
-		n.probeHTTP = &http.Client{
+func (pr *prober) probeClient() *http.Client {
+	pr.probeHTTPOnce.Do(func() {
+		pr.probeHTTP = &http.Client{
 			Transport: &http.Transport{
 				DisableKeepAlives: true,
-				DialContext:       func(ctx context.Context, nw, a string) (net.Conn, error) { return n.dial(ctx, nw, a) },
+				DialContext:       func(ctx context.Context, nw, a string) (net.Conn, error) { return pr.dial(ctx, nw, a) },
 			},
 			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
 		}
 	})
-	return n.probeHTTP
+	return pr.probeHTTP
 }
 
 // dialTCP opens and closes a connection: the TCP check. Unit tests replace
-// n.dial, so that no probe leaves the process.
-func (n *nodeAgent) dialTCP(ctx context.Context, addr string, timeout time.Duration) error {
+// pr.dial, so that no probe leaves the process.
+func (pr *prober) dialTCP(ctx context.Context, addr string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	c, err := n.dial(ctx, "tcp", addr)
+	c, err := pr.dial(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	if n.addrs.publish {
+	if pr.addrs.publish {
 		// A published port is Docker's userland proxy, which accepts even
 		// while nothing listens in the container and then hangs up at once.
 		// A listening server keeps a silent new connection open instead.
@@ -327,10 +355,10 @@ func isTimeout(err error) bool {
 
 // setReady records a readiness result and, when it changed, wakes the owner
 // and the Services. It reports whether it changed.
-func (n *nodeAgent) setReady(namespace, name string, ready bool) bool {
+func (pr *prober) setReady(namespace, name string, ready bool) bool {
 	changed := false
 	var snapshot *pod
-	n.pods.update(namespace, name, func(p *pod) {
+	pr.pods.update(namespace, name, func(p *pod) {
 		p.probed = true
 		if ready && (p.terminating || !p.running()) {
 			return
@@ -345,10 +373,10 @@ func (n *nodeAgent) setReady(namespace, name string, ready bool) bool {
 		}
 	})
 	if changed {
-		n.log.Debug("readiness changed", "pod", name, "ready", ready)
-		n.changed(snapshot)
+		pr.log.Debug("readiness changed", "pod", name, "ready", ready)
+		pr.changed(snapshot)
 		if !ready {
-			n.drainer.syncServiceEndpoints(namespace)
+			pr.drainer.syncServiceEndpoints(namespace)
 		}
 	}
 	return changed

@@ -55,7 +55,7 @@ func newHarness(t *testing.T, f *fake.Runtime, dir string, tweaks ...func(*Optio
 	if err != nil {
 		t.Fatal(err)
 	}
-	o.node.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
+	o.prober.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
 		a, b := net.Pipe()
 		_ = b.Close()
 		return a, nil

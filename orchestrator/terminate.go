@@ -45,7 +45,7 @@ func (n *nodeAgent) terminatePodWithin(p *pod, owner *workload, grace time.Durat
 		return done
 	}
 	n.drainer.syncServiceEndpoints(p.namespace)
-	n.syncProbes()
+	n.prober.syncProbes()
 	// The pod no longer counts as a replica: its owner replaces it now, not
 	// once it has stopped, and its status stops counting it ready.
 	n.requeueOwner(p)
