@@ -18,17 +18,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
 	"net"
 	"os"
-	"reflect"
 	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
-	"github.com/mini-deploy/mini-deploy/orchestrator/deployment"
 	"github.com/mini-deploy/mini-deploy/orchestrator/labels"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
@@ -98,217 +95,6 @@ type API struct {
 // New returns the API of a control plane.
 func New(st *store.Store, pods Pods, services Services, deleter Deleter, opts Options, log *slog.Logger) *API {
 	return &API{store: st, pods: pods, services: services, deleter: deleter, opts: opts, log: log}
-}
-
-// errDryRun aborts a dry-run apply's transaction after every check passed.
-var errDryRun = errors.New("dry run")
-
-// Apply creates or updates every object in one transaction, kubectl-apply
-// style: the manifest's spec, labels and annotations replace the stored
-// ones; uid, creation time, status, allocated node ports and the annotations
-// controllers own are kept.
-func (a *API) Apply(ctx context.Context, objs []api.Object, opts server.ApplyOptions) ([]server.ApplyResult, error) {
-	// Each manifest as the user wrote it, before defaults: what the next
-	// apply merges against (apply_merge.go).
-	cfgs := make([]map[string]any, len(objs))
-	for i, obj := range objs {
-		api.ClearServerFields(obj)
-		cfg, err := appliedConfig(obj)
-		if err != nil {
-			return nil, err
-		}
-		cfgs[i] = cfg
-		api.SetDefaults(obj)
-	}
-	if err := api.ValidateApply(objs); err != nil {
-		return nil, err
-	}
-	for _, obj := range objs {
-		if info, ok := api.InfoOf(obj.GetTypeMeta().Kind); !ok || !info.Manifest {
-			return nil, fmt.Errorf("%s %q: kind %s cannot be applied; supported kinds are ReplicationController, ReplicaSet, Deployment and Service", obj.GetTypeMeta().Kind, obj.Meta().Name, obj.GetTypeMeta().Kind)
-		}
-		if err := api.Validate(obj); err != nil {
-			return nil, err
-		}
-	}
-	var results []server.ApplyResult
-	reserved := map[int32]net.Listener{}
-	err := a.store.Txn(func(tx *store.Tx) error {
-		results = results[:0]
-		var services []*api.Service
-		stored, err := tx.List(api.KindService, "")
-		if err != nil {
-			return err
-		}
-		for _, s := range stored {
-			services = append(services, s.(*api.Service))
-		}
-		for i, obj := range objs {
-			key := api.KeyOf(obj)
-			res := server.ApplyResult{Kind: key.Kind, Namespace: key.Namespace, Name: key.Name}
-			existing, err := tx.Get(key)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return err
-			}
-			if existing == nil {
-				if err := setLastApplied(obj, cfgs[i]); err != nil {
-					return err
-				}
-				if err := a.prepareNew(obj, services, opts, reserved); err != nil {
-					return err
-				}
-				if _, err := tx.Create(obj); err != nil {
-					return err
-				}
-				res.Action = "created"
-			} else {
-				applied, err := mergeApplied(existing, cfgs[i])
-				if err != nil {
-					return err
-				}
-				api.SetDefaults(applied)
-				if err := api.Validate(applied); err != nil {
-					if src, ok := api.SourceOf(obj); ok {
-						err = fmt.Errorf("%s: %w", src, err)
-					}
-					return err
-				}
-				merged, err := a.mergeApply(existing, applied, services, opts, reserved)
-				if err != nil {
-					return err
-				}
-				if sameDesired(existing, merged) {
-					res.Action = "unchanged"
-				} else {
-					if _, err := tx.Update(merged); err != nil {
-						return err
-					}
-					res.Action = "configured"
-				}
-			}
-			if svc, ok := obj.(*api.Service); ok {
-				services = append(services, svc)
-			}
-			results = append(results, res)
-		}
-		if opts.DryRun {
-			return errDryRun
-		}
-		return nil
-	})
-	if err != nil || opts.DryRun {
-		a.services.Release(reserved)
-	}
-	if err != nil && !errors.Is(err, errDryRun) {
-		return nil, err
-	}
-	if !opts.DryRun {
-		// Services listen before apply returns, so the URL it leads to
-		// answers at once.
-		for _, obj := range objs {
-			if obj.GetTypeMeta().Kind == api.KindService {
-				if _, err := a.services.SyncService(ctx, api.KeyOf(obj)); err != nil {
-					a.log.Warn("service sync after apply", "service", obj.Meta().Name, "error", err)
-				}
-			}
-		}
-	}
-	return results, nil
-}
-
-func (a *API) prepareNew(obj api.Object, services []*api.Service, opts server.ApplyOptions, reserved map[int32]net.Listener) error {
-	switch v := obj.(type) {
-	case *api.Service:
-		if err := a.services.AllocateNodePorts(v, nil, services, reserved); err != nil {
-			return err
-		}
-		if v.Spec.ClusterIP == "" {
-			v.Spec.ClusterIP = a.opts.Address
-		}
-	case *api.Deployment:
-		if opts.ChangeCause != "" {
-			if v.Annotations == nil {
-				v.Annotations = map[string]string{}
-			}
-			v.Annotations[api.AnnotationChangeCause] = opts.ChangeCause
-		}
-	}
-	return nil
-}
-
-// controllerAnnotations are written by controllers, not by manifests, and
-// survive an apply.
-func controllerAnnotation(k string) bool {
-	return strings.HasPrefix(k, "deployment.kubernetes.io/")
-}
-
-func (a *API) mergeApply(existing, applied api.Object, services []*api.Service, opts server.ApplyOptions, reserved map[int32]net.Listener) (api.Object, error) {
-	merged := applied.DeepCopy()
-	m, em := merged.Meta(), existing.Meta()
-	m.UID, m.CreationTimestamp, m.ResourceVersion = em.UID, em.CreationTimestamp, ""
-	m.OwnerReferences = em.OwnerReferences
-	for k, v := range em.Annotations {
-		if controllerAnnotation(k) {
-			if m.Annotations == nil {
-				m.Annotations = map[string]string{}
-			}
-			m.Annotations[k] = v
-		}
-	}
-	switch v := merged.(type) {
-	case *api.Service:
-		old := existing.(*api.Service)
-		if err := a.services.AllocateNodePorts(v, old, services, reserved); err != nil {
-			return nil, err
-		}
-		if v.Spec.ClusterIP == "" {
-			v.Spec.ClusterIP = old.Spec.ClusterIP
-		}
-		v.Status = old.Status
-	case *api.Deployment:
-		old := existing.(*api.Deployment)
-		if !reflect.DeepEqual(old.Spec.Selector, v.Spec.Selector) {
-			return nil, fieldImmutable(v, "spec.selector", v.Spec.Selector)
-		}
-		if opts.ChangeCause != "" {
-			if v.Annotations == nil {
-				v.Annotations = map[string]string{}
-			}
-			v.Annotations[api.AnnotationChangeCause] = opts.ChangeCause
-		}
-		v.Status = old.Status
-	case *api.ReplicaSet:
-		old := existing.(*api.ReplicaSet)
-		if !reflect.DeepEqual(old.Spec.Selector, v.Spec.Selector) {
-			return nil, fieldImmutable(v, "spec.selector", v.Spec.Selector)
-		}
-		v.Status = old.Status
-	case *api.ReplicationController:
-		v.Status = existing.(*api.ReplicationController).Status
-	}
-	return merged, nil
-}
-
-func fieldImmutable(obj api.Object, path string, value any) error {
-	b, _ := json.Marshal(value)
-	return fmt.Errorf("%s %q is invalid: %s: Invalid value: %s: field is immutable", obj.GetTypeMeta().Kind, obj.Meta().Name, path, b)
-}
-
-// sameDesired compares what an apply may change: spec, labels, annotations.
-func sameDesired(a, b api.Object) bool {
-	type desired struct {
-		Labels      map[string]string
-		Annotations map[string]string
-		Spec        json.RawMessage
-	}
-	view := func(obj api.Object) desired {
-		var m map[string]json.RawMessage
-		raw, _ := json.Marshal(obj)
-		_ = json.Unmarshal(raw, &m)
-		return desired{obj.Meta().Labels, obj.Meta().Annotations, m["spec"]}
-	}
-	va, vb := view(a), view(b)
-	return maps.Equal(va.Labels, vb.Labels) && maps.Equal(va.Annotations, vb.Annotations) && string(va.Spec) == string(vb.Spec)
 }
 
 // Get returns one object; pods and endpoints are built from what is running.
@@ -525,18 +311,7 @@ func (a *API) SetImage(ctx context.Context, kind, namespace, name string, images
 		if t == nil {
 			return fmt.Errorf("%s %q has no pod template", strings.ToLower(kind), name)
 		}
-		for cname, image := range images {
-			found := false
-			for i := range t.Spec.Containers {
-				if cname == "*" || t.Spec.Containers[i].Name == cname {
-					t.Spec.Containers[i].Image, found = image, true
-				}
-			}
-			if !found {
-				return fmt.Errorf("unable to find container named %q", cname)
-			}
-		}
-		return nil
+		return setImages(t, images)
 	})
 }
 
@@ -565,6 +340,23 @@ func (a *API) Logs(ctx context.Context, namespace, name string, opts server.LogO
 // Exec runs command in the pod's container.
 func (a *API) Exec(ctx context.Context, namespace, name string, command []string) (server.ExecResult, error) {
 	return a.pods.Exec(ctx, nsOrDefault(namespace), name, command)
+}
+
+// setImages sets the image of each named container of t ("*": every one),
+// as `set image` and `rollout plan --image` do.
+func setImages(t *api.PodTemplateSpec, images map[string]string) error {
+	for cname, image := range images {
+		found := false
+		for i := range t.Spec.Containers {
+			if cname == "*" || t.Spec.Containers[i].Name == cname {
+				t.Spec.Containers[i].Image, found = image, true
+			}
+		}
+		if !found {
+			return fmt.Errorf("unable to find container named %q", cname)
+		}
+	}
+	return nil
 }
 
 // Events lists events, oldest first.
@@ -596,202 +388,6 @@ func (a *API) Events(ctx context.Context, namespace string, ref *api.ObjectRefer
 		return store.Revision(a) < store.Revision(b)
 	})
 	return out, nil
-}
-
-// Rollout performs a `rollout` verb on a Deployment.
-func (a *API) Rollout(ctx context.Context, req server.RolloutRequest) (server.RolloutResponse, error) {
-	ns := nsOrDefault(req.Namespace)
-	key := api.Key{Kind: api.KindDeployment, Namespace: ns, Name: req.Name}
-	obj, err := a.store.Get(key)
-	if err != nil {
-		return server.RolloutResponse{}, err
-	}
-	d := obj.(*api.Deployment)
-	var resp server.RolloutResponse
-	switch req.Action {
-	case server.RolloutStatus:
-		if msg := a.rolledBackSince(ctx, d, req.Since); msg != "" {
-			return server.RolloutResponse{Message: msg, Failed: true}, nil
-		}
-		msg, done, err := deployment.RolloutStatus(d)
-		if err != nil {
-			return server.RolloutResponse{Message: err.Error(), Failed: true}, nil
-		}
-		resp.Message, resp.Done = msg, done
-	case server.RolloutHistory:
-		revs, err := deployment.History(a.store, ns, req.Name)
-		if err != nil {
-			return resp, err
-		}
-		for _, r := range revs {
-			if req.Revision != 0 && r.Revision != req.Revision {
-				continue
-			}
-			resp.History = append(resp.History, server.RevisionInfo{Revision: r.Revision, ChangeCause: r.ChangeCause, ReplicaSet: r.ReplicaSet, Images: imagesOf(&r.Template)})
-			if req.Revision != 0 {
-				t := r.Template
-				resp.Template = &t
-			}
-		}
-		if req.Revision != 0 && resp.Template == nil {
-			return resp, fmt.Errorf("unable to find the specified revision %d", req.Revision)
-		}
-	case server.RolloutUndo:
-		if _, err := deployment.Rollback(a.store, ns, req.Name, req.Revision); err != nil {
-			if errors.Is(err, deployment.ErrRollbackSkipped) {
-				// Nothing to do is not a failure: kubectl says so and exits 0.
-				resp.Message = fmt.Sprintf("deployment.apps/%s %v", req.Name, err)
-				return resp, nil
-			}
-			return resp, err
-		}
-		resp.Message = fmt.Sprintf("deployment.apps/%s rolled back", req.Name)
-	case server.RolloutPause, server.RolloutResume:
-		pause := req.Action == server.RolloutPause
-		if d.Spec.Paused == pause {
-			resp.Message = fmt.Sprintf("deployment.apps/%s is already %sd", req.Name, req.Action)
-			if !pause {
-				return resp, fmt.Errorf("deployments.apps %q is not paused", req.Name)
-			}
-			return resp, fmt.Errorf("deployments.apps %q is already paused", req.Name)
-		}
-		if _, err := a.updateSpec(api.KindDeployment, ns, req.Name, "", func(obj api.Object) error {
-			obj.(*api.Deployment).Spec.Paused = pause
-			return nil
-		}); err != nil {
-			return resp, err
-		}
-		resp.Message = fmt.Sprintf("deployment.apps/%s %sd", req.Name, req.Action)
-	case server.RolloutRestart:
-		if d.Spec.Paused {
-			return resp, fmt.Errorf("deployments.apps %q can't restart paused deployment (run rollout resume first)", req.Name)
-		}
-		if _, err := a.updateSpec(api.KindDeployment, ns, req.Name, "", func(obj api.Object) error {
-			t := &obj.(*api.Deployment).Spec.Template
-			if t.Annotations == nil {
-				t.Annotations = map[string]string{}
-			}
-			t.Annotations[api.AnnotationRestartedAt] = time.Now().UTC().Format(time.RFC3339)
-			return nil
-		}); err != nil {
-			return resp, err
-		}
-		resp.Message = fmt.Sprintf("deployment.apps/%s restarted", req.Name)
-	case server.RolloutPlan:
-		rss, err := a.deploymentReplicaSets(d)
-		if err != nil {
-			return resp, err
-		}
-		t := api.Copy(&d.Spec.Template)
-		for cname, image := range req.Images {
-			found := false
-			for i := range t.Spec.Containers {
-				if cname == "*" || t.Spec.Containers[i].Name == cname {
-					t.Spec.Containers[i].Image, found = image, true
-				}
-			}
-			if !found {
-				return resp, fmt.Errorf("unable to find container named %q", cname)
-			}
-		}
-		steps, err := deployment.Plan(d, rss, t, req.Replicas)
-		if err != nil {
-			return resp, err
-		}
-		for _, s := range steps {
-			resp.Plan = append(resp.Plan, server.PlanStep{Step: s.Step, Action: s.Action, Old: s.Old, New: s.New, Available: s.Available, Total: s.Total})
-		}
-	default:
-		return resp, fmt.Errorf("unknown rollout action %q: use status, history, undo, pause, resume, restart or plan", req.Action)
-	}
-	return resp, nil
-}
-
-// rolledBackSince says why d rolled itself back after since, if it did: the
-// rollout a user is watching failed, though the Deployment is complete again
-// on its previous revision.
-func (a *API) rolledBackSince(ctx context.Context, d *api.Deployment, since time.Time) string {
-	if since.IsZero() {
-		return ""
-	}
-	events, err := a.Events(ctx, api.KeyOf(d).Namespace, &api.ObjectReference{Kind: api.KindDeployment, Name: d.Name, UID: d.UID})
-	if err != nil {
-		return ""
-	}
-	// Event times have whole seconds.
-	since = since.Truncate(time.Second)
-	for _, e := range events {
-		if e.Reason == deployment.ReasonRolledBack && !e.LastTimestamp.Before(since) {
-			return fmt.Sprintf("deployment %q exceeded its progress deadline and rolled back: %s", d.Name, e.Message)
-		}
-	}
-	return ""
-}
-
-func (a *API) deploymentReplicaSets(d *api.Deployment) ([]*api.ReplicaSet, error) {
-	objs, err := a.store.List(api.KindReplicaSet, api.KeyOf(d).Namespace)
-	if err != nil {
-		return nil, err
-	}
-	var out []*api.ReplicaSet
-	for _, obj := range objs {
-		if api.OwnedBy(obj, d.UID) {
-			out = append(out, obj.(*api.ReplicaSet))
-		}
-	}
-	return out, nil
-}
-
-func imagesOf(t *api.PodTemplateSpec) []string {
-	var out []string
-	for _, c := range t.Spec.Containers {
-		out = append(out, c.Image)
-	}
-	return out
-}
-
-// RollingUpdate starts the legacy rolling update of one
-// ReplicationController into another, or returns the one already running.
-func (a *API) RollingUpdate(ctx context.Context, namespace string, spec api.RollingUpdateSpec) (*api.RollingUpdate, error) {
-	ns := nsOrDefault(namespace)
-	key := api.Key{Kind: api.KindRollingUpdate, Namespace: ns, Name: spec.From}
-	if obj, err := a.store.Get(key); err == nil {
-		ru := obj.(*api.RollingUpdate)
-		if ru.Status.Phase == api.RollingUpdateRunning {
-			return ru, nil
-		}
-		if _, err := a.store.Delete(key, ""); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
-	}
-	if spec.From == "" || spec.To == "" {
-		return nil, errors.New("rolling-update needs the old and the new replicationcontroller's names")
-	}
-	if spec.From == spec.To {
-		return nil, fmt.Errorf("the new replicationcontroller's name must differ from the old one's (%q)", spec.From)
-	}
-	if spec.UpdatePeriod != "" {
-		if _, err := time.ParseDuration(spec.UpdatePeriod); err != nil {
-			return nil, fmt.Errorf("invalid update period %q: %w", spec.UpdatePeriod, err)
-		}
-	}
-	if _, err := a.store.Get(api.Key{Kind: api.KindReplicationController, Namespace: ns, Name: spec.From}); err != nil {
-		return nil, err
-	}
-	if _, err := a.store.Get(api.Key{Kind: api.KindReplicationController, Namespace: ns, Name: spec.To}); err == nil {
-		return nil, fmt.Errorf("replicationcontroller %q already exists: pick a new name for the updated controller", spec.To)
-	}
-	ru := &api.RollingUpdate{
-		TypeMeta:   api.TypeMeta{APIVersion: "mini-deploy.io/v1", Kind: api.KindRollingUpdate},
-		ObjectMeta: api.ObjectMeta{Name: spec.From, Namespace: ns},
-		Spec:       spec,
-		Status:     api.RollingUpdateStatus{Phase: api.RollingUpdateRunning},
-	}
-	created, err := a.store.Create(ru)
-	if err != nil {
-		return nil, err
-	}
-	return created.(*api.RollingUpdate), nil
 }
 
 // Info describes this control plane.

@@ -1,0 +1,56 @@
+package orchestrator
+
+import (
+	"sync"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/store"
+)
+
+// serviceIndex holds the stored Services as the store's watch last reported
+// them, so that the paths that run for every pod event and every probe (the
+// node agent's and the data plane's) read Services from memory, not from the
+// store. It is what an informer's lister is to a Kubernetes controller.
+type serviceIndex struct {
+	mu sync.RWMutex
+	m  map[api.Key]*api.Service
+}
+
+// put records a stored Service's latest state, or its deletion.
+func (x *serviceIndex) put(obj api.Object, deleted bool) {
+	svc, ok := obj.(*api.Service)
+	if !ok {
+		return
+	}
+	key := api.KeyOf(svc)
+	x.mu.Lock()
+	defer x.mu.Unlock()
+	if cur := x.m[key]; cur != nil && store.Revision(cur) > store.Revision(svc) {
+		return // an older change delivered after the first list
+	}
+	if deleted {
+		delete(x.m, key)
+		return
+	}
+	x.m[key] = svc
+}
+
+// in returns the Services of a namespace ("" for all), read-only.
+func (x *serviceIndex) in(namespace string) []*api.Service {
+	x.mu.RLock()
+	defer x.mu.RUnlock()
+	out := make([]*api.Service, 0, len(x.m))
+	for k, svc := range x.m {
+		if namespace == "" || k.Namespace == namespace {
+			out = append(out, svc)
+		}
+	}
+	return out
+}
+
+// remove forgets a Service the store no longer has.
+func (x *serviceIndex) remove(key api.Key) {
+	x.mu.Lock()
+	delete(x.m, key)
+	x.mu.Unlock()
+}
