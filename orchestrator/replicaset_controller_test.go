@@ -1,0 +1,115 @@
+package orchestrator
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"testing"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/store"
+	"github.com/mini-deploy/mini-deploy/runtime/fake"
+)
+
+// noDataPlane stands in for the data plane where no Service exists: the
+// termination protocol's drain hand-shake has nothing to wait for.
+type noDataPlane struct{}
+
+func (noDataPlane) syncServiceEndpoints(string)          {}
+func (noDataPlane) drainPod(ctx context.Context, p *pod) {}
+
+// The ReplicaSet controller alone, with a node agent on the fake engine and
+// a store: no queue, no data plane, no API, no Run. Each Reconcile acts
+// once; the test is the loop.
+func TestReplicaSetControllerAloneOnTheFakeRuntime(t *testing.T) {
+	ctx := context.Background()
+	f := fake.New()
+	f.AddImage("luksa/kubia:v1")
+	if _, err := f.EnsureNetwork(ctx, DefaultNetwork, nil); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	log := slog.New(slog.DiscardHandler)
+	var bg sync.WaitGroup
+	pods := newPodCache()
+	rec := &recorder{store: st, log: log}
+	addrs := addressing{network: DefaultNetwork}
+	node := &nodeAgent{
+		rt: f, store: st, pods: pods, addrs: addrs, labels: map[string]string{LabelInstance: DefaultInstance},
+		instance: DefaultInstance, log: log, recorder: rec, drainer: noDataPlane{}, enqueue: func(api.Key) {}, bg: &bg,
+		prober: &prober{pods: pods, addrs: addrs, log: log, recorder: rec, drainer: noDataPlane{}, bg: &bg},
+	}
+	c := &replicaSetController{store: st, pods: pods, node: node, log: log}
+
+	objs, err := api.DecodeManifests("rs.yaml", []byte(`apiVersion: apps/v1
+kind: ReplicaSet
+metadata: {name: kubia}
+spec:
+  replicas: 3
+  selector: {matchLabels: {app: kubia}}
+  template:
+    metadata: {labels: {app: kubia}}
+    spec:
+      containers: [{name: nodejs, image: "luksa/kubia:v1"}]
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api.SetDefaults(objs[0])
+	rs, err := st.Create(objs[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := api.KeyOf(rs)
+	running := func() int {
+		ctrs, err := f.List(ctx, map[string]string{LabelOwnerName: "kubia"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, c := range ctrs {
+			if c.Running() {
+				n++
+			}
+		}
+		return n
+	}
+
+	if _, err := c.Reconcile(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	if n := running(); n != 3 {
+		t.Fatalf("after the first reconcile: %d running containers, want 3", n)
+	}
+	if _, err := c.Reconcile(ctx, key); err != nil || running() != 3 {
+		t.Fatalf("a second reconcile must do nothing: %d running, %v", running(), err)
+	}
+
+	got, err := st.Get(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := int32(1)
+	got.(*api.ReplicaSet).Spec.Replicas = &one
+	if _, err := st.Update(got); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Reconcile(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	bg.Wait() // the terminations
+	if n := running(); n != 1 {
+		t.Fatalf("after scaling to 1: %d running containers, want 1", n)
+	}
+	if _, err := c.Reconcile(ctx, key); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = st.Get(key)
+	if status := got.(*api.ReplicaSet).Status; status.Replicas != 1 || status.ObservedGeneration != got.Meta().Generation {
+		t.Errorf("status %+v, want 1 replica at generation %d", status, got.Meta().Generation)
+	}
+}
