@@ -25,6 +25,11 @@
 //
 // Without a Docker engine the test is skipped with a message, except under
 // CI=true, where it fails: integration tests must never skip silently in CI.
+//
+// Where a change goes: waiting strategies are wait.go, client traffic is
+// load.go (a client mix on top of package loadgen, the project's one load
+// generator), and cleanup of what a test leaves is reap.go, through
+// dockertest.RemoveMatching, the one cleanup of every test on the engine.
 package deploytest
 
 import (

@@ -5,11 +5,35 @@
 // The store holds desired state (ReplicationControllers, ReplicaSets,
 // Deployments, Services). Observed state lives on the containers, as labels.
 // Level-triggered controllers take one object key at a time from a
-// de-duplicating work queue, fed by store changes, engine events, readiness
-// changes and a periodic resync, and each reconcile reads what is, compares it
-// with what should be, and acts. A Service is a reverse proxy on the host whose
-// endpoints are the ready pods its selector matches; every pod that stops is
-// first taken out of every proxy and drained, and only then signalled.
+// de-duplicating work queue (internal/workqueue), fed by store changes,
+// engine events, readiness changes and a periodic resync, and each reconcile
+// reads what is, compares it with what should be, and acts.
+//
+// The parts are shaped as Kubernetes shapes its own, and each has a room:
+//
+//	Orchestrator             orchestrator.go   the composition root: builds the parts, runs the queue's workers, routes keys
+//	backend.API              backend/          the API layer (kube-apiserver): validates, stores, answers; no proxy, no runtime
+//	deployment.Controller    deployment/       the Deployment controller
+//	replicaSetController     replicaset.go     the ReplicaSet/ReplicationController controller
+//	rollingUpdateController  rollingupdate.go  the legacy `rolling-update`, carried out on the server
+//	cascadingDeleter         cascade.go        deleting an object deletes what it owns (the garbage collector's job)
+//	nodeAgent                node.go, pod.go, terminate.go   the kubelet: containers, restarts, pod cache, termination protocol
+//	prober                   probe.go          the kubelet's prober manager: readiness and liveness
+//	dataPlane                service.go, nodeports.go   kube-proxy and the endpoints controller: proxies, node ports, drains
+//	serviceIndex             service_index.go  the stored Services as the watch last saw them (a lister)
+//	recorder                 events.go         Events, as kubectl shows them
+//
+// They talk through narrow interfaces, not through the Orchestrator: a
+// controller asks the node agent for pods (podAgent); the node agent reaches
+// the data plane only for the drain hand-shake (drainer); the API layer sees
+// both through backend.Pods and backend.Services.
+//
+// Where a change goes: a new controller is a type with Reconcile(ctx, key)
+// and a case in Orchestrator.reconcile and watchStore; how a pod stops is
+// terminate.go (and drainPod in service.go for the proxies' side); how a pod
+// starts or restarts is node.go; how readiness is decided is probe.go; which
+// pods a Service sends to is pushEndpoints in service.go (how traffic is
+// balanced among them is package proxy).
 //
 // The daemon (cmd/mini-deploy daemon) hosts an Orchestrator behind the API of
 // package server; the deploytest kit embeds one inside `go test`.
@@ -97,6 +121,7 @@ type Orchestrator struct {
 	replicaSets    *replicaSetController
 	rollingUpdates *rollingUpdateController
 	deleter        *cascadingDeleter
+	controllers    map[string]reconciler // by kind
 
 	bg     sync.WaitGroup // terminations and probe workers
 	bgCtx  context.Context
@@ -155,13 +180,21 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 	o.replicaSets = &replicaSetController{store: st, pods: o.pods, node: o.node, log: opts.Logger}
 	o.deleter = &cascadingDeleter{store: st, pods: o.pods, node: o.node}
 	o.rollingUpdates = &rollingUpdateController{store: st, pods: o.pods, deleter: o.deleter}
+	o.deploy = &deployment.Controller{Store: st, Recorder: o.recorder, Log: opts.Logger}
+	// The controller of each kind; a kind without one is only stored.
+	o.controllers = map[string]reconciler{
+		api.KindReplicationController: o.replicaSets,
+		api.KindReplicaSet:            o.replicaSets,
+		api.KindDeployment:            o.deploy,
+		api.KindService:               reconcileFunc(o.dataplane.SyncService),
+		api.KindRollingUpdate:         o.rollingUpdates,
+	}
 	o.API = backend.New(st, o.node, o.dataplane, o.deleter, backend.Options{
 		Version: opts.Version, Home: opts.Home, Address: opts.Address, Network: opts.Network,
 		Started:    func() time.Time { return o.started },
 		MetricsURL: o.metrics.url,
 		OnDown:     opts.OnDown,
 	}, opts.Logger)
-	o.deploy = &deployment.Controller{Store: st, Recorder: o.recorder, Log: opts.Logger}
 	return o, nil
 }
 
@@ -258,8 +291,11 @@ func (o *Orchestrator) listAll(kind string) []api.Object {
 }
 
 func (o *Orchestrator) enqueueAll() {
-	for _, kind := range []string{api.KindReplicationController, api.KindReplicaSet, api.KindDeployment, api.KindService, api.KindRollingUpdate} {
-		for _, obj := range o.listAll(kind) {
+	for _, k := range api.Kinds(nil) {
+		if _, ok := o.controllers[k.Kind]; !ok {
+			continue
+		}
+		for _, obj := range o.listAll(k.Kind) {
 			o.queue.Add(api.KeyOf(obj))
 		}
 	}
@@ -271,10 +307,10 @@ func (o *Orchestrator) watchStore(changes <-chan store.Event) {
 	for ev := range changes {
 		obj := ev.Object
 		kind := obj.GetTypeMeta().Kind
-		switch kind {
-		case api.KindEvent:
+		if kind == api.KindEvent {
 			continue
-		case api.KindReplicaSet, api.KindReplicationController, api.KindDeployment, api.KindService, api.KindRollingUpdate:
+		}
+		if _, ok := o.controllers[kind]; ok {
 			o.queue.Add(api.KeyOf(obj))
 		}
 		if kind == api.KindService {
@@ -385,17 +421,24 @@ func (o *Orchestrator) work(ctx context.Context) {
 }
 
 func (o *Orchestrator) reconcile(ctx context.Context, key api.Key) (time.Duration, error) {
-	switch key.Kind {
-	case api.KindReplicaSet, api.KindReplicationController:
-		return o.replicaSets.Reconcile(ctx, key)
-	case api.KindDeployment:
-		return o.deploy.Reconcile(ctx, key)
-	case api.KindService:
-		return o.dataplane.SyncService(ctx, key)
-	case api.KindRollingUpdate:
-		return o.rollingUpdates.Reconcile(ctx, key)
+	if c, ok := o.controllers[key.Kind]; ok {
+		return c.Reconcile(ctx, key)
 	}
 	return 0, nil
+}
+
+// reconciler is a controller as the workers see it: one key at a time;
+// a duration asks to look again then.
+type reconciler interface {
+	Reconcile(ctx context.Context, key api.Key) (time.Duration, error)
+}
+
+// reconcileFunc is a reconciler that is a function.
+type reconcileFunc func(ctx context.Context, key api.Key) (time.Duration, error)
+
+// Reconcile calls f.
+func (f reconcileFunc) Reconcile(ctx context.Context, key api.Key) (time.Duration, error) {
+	return f(ctx, key)
 }
 
 // url is where the metrics are served, "" when they are not.

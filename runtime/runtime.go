@@ -10,6 +10,10 @@
 // through a Runtime carries the label ManagedLabel=true, and every List, Stop,
 // Remove and Inspect refuses what does not carry it. A user's own container
 // labelled app=kubia is therefore invisible to mini-deploy.
+//
+// Where a change goes: a new engine call is a method of Runtime, in both
+// implementations and in the contract suite; nothing of Docker leaves
+// runtime/docker.
 package runtime
 
 import (

@@ -16,4 +16,11 @@
 // (ScaledValue, ResolveFenceposts) and what a pod template is called
 // (ComputeHash), so that a daemon restarted mid-rollout finds the same
 // ReplicaSets under the same names.
+//
+// Where a change goes: what a kind is (its names, group, short names, scope,
+// whether it is stored, served or applied, its constructor) is one row of the
+// registry in kinds.go, read by the store, the API server, the client, the
+// decoder, the printer and the CLI. To add a kind: its type and DeepCopy in
+// types.go and object.go, a Kind constant in meta.go, a row in kinds.go, its
+// defaults and validation here; see the README's checklist for the rest.
 package api

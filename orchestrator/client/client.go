@@ -12,6 +12,9 @@
 // When nothing answers on the socket, every method fails with an error that
 // errors.Is matches against ErrDaemonNotRunning and that tells the user how
 // to start one.
+//
+// Where a change goes: a new verb is one method here, named as its
+// server.Backend method; resource paths come from the api registry.
 package client
 
 import (

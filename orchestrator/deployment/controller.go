@@ -25,6 +25,10 @@
 // deadline goes back, by itself, to the newest revision that once completed.
 // And Plan replays a proposed change through the same arithmetic, in memory,
 // to show the steps a rollout will take before it starts.
+//
+// Where a change goes: rollout arithmetic (surge, unavailable, proportional
+// scaling) is rolling.go and util.go; history and undo are history.go and
+// rollback.go; what `rollout plan` prints is plan.go.
 package deployment
 
 import (

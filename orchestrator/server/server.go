@@ -13,6 +13,10 @@
 // written. Both flush every write, and both stop as soon as the client goes
 // away or the server shuts down, so a `get -w` left open never holds the
 // daemon up on exit.
+//
+// Where a change goes: a new verb is a route here, a method of Backend
+// (backend.go) implemented by orchestrator/backend, and a method of the same
+// name in package client. Resource names in paths come from the api registry.
 package server
 
 import (

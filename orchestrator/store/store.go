@@ -22,6 +22,9 @@
 //
 // Objects go in and come out as copies: nothing a caller holds is ever
 // shared with the store or with another caller.
+//
+// Where a change goes: the store keeps every kind the api registry marks
+// Stored, one bucket each; a new kind needs nothing here.
 package store
 
 import (
