@@ -93,6 +93,10 @@ type Options struct {
 	Home string
 	// OnDown is called after Down removed everything (the daemon exits).
 	OnDown func()
+	// ProbeDial opens the connections of TCP and HTTP probes (default: a
+	// net.Dialer). Tests on the fake engine, whose pods have no address,
+	// answer them in memory.
+	ProbeDial func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Orchestrator runs the controllers and the Service proxies.
@@ -146,6 +150,9 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 	if opts.ResyncPeriod <= 0 {
 		opts.ResyncPeriod = DefaultResyncPeriod
 	}
+	if opts.ProbeDial == nil {
+		opts.ProbeDial = (&net.Dialer{}).DialContext
+	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -164,7 +171,7 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 	o.recorder = &recorder{store: st, log: opts.Logger}
 	o.prober = &prober{
 		rt: runtime, pods: o.pods, services: o.services, addrs: o.addrs, log: opts.Logger, recorder: o.recorder,
-		changed: o.podChanged, bg: &o.bg, workers: map[string]*probeWorker{}, dial: (&net.Dialer{}).DialContext,
+		changed: o.podChanged, bg: &o.bg, workers: map[string]*probeWorker{}, dial: opts.ProbeDial,
 	}
 	o.node = &nodeAgent{
 		rt: runtime, store: st, pods: o.pods, addrs: o.addrs,

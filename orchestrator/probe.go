@@ -46,7 +46,7 @@ type prober struct {
 	mu      sync.Mutex
 	workers map[string]*probeWorker // by namespace/name
 
-	// dial opens probe connections; unit tests replace it.
+	// dial opens probe connections (Options.ProbeDial).
 	dial          func(ctx context.Context, network, addr string) (net.Conn, error)
 	probeHTTPOnce sync.Once
 	probeHTTP     *http.Client
@@ -322,7 +322,7 @@ func (pr *prober) probeClient() *http.Client {
 }
 
 // dialTCP opens and closes a connection: the TCP check. Unit tests replace
-// pr.dial, so that no probe leaves the process.
+// Options.ProbeDial, so that no probe leaves the process.
 func (pr *prober) dialTCP(ctx context.Context, addr string, timeout time.Duration) error {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()

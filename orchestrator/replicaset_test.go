@@ -1,15 +1,14 @@
-package orchestrator
+package orchestrator_test
 
 import (
 	"context"
 	"errors"
-	"net"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/mini-deploy/mini-deploy/runtime/runtimetest"
+	"github.com/mini-deploy/mini-deploy/orchestrator"
+	"github.com/mini-deploy/mini-deploy/orchestrator/internal/orchtest"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
@@ -18,173 +17,43 @@ import (
 	"github.com/mini-deploy/mini-deploy/runtime/fake"
 )
 
-// seedRC is the seed's first YAML, verbatim: a ReplicationController of
-// three kubia pods and a Service.
-var seedRC = readFile("../examples/seed/rc-v1.yaml")
-
-func readFile(path string) string {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		panic(err)
-	}
-	return string(b)
-}
-
-type harness struct {
-	t      *testing.T
-	rt     *fake.Runtime
-	store  *store.Store
-	o      *Orchestrator
-	cancel context.CancelFunc
-	done   chan error
-}
-
-// newHarness runs an orchestrator on the fake engine. Probes never leave the
-// process: every dial succeeds on an in-memory pipe.
-func newHarness(t *testing.T, f *fake.Runtime, dir string, tweaks ...func(*Options)) *harness {
-	t.Helper()
-	st, err := store.Open(dir, store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opts := Options{ResyncPeriod: time.Second, Address: "127.0.0.1"}
-	for _, tweak := range tweaks {
-		tweak(&opts)
-	}
-	o, err := New(f, st, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	o.prober.dial = func(ctx context.Context, network, addr string) (net.Conn, error) {
-		a, b := net.Pipe()
-		_ = b.Close()
-		return a, nil
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h := &harness{t: t, rt: f, store: st, o: o, cancel: cancel, done: make(chan error, 1)}
-	go func() { h.done <- o.Run(ctx) }()
-	select {
-	case <-o.Ready():
-	case err := <-h.done:
-		t.Fatalf("Run: %v", err)
-	}
-	t.Cleanup(h.stop)
-	return h
-}
-
-func (h *harness) stop() {
-	if h.cancel == nil {
-		return
-	}
-	h.cancel()
-	<-h.done
-	h.cancel = nil
-	_ = h.store.Close()
-}
-
-func (h *harness) apply(manifest string) []server.ApplyResult {
-	h.t.Helper()
-	objs, err := api.DecodeManifests("test.yaml", []byte(manifest))
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	res, err := h.o.Apply(context.Background(), objs, server.ApplyOptions{})
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	return res
-}
-
-func (h *harness) eventually(what string, cond func() bool) {
-	h.t.Helper()
-	runtimetest.Eventually(h.t, 10*time.Second, 20*time.Millisecond, what, cond)
-}
-
-func (h *harness) pods(selector string) []*api.Pod {
-	objs, err := h.o.List(context.Background(), api.KindPod, "default", selector)
-	if err != nil {
-		h.t.Fatal(err)
-	}
-	out := make([]*api.Pod, 0, len(objs))
-	for _, o := range objs {
-		out = append(out, o.(*api.Pod))
-	}
-	return out
-}
-
-func (h *harness) readyPods(selector string) int {
-	n := 0
-	for _, p := range h.pods(selector) {
-		if p.DeletionTimestamp == nil && p.Status.ContainerStatuses[0].Ready {
-			n++
-		}
-	}
-	return n
-}
-
-// startSeed runs the seed's RC and Service on a fake engine and waits for
-// its three pods to be ready.
-func startSeed(t *testing.T) (*fake.Runtime, *harness) {
-	t.Helper()
-	f := fake.New()
-	f.AddImage("luksa/kubia:v1")
-	h := newHarness(t, f, t.TempDir())
-	h.apply(seedRC)
-	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
-	return f, h
-}
-
-func containerID(p *api.Pod) string {
-	return strings.TrimPrefix(p.Status.ContainerStatuses[0].ContainerID, "docker://")
-}
-
-func countActions(actions []string, prefix string) int {
-	n := 0
-	for _, a := range actions {
-		if strings.HasPrefix(a, prefix) {
-			n++
-		}
-	}
-	return n
-}
-
 func TestReplicationControllerKeepsThreePods(t *testing.T) {
-	f, h := startSeed(t)
+	f, h := orchtest.StartSeed(t)
 
-	for _, p := range h.pods("app=kubia") {
+	for _, p := range h.Pods("app=kubia") {
 		if !strings.HasPrefix(p.Name, "kubia-v1-") || len(p.Name) != len("kubia-v1-")+5 {
 			t.Errorf("pod name %q, want kubia-v1-xxxxx", p.Name)
 		}
-		c, err := f.Inspect(context.Background(), containerID(p))
+		c, err := f.Inspect(context.Background(), orchtest.ContainerID(p))
 		if err != nil {
 			t.Fatal(err)
 		}
 		if c.Hostname != p.Name {
 			t.Errorf("hostname %q, want the pod name %q", c.Hostname, p.Name)
 		}
-		if c.Labels[rt.ManagedLabel] != "true" || c.Labels["app"] != "kubia" || c.Labels[LabelOwnerName] != "kubia-v1" {
+		if c.Labels[rt.ManagedLabel] != "true" || c.Labels["app"] != "kubia" || c.Labels[orchestrator.LabelOwnerName] != "kubia-v1" {
 			t.Errorf("labels %v lack ownership or template labels", c.Labels)
 		}
 	}
-	obj, err := h.o.Get(context.Background(), api.KindReplicationController, "default", "kubia-v1")
+	obj, err := h.O.Get(context.Background(), api.KindReplicationController, "default", "kubia-v1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.eventually("status ready 3", func() bool {
-		obj, _ = h.o.Get(context.Background(), api.KindReplicationController, "default", "kubia-v1")
+	h.Eventually("status ready 3", func() bool {
+		obj, _ = h.O.Get(context.Background(), api.KindReplicationController, "default", "kubia-v1")
 		return obj.(*api.ReplicationController).Status.ReadyReplicas == 3
 	})
 }
 
 func TestRemovedPodIsReplaced(t *testing.T) {
-	f, h := startSeed(t)
-	victim := h.pods("app=kubia")[0]
-	if err := f.Remove(context.Background(), containerID(victim)); err != nil {
+	f, h := orchtest.StartSeed(t)
+	victim := h.Pods("app=kubia")[0]
+	if err := f.Remove(context.Background(), orchtest.ContainerID(victim)); err != nil {
 		t.Fatal(err)
 	}
-	h.eventually("a replacement", func() bool {
-		pods := h.pods("app=kubia")
-		if len(pods) != 3 || h.readyPods("app=kubia") != 3 {
+	h.Eventually("a replacement", func() bool {
+		pods := h.Pods("app=kubia")
+		if len(pods) != 3 || h.ReadyPods("app=kubia") != 3 {
 			return false
 		}
 		for _, p := range pods {
@@ -197,47 +66,47 @@ func TestRemovedPodIsReplaced(t *testing.T) {
 }
 
 func TestExitedPodRestartsInPlaceWithBackoff(t *testing.T) {
-	f, h := startSeed(t)
-	victim := h.pods("app=kubia")[0]
-	if err := f.Exit(containerID(victim), 137); err != nil {
+	f, h := orchtest.StartSeed(t)
+	victim := h.Pods("app=kubia")[0]
+	if err := f.Exit(orchtest.ContainerID(victim), 137); err != nil {
 		t.Fatal(err)
 	}
-	h.eventually("restart in place", func() bool {
-		p, err := h.o.Get(context.Background(), api.KindPod, "default", victim.Name)
+	h.Eventually("restart in place", func() bool {
+		p, err := h.O.Get(context.Background(), api.KindPod, "default", victim.Name)
 		if err != nil {
 			return false
 		}
 		cs := p.(*api.Pod).Status.ContainerStatuses[0]
-		return cs.RestartCount == 1 && cs.State.Running != nil && containerID(p.(*api.Pod)) == containerID(victim)
+		return cs.RestartCount == 1 && cs.State.Running != nil && orchtest.ContainerID(p.(*api.Pod)) == orchtest.ContainerID(victim)
 	})
 	// The second crash waits out the back-off: CrashLoopBackOff.
-	if err := f.Exit(containerID(victim), 1); err != nil {
+	if err := f.Exit(orchtest.ContainerID(victim), 1); err != nil {
 		t.Fatal(err)
 	}
-	h.eventually("CrashLoopBackOff", func() bool {
-		p, err := h.o.Get(context.Background(), api.KindPod, "default", victim.Name)
+	h.Eventually("CrashLoopBackOff", func() bool {
+		p, err := h.O.Get(context.Background(), api.KindPod, "default", victim.Name)
 		if err != nil {
 			return false
 		}
 		w := p.(*api.Pod).Status.ContainerStatuses[0].State.Waiting
-		return w != nil && w.Reason == reasonCrashLoopBackOff
+		return w != nil && w.Reason == "CrashLoopBackOff"
 	})
-	if n := len(h.pods("app=kubia")); n != 3 {
+	if n := len(h.Pods("app=kubia")); n != 3 {
 		t.Fatalf("%d pods, want 3: a crashing pod is restarted, not replaced", n)
 	}
 }
 
 func TestScaleUpAndDown(t *testing.T) {
-	f, h := startSeed(t)
-	if _, err := h.o.Scale(context.Background(), api.KindReplicationController, "default", "kubia-v1", 5); err != nil {
+	f, h := orchtest.StartSeed(t)
+	if _, err := h.O.Scale(context.Background(), api.KindReplicationController, "default", "kubia-v1", 5); err != nil {
 		t.Fatal(err)
 	}
-	h.eventually("5 ready pods", func() bool { return h.readyPods("app=kubia") == 5 })
-	if _, err := h.o.Scale(context.Background(), api.KindReplicationController, "default", "kubia-v1", 1); err != nil {
+	h.Eventually("5 ready pods", func() bool { return h.ReadyPods("app=kubia") == 5 })
+	if _, err := h.O.Scale(context.Background(), api.KindReplicationController, "default", "kubia-v1", 1); err != nil {
 		t.Fatal(err)
 	}
-	h.eventually("1 pod", func() bool { return len(h.pods("app=kubia")) == 1 })
-	if got := countActions(f.Actions(), "remove "); got != 4 {
+	h.Eventually("1 pod", func() bool { return len(h.Pods("app=kubia")) == 1 })
+	if got := orchtest.CountActions(f.Actions(), "remove "); got != 4 {
 		t.Errorf("%d removes, want 4", got)
 	}
 }
@@ -246,28 +115,28 @@ func TestRestartAdoptsPodsWithoutRecreating(t *testing.T) {
 	f := fake.New()
 	f.AddImage("luksa/kubia:v1")
 	dir := t.TempDir()
-	h := newHarness(t, f, dir)
-	h.apply(seedRC)
-	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
+	h := orchtest.New(t, f, dir)
+	h.Apply(orchtest.SeedRC())
+	h.Eventually("3 ready pods", func() bool { return h.ReadyPods("app=kubia") == 3 })
 	before := map[string]bool{}
-	for _, p := range h.pods("app=kubia") {
-		before[containerID(p)] = true
+	for _, p := range h.Pods("app=kubia") {
+		before[orchtest.ContainerID(p)] = true
 	}
 	// One pod has crashed and been restarted once: RESTARTS survives too.
-	crashed := h.pods("app=kubia")[0]
-	if err := f.Exit(containerID(crashed), 1); err != nil {
+	crashed := h.Pods("app=kubia")[0]
+	if err := f.Exit(orchtest.ContainerID(crashed), 1); err != nil {
 		t.Fatal(err)
 	}
-	h.eventually("the restart", func() bool {
-		p, err := h.o.Get(context.Background(), api.KindPod, "default", crashed.Name)
-		return err == nil && p.(*api.Pod).Status.ContainerStatuses[0].RestartCount == 1 && h.readyPods("app=kubia") == 3
+	h.Eventually("the restart", func() bool {
+		p, err := h.O.Get(context.Background(), api.KindPod, "default", crashed.Name)
+		return err == nil && p.(*api.Pod).Status.ContainerStatuses[0].RestartCount == 1 && h.ReadyPods("app=kubia") == 3
 	})
-	h.stop()
+	h.Stop()
 	f.ResetActions()
 
-	h2 := newHarness(t, f, dir)
-	h2.eventually("3 ready pods after restart", func() bool { return h2.readyPods("app=kubia") == 3 })
-	p, err := h2.o.Get(context.Background(), api.KindPod, "default", crashed.Name)
+	h2 := orchtest.New(t, f, dir)
+	h2.Eventually("3 ready pods after restart", func() bool { return h2.ReadyPods("app=kubia") == 3 })
+	p, err := h2.O.Get(context.Background(), api.KindPod, "default", crashed.Name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -275,8 +144,8 @@ func TestRestartAdoptsPodsWithoutRecreating(t *testing.T) {
 		t.Errorf("RESTARTS of %s after the daemon restart = %d, want 1", crashed.Name, n)
 	}
 	time.Sleep(300 * time.Millisecond) // a few reconciles
-	for _, p := range h2.pods("app=kubia") {
-		if !before[containerID(p)] {
+	for _, p := range h2.Pods("app=kubia") {
+		if !before[orchtest.ContainerID(p)] {
 			t.Errorf("pod %s has a new container: adoption must not recreate", p.Name)
 		}
 	}
@@ -291,13 +160,13 @@ func TestForeignContainerIsNeverTouched(t *testing.T) {
 	f := fake.New()
 	f.AddImage("luksa/kubia:v1")
 	foreign := f.AddForeign(rt.ContainerSpec{Name: "users-own-kubia", Image: "luksa/kubia:v1", Labels: map[string]string{"app": "kubia"}})
-	h := newHarness(t, f, t.TempDir())
-	h.apply(seedRC)
-	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
-	if _, err := h.o.Scale(context.Background(), api.KindReplicationController, "default", "kubia-v1", 0); err != nil {
+	h := orchtest.New(t, f, t.TempDir())
+	h.Apply(orchtest.SeedRC())
+	h.Eventually("3 ready pods", func() bool { return h.ReadyPods("app=kubia") == 3 })
+	if _, err := h.O.Scale(context.Background(), api.KindReplicationController, "default", "kubia-v1", 0); err != nil {
 		t.Fatal(err)
 	}
-	h.eventually("0 pods", func() bool { return len(h.pods("app=kubia")) == 0 })
+	h.Eventually("0 pods", func() bool { return len(h.Pods("app=kubia")) == 0 })
 	if !f.IsRunning(foreign) {
 		t.Fatal("the foreign container was stopped")
 	}
@@ -310,16 +179,16 @@ func TestForeignContainerIsNeverTouched(t *testing.T) {
 
 func TestMissingImageWaitsWithReason(t *testing.T) {
 	f := fake.New()
-	h := newHarness(t, f, t.TempDir())
-	h.apply(strings.Replace(seedRC, "luksa/kubia:v1", "luksa/kubia:does-not-exist", 1))
-	h.eventually("3 waiting pods", func() bool {
-		pods := h.pods("app=kubia")
+	h := orchtest.New(t, f, t.TempDir())
+	h.Apply(strings.Replace(orchtest.SeedRC(), "luksa/kubia:v1", "luksa/kubia:does-not-exist", 1))
+	h.Eventually("3 waiting pods", func() bool {
+		pods := h.Pods("app=kubia")
 		if len(pods) != 3 {
 			return false
 		}
 		for _, p := range pods {
 			w := p.Status.ContainerStatuses[0].State.Waiting
-			if w == nil || w.Reason != reasonErrImageNeverPull {
+			if w == nil || w.Reason != "ErrImageNeverPull" {
 				return false
 			}
 		}
@@ -329,18 +198,18 @@ func TestMissingImageWaitsWithReason(t *testing.T) {
 
 func TestBadApplyStoresNothing(t *testing.T) {
 	f := fake.New()
-	h := newHarness(t, f, t.TempDir())
-	bad := strings.Replace(seedRC, "replicas: 3", "replicas: -1", 1)
+	h := orchtest.New(t, f, t.TempDir())
+	bad := strings.Replace(orchtest.SeedRC(), "replicas: 3", "replicas: -1", 1)
 	objs, err := api.DecodeManifests("bad.yaml", []byte(bad))
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = h.o.Apply(context.Background(), objs, server.ApplyOptions{})
+	_, err = h.O.Apply(context.Background(), objs, server.ApplyOptions{})
 	if err == nil || !strings.Contains(err.Error(), "spec.replicas") {
 		t.Fatalf("apply error %v, want one naming spec.replicas", err)
 	}
 	for _, kind := range []string{api.KindReplicationController, api.KindService} {
-		objs, _ := h.store.List(kind, "")
+		objs, _ := h.Store.List(kind, "")
 		if len(objs) != 0 {
 			t.Errorf("%d %s stored after a rejected apply", len(objs), kind)
 		}
@@ -348,28 +217,28 @@ func TestBadApplyStoresNothing(t *testing.T) {
 }
 
 func TestDeleteCascadesAndOrphans(t *testing.T) {
-	f, h := startSeed(t)
-	if _, err := h.o.Delete(context.Background(), api.KindReplicationController, "default", "kubia-v1", server.DeleteOptions{Cascade: "orphan"}); err != nil {
+	f, h := orchtest.StartSeed(t)
+	if _, err := h.O.Delete(context.Background(), api.KindReplicationController, "default", "kubia-v1", server.DeleteOptions{Cascade: "orphan"}); err != nil {
 		t.Fatal(err)
 	}
 	time.Sleep(200 * time.Millisecond)
-	if n := len(h.pods("app=kubia")); n != 3 {
+	if n := len(h.Pods("app=kubia")); n != 3 {
 		t.Fatalf("orphan delete left %d pods, want 3", n)
 	}
 	// A new controller with the same selector adopts them: no new pods.
 	f.ResetActions()
-	h.apply(strings.Replace(seedRC, "name: kubia-v1", "name: kubia-again", 1))
+	h.Apply(strings.Replace(orchtest.SeedRC(), "name: kubia-v1", "name: kubia-again", 1))
 	time.Sleep(300 * time.Millisecond)
-	if got := countActions(f.Actions(), "create"); got != 0 {
+	if got := orchtest.CountActions(f.Actions(), "create"); got != 0 {
 		t.Fatalf("%d creates: orphans must be adopted", got)
 	}
-	if _, err := h.o.Delete(context.Background(), api.KindReplicationController, "default", "kubia-again", server.DeleteOptions{Cascade: "foreground"}); err != nil {
+	if _, err := h.O.Delete(context.Background(), api.KindReplicationController, "default", "kubia-again", server.DeleteOptions{Cascade: "foreground"}); err != nil {
 		t.Fatal(err)
 	}
-	if n := len(h.pods("app=kubia")); n != 0 {
+	if n := len(h.Pods("app=kubia")); n != 0 {
 		t.Fatalf("cascading delete left %d pods", n)
 	}
-	if _, err := h.o.Get(context.Background(), api.KindReplicationController, "default", "kubia-again"); !errors.Is(err, store.ErrNotFound) {
+	if _, err := h.O.Get(context.Background(), api.KindReplicationController, "default", "kubia-again"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("get after delete: %v", err)
 	}
 }
@@ -378,21 +247,21 @@ func TestPodDeletedWhileItsContainerStartsLeavesNothing(t *testing.T) {
 	f := fake.New()
 	f.AddImage("luksa/kubia:v1")
 	f.SetStartDelay(300 * time.Millisecond)
-	h := newHarness(t, f, t.TempDir())
-	h.apply(seedRC)
+	h := orchtest.New(t, f, t.TempDir())
+	h.Apply(orchtest.SeedRC())
 	// The pods are in the cache as ContainerCreating while the engine starts
 	// them; a cascading delete now must not leave their containers running.
-	h.eventually("pods being created", func() bool { return len(h.pods("app=kubia")) == 3 })
-	if _, err := h.o.Delete(context.Background(), api.KindReplicationController, "default", "kubia-v1", server.DeleteOptions{}); err != nil {
+	h.Eventually("pods being created", func() bool { return len(h.Pods("app=kubia")) == 3 })
+	if _, err := h.O.Delete(context.Background(), api.KindReplicationController, "default", "kubia-v1", server.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	h.eventually("no pods and no containers", func() bool {
+	h.Eventually("no pods and no containers", func() bool {
 		ctrs, _ := f.List(context.Background(), nil)
-		return len(h.pods("")) == 0 && len(ctrs) == 0
+		return len(h.Pods("")) == 0 && len(ctrs) == 0
 	})
 	time.Sleep(500 * time.Millisecond)
-	if ctrs, _ := f.List(context.Background(), nil); len(ctrs) != 0 || len(h.pods("")) != 0 {
-		t.Fatalf("%d containers and %d pods came back after the delete", len(ctrs), len(h.pods("")))
+	if ctrs, _ := f.List(context.Background(), nil); len(ctrs) != 0 || len(h.Pods("")) != 0 {
+		t.Fatalf("%d containers and %d pods came back after the delete", len(ctrs), len(h.Pods("")))
 	}
 }
 
@@ -404,8 +273,8 @@ func TestDeletedPodIsReplacedWhileItTerminates(t *testing.T) {
 	f := fake.New()
 	f.AddImage("luksa/kubia:v1", fake.WithIgnoreSIGTERM())
 	// No periodic resync to make up for a missed requeue.
-	h := newHarness(t, f, t.TempDir(), func(o *Options) { o.ResyncPeriod = time.Hour })
-	h.apply(`apiVersion: v1
+	h := orchtest.New(t, f, t.TempDir(), func(o *orchestrator.Options) { o.ResyncPeriod = time.Hour })
+	h.Apply(`apiVersion: v1
 kind: ReplicationController
 metadata:
   name: slow
@@ -423,14 +292,14 @@ spec:
       - name: nodejs
         image: luksa/kubia:v1
 `)
-	h.eventually("1 ready pod", func() bool { return h.readyPods("app=slow") == 1 })
-	victim := h.pods("app=slow")[0].Name
-	if _, err := h.o.Delete(context.Background(), api.KindPod, "default", victim, server.DeleteOptions{}); err != nil {
+	h.Eventually("1 ready pod", func() bool { return h.ReadyPods("app=slow") == 1 })
+	victim := h.Pods("app=slow")[0].Name
+	if _, err := h.O.Delete(context.Background(), api.KindPod, "default", victim, server.DeleteOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	h.eventually("a ready replacement beside the terminating pod", func() bool {
+	h.Eventually("a ready replacement beside the terminating pod", func() bool {
 		terminating, ready := false, 0
-		for _, p := range h.pods("app=slow") {
+		for _, p := range h.Pods("app=slow") {
 			if p.Name == victim {
 				terminating = p.DeletionTimestamp != nil
 			} else if p.Status.ContainerStatuses[0].Ready {
@@ -441,20 +310,20 @@ spec:
 	})
 	// The status, written by the controller's next sync, counts the new pod
 	// alone.
-	h.eventually("a status of 1 replica, 1 ready, while the old pod terminates", func() bool {
-		obj, err := h.o.Get(context.Background(), api.KindReplicationController, "default", "slow")
+	h.Eventually("a status of 1 replica, 1 ready, while the old pod terminates", func() bool {
+		obj, err := h.O.Get(context.Background(), api.KindReplicationController, "default", "slow")
 		if err != nil {
 			t.Fatal(err)
 		}
 		st := obj.(*api.ReplicationController).Status
 		terminating := false
-		for _, p := range h.pods("app=slow") {
+		for _, p := range h.Pods("app=slow") {
 			terminating = terminating || p.Name == victim
 		}
 		return st.Replicas == 1 && st.ReadyReplicas == 1 && terminating
 	})
 	// It still runs while it terminates, and exec reaches it, as in Kubernetes.
-	if _, err := h.o.Exec(context.Background(), "default", victim, []string{"ls"}); err != nil {
+	if _, err := h.O.Exec(context.Background(), "default", victim, []string{"ls"}); err != nil {
 		t.Errorf("exec in a terminating pod: %v", err)
 	}
 }
@@ -464,16 +333,16 @@ spec:
 func TestDeleteWithAGracePeriodOverridesThePods(t *testing.T) {
 	f := fake.New()
 	f.AddImage("luksa/kubia:v1", fake.WithIgnoreSIGTERM())
-	h := newHarness(t, f, t.TempDir())
-	h.apply(strings.Replace(seedRC, "    spec:\n", "    spec:\n      terminationGracePeriodSeconds: 20\n", 1))
-	h.eventually("3 ready pods", func() bool { return h.readyPods("app=kubia") == 3 })
-	victim := h.pods("app=kubia")[0].Name
+	h := orchtest.New(t, f, t.TempDir())
+	h.Apply(strings.Replace(orchtest.SeedRC(), "    spec:\n", "    spec:\n      terminationGracePeriodSeconds: 20\n", 1))
+	h.Eventually("3 ready pods", func() bool { return h.ReadyPods("app=kubia") == 3 })
+	victim := h.Pods("app=kubia")[0].Name
 	zero := int64(0)
-	if _, err := h.o.Delete(context.Background(), api.KindPod, "default", victim, server.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
+	if _, err := h.O.Delete(context.Background(), api.KindPod, "default", victim, server.DeleteOptions{GracePeriodSeconds: &zero}); err != nil {
 		t.Fatal(err)
 	}
-	h.eventually("the pod gone long before its 20 s of grace", func() bool {
-		for _, p := range h.pods("app=kubia") {
+	h.Eventually("the pod gone long before its 20 s of grace", func() bool {
+		for _, p := range h.Pods("app=kubia") {
 			if p.Name == victim {
 				return false
 			}
@@ -490,13 +359,13 @@ func TestContainerCreatedByADeadDaemonIsStarted(t *testing.T) {
 	f := fake.New()
 	f.AddImage("luksa/kubia:v1")
 	f.SetStartDelay(time.Hour) // every start hangs until the daemon dies
-	h := newHarness(t, f, dir)
-	h.apply(seedRC)
-	h.eventually("3 containers created", func() bool {
+	h := orchtest.New(t, f, dir)
+	h.Apply(orchtest.SeedRC())
+	h.Eventually("3 containers created", func() bool {
 		ctrs, _ := f.List(context.Background(), nil)
 		return len(ctrs) == 3
 	})
-	h.stop()
+	h.Stop()
 	ctrs, _ := f.List(context.Background(), nil)
 	for _, c := range ctrs {
 		if c.State != rt.StateCreated {
@@ -505,13 +374,13 @@ func TestContainerCreatedByADeadDaemonIsStarted(t *testing.T) {
 	}
 
 	f.SetStartDelay(0)
-	h = newHarness(t, f, dir, func(o *Options) { o.ResyncPeriod = time.Hour })
-	h.eventually("the 3 created containers running and ready", func() bool { return h.readyPods("app=kubia") == 3 })
+	h = orchtest.New(t, f, dir, func(o *orchestrator.Options) { o.ResyncPeriod = time.Hour })
+	h.Eventually("the 3 created containers running and ready", func() bool { return h.ReadyPods("app=kubia") == 3 })
 	after, _ := f.List(context.Background(), nil)
 	if len(after) != 3 {
 		t.Errorf("%d containers, want the 3 created before", len(after))
 	}
-	for _, p := range h.pods("app=kubia") {
+	for _, p := range h.Pods("app=kubia") {
 		if p.Status.ContainerStatuses[0].RestartCount != 0 {
 			t.Errorf("pod %s counts %d restarts for its first start", p.Name, p.Status.ContainerStatuses[0].RestartCount)
 		}

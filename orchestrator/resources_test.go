@@ -1,9 +1,11 @@
-package orchestrator
+package orchestrator_test
 
 import (
 	"context"
 	"strings"
 	"testing"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/internal/orchtest"
 
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 	"github.com/mini-deploy/mini-deploy/runtime/fake"
@@ -13,11 +15,13 @@ import (
 func TestResourcesReachTheEngine(t *testing.T) {
 	f := fake.New()
 	f.AddImage("luksa/kubia:v1")
-	h := newHarness(t, f, t.TempDir())
-	h.apply(strings.Replace(mergeDeployment, "        image: luksa/kubia:v1\n",
+	h := orchtest.New(t, f, t.TempDir())
+	h.Apply(strings.Replace(orchtest.KubiaDeployment(), "        image: luksa/kubia:v1\n",
 		"        image: luksa/kubia:v1\n        resources:\n          limits: {cpu: 500m, memory: 128Mi}\n          requests: {cpu: 250m}\n", 1))
-	h.eventually("a pod", func() bool { return len(h.pods("app=kubia")) == 1 && containerID(h.pods("app=kubia")[0]) != "" })
-	c, err := f.Inspect(context.Background(), containerID(h.pods("app=kubia")[0]))
+	h.Eventually("a pod", func() bool {
+		return len(h.Pods("app=kubia")) == 1 && orchtest.ContainerID(h.Pods("app=kubia")[0]) != ""
+	})
+	c, err := f.Inspect(context.Background(), orchtest.ContainerID(h.Pods("app=kubia")[0]))
 	if err != nil {
 		t.Fatal(err)
 	}
