@@ -3,15 +3,16 @@ package orchestrator
 import (
 	"crypto/rand"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"hash/fnv"
+	"net"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
-	"github.com/mini-deploy/mini-deploy/orchestrator/store"
+	"github.com/mini-deploy/mini-deploy/orchestrator/labels"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 )
 
@@ -304,129 +305,114 @@ func configHash(spec api.PodSpec) string {
 	return strconv.FormatUint(uint64(h.Sum32()), 16)
 }
 
-// podView renders a pod as the Kubernetes-shaped Pod that `get pods` shows.
-func (n *nodeAgent) podView(p *pod) *api.Pod {
-	v := &api.Pod{
-		TypeMeta: api.TypeMeta{APIVersion: "v1", Kind: api.KindPod},
-		ObjectMeta: api.ObjectMeta{
-			Name:              p.name,
-			Namespace:         p.namespace,
-			Labels:            p.labels,
-			UID:               p.container.ID,
-			CreationTimestamp: api.Time{Time: p.created.UTC().Truncate(time.Second)},
-		},
-		Spec: p.spec,
-	}
-	if p.ownerKind != "" {
-		yes := true
-		apiVersion := "apps/v1"
-		if p.ownerKind == api.KindReplicationController {
-			apiVersion = "v1"
+// workload is what a ReplicaSet and a ReplicationController have in common:
+// keep replicas pods of a template, matching a selector.
+type workload struct {
+	obj        api.Object
+	kind       string
+	namespace  string
+	name       string
+	uid        string
+	replicas   int32
+	minReady   int32
+	selector   labels.Selector
+	template   *api.PodTemplateSpec
+	generation int64
+	status     *api.ReplicaSetStatus
+}
+
+func workloadOf(obj api.Object) (*workload, error) {
+	m := obj.Meta()
+	w := &workload{obj: obj, kind: obj.GetTypeMeta().Kind, namespace: api.KeyOf(obj).Namespace, name: m.Name, uid: m.UID, generation: m.Generation}
+	switch o := obj.(type) {
+	case *api.ReplicaSet:
+		sel, err := labels.SelectorFromLabelSelector(o.Spec.Selector)
+		if err != nil {
+			return nil, err
 		}
-		v.OwnerReferences = []api.OwnerReference{{APIVersion: apiVersion, Kind: p.ownerKind, Name: p.ownerName, UID: p.ownerUID, Controller: &yes}}
-	}
-	if p.terminating {
-		t := api.Now()
-		v.DeletionTimestamp = &t
-	}
-	name, image := "", p.container.Image
-	if len(p.spec.Containers) > 0 {
-		name, image = p.spec.Containers[0].Name, p.spec.Containers[0].Image
-	}
-	cs := api.ContainerStatus{Name: name, Image: image, Ready: p.ready && p.running(), RestartCount: p.restarts}
-	if p.container.ID != "" {
-		cs.ContainerID = "docker://" + p.container.ID
-	}
-	if p.lastExit != nil {
-		cs.LastState.Terminated = p.lastExit
-	}
-	status := api.PodStatus{PodIP: p.ip(n.addrs.network), ContainerStatuses: []api.ContainerStatus{cs}}
-	switch {
-	case p.waiting != "":
-		status.Phase = "Pending"
-		if p.container.ID != "" {
-			status.Phase = "Running"
+		w.selector, w.template, w.minReady, w.status = sel, &o.Spec.Template, o.Spec.MinReadySeconds, &o.Status
+		w.replicas = 1
+		if o.Spec.Replicas != nil {
+			w.replicas = *o.Spec.Replicas
 		}
-		status.ContainerStatuses[0].State.Waiting = &api.ContainerStateWaiting{Reason: p.waiting, Message: p.waitingMsg}
-	case p.running():
-		status.Phase = "Running"
-		started := api.Time{Time: p.container.StartedAt.UTC().Truncate(time.Second)}
-		status.StartTime = &started
-		status.ContainerStatuses[0].State.Running = &api.ContainerStateRunning{StartedAt: started}
-		s := true
-		status.ContainerStatuses[0].Started = &s
-	case p.container.ID != "":
-		status.Phase = "Running"
-		status.ContainerStatuses[0].State.Terminated = terminatedState(p.container)
+	case *api.ReplicationController:
+		sel := o.Spec.Selector
+		if len(sel) == 0 && o.Spec.Template != nil {
+			sel = o.Spec.Template.Labels
+		}
+		w.selector = labels.SelectorFromSet(sel)
+		w.template, w.minReady, w.status = o.Spec.Template, o.Spec.MinReadySeconds, &o.Status
+		w.replicas = 1
+		if o.Spec.Replicas != nil {
+			w.replicas = *o.Spec.Replicas
+		}
 	default:
-		status.Phase = "Pending"
-		status.ContainerStatuses[0].State.Waiting = &api.ContainerStateWaiting{Reason: "ContainerCreating"}
+		return nil, fmt.Errorf("%s is not a workload", w.kind)
 	}
-	ready := "False"
-	if cs.Ready {
-		ready = "True"
+	if w.template == nil || len(w.template.Spec.Containers) == 0 {
+		return nil, fmt.Errorf("%s %q has no pod template", w.kind, w.name)
 	}
-	status.Conditions = []api.Condition{{Type: "Ready", Status: ready}}
-	v.Status = status
-	return v
+	return w, nil
 }
 
-func terminatedState(c rt.Container) *api.ContainerStateTerminated {
-	reason := "Completed"
-	switch {
-	case c.OOMKilled:
-		reason = "OOMKilled"
-	case c.ExitCode != 0:
-		reason = "Error"
+// implicitPort is the port a pod with no readiness probe is checked on: a
+// numeric targetPort of one of services selecting it, else its first declared
+// container port; 0 means there is nothing to check: running is ready.
+func implicitPort(p *pod, services []*api.Service) int {
+	for _, svc := range services {
+		if len(svc.Spec.Selector) == 0 {
+			continue
+		}
+		if !labels.SelectorFromSet(svc.Spec.Selector).Matches(p.labels) {
+			continue
+		}
+		for _, sp := range svc.Spec.Ports {
+			if port := resolvePort(p, sp.TargetPort, sp.Port); port > 0 {
+				return port
+			}
+		}
 	}
-	return &api.ContainerStateTerminated{
-		ExitCode:   int32(c.ExitCode),
-		Reason:     reason,
-		StartedAt:  api.Time{Time: c.StartedAt.UTC().Truncate(time.Second)},
-		FinishedAt: api.Time{Time: c.FinishedAt.UTC().Truncate(time.Second)},
+	if len(p.spec.Containers) > 0 && len(p.spec.Containers[0].Ports) > 0 {
+		return int(p.spec.Containers[0].Ports[0].ContainerPort)
 	}
+	return 0
 }
 
-// savePodRecord stores p's restart history, so that a restarted daemon
-// shows the same RESTARTS for the pods it adopts.
-func (n *nodeAgent) savePodRecord(p *pod) {
-	rec := &api.PodRecord{
-		TypeMeta:   api.TypeMeta{APIVersion: "mini-deploy.io/v1", Kind: api.KindPodRecord},
-		ObjectMeta: api.ObjectMeta{Name: p.name, Namespace: p.namespace},
-		Status:     api.PodRecordStatus{ContainerID: p.container.ID, RestartCount: p.restarts, LastExit: p.lastExit},
+// resolvePort turns a number or a container port name into a number.
+func resolvePort(p *pod, target api.IntOrString, fallback int32) int {
+	if !target.IsString {
+		if target.IntVal > 0 {
+			return int(target.IntVal)
+		}
+		return int(fallback)
 	}
-	_, err := n.store.Update(rec)
-	if errors.Is(err, store.ErrNotFound) {
-		_, err = n.store.Create(rec)
+	if len(p.spec.Containers) > 0 {
+		for _, cp := range p.spec.Containers[0].Ports {
+			if cp.Name == target.StrVal {
+				return int(cp.ContainerPort)
+			}
+		}
 	}
-	if err != nil {
-		n.log.Warn("save pod record", "pod", p.name, "error", err)
+	if n, err := strconv.Atoi(target.StrVal); err == nil {
+		return n
 	}
+	return 0
 }
 
-// restorePodRecord gives an adopted pod the restart history saved for its
-// container.
-func (n *nodeAgent) restorePodRecord(p *pod) {
-	obj, err := n.store.Get(api.Key{Kind: api.KindPodRecord, Namespace: p.namespace, Name: p.name})
-	if err != nil {
-		return
+// podAddr is where the host reaches a pod's port: its IP on the network, or
+// the published 127.0.0.1 port where container IPs are not routable.
+func (a addressing) podAddr(p *pod, port int) string {
+	if a.publish {
+		if addr, ok := p.container.HostPorts[port]; ok {
+			return addr
+		}
 	}
-	rec := obj.(*api.PodRecord)
-	if rec.Status.ContainerID != p.container.ID {
-		return
-	}
-	n.pods.update(p.namespace, p.name, func(cp *pod) {
-		cp.restarts, cp.lastExit = rec.Status.RestartCount, rec.Status.LastExit
-	})
+	return net.JoinHostPort(p.ip(a.network), strconv.Itoa(port))
 }
 
-// forgetPodRecord drops the history of a pod that is gone.
-func (n *nodeAgent) forgetPodRecord(p *pod) {
-	if p.restarts == 0 {
-		return // only restarted pods have a record
-	}
-	key := api.Key{Kind: api.KindPodRecord, Namespace: p.namespace, Name: p.name}
-	if _, err := n.store.Delete(key, ""); err != nil && !errors.Is(err, store.ErrNotFound) {
-		n.log.Warn("forget pod record", "pod", p.name, "error", err)
-	}
+// addressing says how the host reaches pods, for the node agent's probes
+// and the data plane's proxies alike.
+type addressing struct {
+	network string // the Docker network pods run on
+	publish bool   // pods publish their ports on 127.0.0.1 (Options.PublishPorts)
 }

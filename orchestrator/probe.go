@@ -7,12 +7,10 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
-	"github.com/mini-deploy/mini-deploy/orchestrator/labels"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 )
 
@@ -160,68 +158,6 @@ func (pr *prober) implicitReadiness(ctx context.Context, p *pod) {
 			return
 		}
 	}
-}
-
-// implicitPort is the port a pod with no readiness probe is checked on: a
-// numeric targetPort of one of services selecting it, else its first declared
-// container port; 0 means there is nothing to check: running is ready.
-func implicitPort(p *pod, services []*api.Service) int {
-	for _, svc := range services {
-		if len(svc.Spec.Selector) == 0 {
-			continue
-		}
-		if !labels.SelectorFromSet(svc.Spec.Selector).Matches(p.labels) {
-			continue
-		}
-		for _, sp := range svc.Spec.Ports {
-			if port := resolvePort(p, sp.TargetPort, sp.Port); port > 0 {
-				return port
-			}
-		}
-	}
-	if len(p.spec.Containers) > 0 && len(p.spec.Containers[0].Ports) > 0 {
-		return int(p.spec.Containers[0].Ports[0].ContainerPort)
-	}
-	return 0
-}
-
-// resolvePort turns a number or a container port name into a number.
-func resolvePort(p *pod, target api.IntOrString, fallback int32) int {
-	if !target.IsString {
-		if target.IntVal > 0 {
-			return int(target.IntVal)
-		}
-		return int(fallback)
-	}
-	if len(p.spec.Containers) > 0 {
-		for _, cp := range p.spec.Containers[0].Ports {
-			if cp.Name == target.StrVal {
-				return int(cp.ContainerPort)
-			}
-		}
-	}
-	if n, err := strconv.Atoi(target.StrVal); err == nil {
-		return n
-	}
-	return 0
-}
-
-// podAddr is where the host reaches a pod's port: its IP on the network, or
-// the published 127.0.0.1 port where container IPs are not routable.
-func (a addressing) podAddr(p *pod, port int) string {
-	if a.publish {
-		if addr, ok := p.container.HostPorts[port]; ok {
-			return addr
-		}
-	}
-	return net.JoinHostPort(p.ip(a.network), strconv.Itoa(port))
-}
-
-// addressing says how the host reaches pods, for the node agent's probes
-// and the data plane's proxies alike.
-type addressing struct {
-	network string // the Docker network pods run on
-	publish bool   // pods publish their ports on 127.0.0.1 (Options.PublishPorts)
 }
 
 func (pr *prober) livenessLoop(ctx context.Context, p *pod) {

@@ -3,65 +3,13 @@ package orchestrator
 import (
 	"context"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sort"
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
-	"github.com/mini-deploy/mini-deploy/orchestrator/labels"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 )
-
-// workload is what a ReplicaSet and a ReplicationController have in common:
-// keep replicas pods of a template, matching a selector.
-type workload struct {
-	obj        api.Object
-	kind       string
-	namespace  string
-	name       string
-	uid        string
-	replicas   int32
-	minReady   int32
-	selector   labels.Selector
-	template   *api.PodTemplateSpec
-	generation int64
-	status     *api.ReplicaSetStatus
-}
-
-func workloadOf(obj api.Object) (*workload, error) {
-	m := obj.Meta()
-	w := &workload{obj: obj, kind: obj.GetTypeMeta().Kind, namespace: api.KeyOf(obj).Namespace, name: m.Name, uid: m.UID, generation: m.Generation}
-	switch o := obj.(type) {
-	case *api.ReplicaSet:
-		sel, err := labels.SelectorFromLabelSelector(o.Spec.Selector)
-		if err != nil {
-			return nil, err
-		}
-		w.selector, w.template, w.minReady, w.status = sel, &o.Spec.Template, o.Spec.MinReadySeconds, &o.Status
-		w.replicas = 1
-		if o.Spec.Replicas != nil {
-			w.replicas = *o.Spec.Replicas
-		}
-	case *api.ReplicationController:
-		sel := o.Spec.Selector
-		if len(sel) == 0 && o.Spec.Template != nil {
-			sel = o.Spec.Template.Labels
-		}
-		w.selector = labels.SelectorFromSet(sel)
-		w.template, w.minReady, w.status = o.Spec.Template, o.Spec.MinReadySeconds, &o.Status
-		w.replicas = 1
-		if o.Spec.Replicas != nil {
-			w.replicas = *o.Spec.Replicas
-		}
-	default:
-		return nil, fmt.Errorf("%s is not a workload", w.kind)
-	}
-	if w.template == nil || len(w.template.Spec.Containers) == 0 {
-		return nil, fmt.Errorf("%s %q has no pod template", w.kind, w.name)
-	}
-	return w, nil
-}
 
 // replicaSetController is the ReplicaSet and ReplicationController
 // controller of kube-controller-manager: it keeps replicas pods of a
