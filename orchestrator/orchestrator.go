@@ -15,7 +15,7 @@
 //	backend.API              backend/          the API layer (kube-apiserver): validates, stores, answers; no proxy, no runtime
 //	deployment.Controller    deployment/       the Deployment controller
 //	replicaSetController     replicaset.go     the ReplicaSet/ReplicationController controller
-//	rollingUpdateController  rollingupdate.go  the legacy `rolling-update`, carried out on the server
+//	rollingupdate.Controller rollingupdate/     the legacy `rolling-update`, carried out on the server
 //	cascadingDeleter         cascade.go        deleting an object deletes what it owns (the garbage collector's job)
 //	nodeAgent                node.go, pod.go, terminate.go   the kubelet: containers, restarts, pod cache, termination protocol
 //	prober                   probe.go          the kubelet's prober manager: readiness and liveness
@@ -54,6 +54,7 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/backend"
 	"github.com/mini-deploy/mini-deploy/orchestrator/deployment"
 	"github.com/mini-deploy/mini-deploy/orchestrator/internal/workqueue"
+	"github.com/mini-deploy/mini-deploy/orchestrator/rollingupdate"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 )
@@ -123,7 +124,7 @@ type Orchestrator struct {
 	node           *nodeAgent
 	prober         *prober
 	replicaSets    *replicaSetController
-	rollingUpdates *rollingUpdateController
+	rollingUpdates *rollingupdate.Controller
 	deleter        *cascadingDeleter
 	controllers    map[string]reconciler // by kind
 
@@ -186,7 +187,7 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 	o.node.drainer, o.prober.drainer = o.dataplane, o.dataplane
 	o.replicaSets = &replicaSetController{store: st, pods: o.pods, node: o.node, log: opts.Logger}
 	o.deleter = &cascadingDeleter{store: st, pods: o.pods, node: o.node}
-	o.rollingUpdates = &rollingUpdateController{store: st, pods: o.pods, deleter: o.deleter}
+	o.rollingUpdates = rollingupdate.NewController(st, o.pods.ownedCount, o.deleter)
 	o.deploy = &deployment.Controller{Store: st, Recorder: o.recorder, Log: opts.Logger}
 	// The controller of each kind; a kind without one is only stored.
 	o.controllers = map[string]reconciler{

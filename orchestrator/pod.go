@@ -204,6 +204,19 @@ func (c *podCache) markGone(id string) {
 	c.gone[id] = now
 }
 
+// ownedCount counts the pods an owner has, terminating ones included.
+func (c *podCache) ownedCount(ownerUID string) int {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	n := 0
+	for _, p := range c.pods {
+		if p.ownerUID == ownerUID {
+			n++
+		}
+	}
+	return n
+}
+
 // containerIDs returns the IDs of the containers of the cached pods.
 func (c *podCache) containerIDs() map[string]bool {
 	c.mu.RLock()

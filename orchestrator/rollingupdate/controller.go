@@ -1,7 +1,19 @@
-package orchestrator
+// Package rollingupdate is the legacy `kubectl rolling-update` of the seed,
+// done on the server. kubectl ran it from the client, so an interrupted
+// client left two half-scaled controllers; here the steps are a
+// RollingUpdate object that the daemon carries to the end, one
+// level-triggered step at a time, each step's scaling and its log line
+// committed in one transaction.
+//
+// Where a change goes: the steps (how far to scale, when to wait) are
+// Reconcile; what the new ReplicationController looks like is
+// NewReplicationController. The controller reads and writes the store only;
+// it counts pods and deletes the old controller through what it is given.
+package rollingupdate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -13,12 +25,6 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 )
 
-// The legacy `rolling-update` of the seed, done on the server. kubectl ran
-// it from the client, so an interrupted client left two half-scaled
-// controllers; here the steps are a RollingUpdate object that the daemon
-// carries to the end, one level-triggered step at a time, each step's
-// scaling and its log line committed in one transaction.
-
 // defaultUpdatePeriod is the pause between steps. kubectl's was a minute;
 // a second keeps the seed's story watchable.
 const defaultUpdatePeriod = time.Second
@@ -27,18 +33,29 @@ const defaultUpdatePeriod = time.Second
 // `deployment` label did.
 const labelRollingUpdateHash = "deployment"
 
-// rollingUpdateController carries a RollingUpdate object to its end, one
-// step per Reconcile; it scales ReplicationControllers through the store and
-// deletes the old one through the cascading deleter, never a pod itself.
-type rollingUpdateController struct {
-	store   *store.Store
-	pods    *podCache
-	deleter *cascadingDeleter
+// Controller carries a RollingUpdate object to its end, one step per
+// Reconcile; it scales ReplicationControllers through the store and deletes
+// the old one through the Deleter, never a pod itself.
+type Controller struct {
+	store     *store.Store
+	countPods func(ownerUID string) int
+	deleter   Deleter
+}
+
+// Deleter deletes an object with what it owns.
+type Deleter interface {
+	Delete(ctx context.Context, key api.Key, cascade string) (api.Object, error)
+}
+
+// NewController returns the controller. countPods counts the pods an owner
+// has, terminating ones included: a step waits until the old ones are gone.
+func NewController(st *store.Store, countPods func(ownerUID string) int, deleter Deleter) *Controller {
+	return &Controller{store: st, countPods: countPods, deleter: deleter}
 }
 
 // Reconcile takes the next step of a rolling update, or waits for the last
 // one to take effect.
-func (c *rollingUpdateController) Reconcile(ctx context.Context, key api.Key) (time.Duration, error) {
+func (c *Controller) Reconcile(ctx context.Context, key api.Key) (time.Duration, error) {
 	obj, err := c.store.Get(key)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil
@@ -90,7 +107,7 @@ func (c *rollingUpdateController) Reconcile(ctx context.Context, key api.Key) (t
 	}
 	old := oldObj.(*api.ReplicationController)
 	if newErr != nil {
-		nw, err := newControllerFor(old, ru.Spec)
+		nw, err := NewReplicationController(old, ru.Spec)
 		if err != nil {
 			return fail(err.Error())
 		}
@@ -117,7 +134,7 @@ func (c *rollingUpdateController) Reconcile(ctx context.Context, key api.Key) (t
 	// A step waits until the previous one took effect: the new pods are
 	// available and the old ones are gone, not just asked to go.
 	if nw.Status.ObservedGeneration < nw.Generation || nw.Status.AvailableReplicas < newN ||
-		c.ownedPodCount(old.UID) > int(oldN) {
+		c.countPods(old.UID) > int(oldN) {
 		return 100 * time.Millisecond, nil
 	}
 	if wait := period - time.Since(ru.Status.LastStep.Time); wait > 0 {
@@ -160,10 +177,11 @@ func (c *rollingUpdateController) Reconcile(ctx context.Context, key api.Key) (t
 	return 100 * time.Millisecond, err
 }
 
-// newControllerFor builds the new ReplicationController of a rolling update:
+// NewReplicationController builds the new ReplicationController of a
+// rolling update:
 // the old one's template with the new image, zero replicas, and a
 // `deployment` label so its selector matches its own pods only.
-func newControllerFor(old *api.ReplicationController, spec api.RollingUpdateSpec) (*api.ReplicationController, error) {
+func NewReplicationController(old *api.ReplicationController, spec api.RollingUpdateSpec) (*api.ReplicationController, error) {
 	nw := old.DeepCopy().(*api.ReplicationController)
 	nw.ObjectMeta = api.ObjectMeta{Name: spec.To, Namespace: old.Namespace, Labels: maps.Clone(old.Labels), Annotations: maps.Clone(old.Annotations)}
 	nw.Status = api.ReplicationControllerStatus{}
@@ -183,8 +201,8 @@ func newControllerFor(old *api.ReplicationController, spec api.RollingUpdateSpec
 		}
 	}
 	h := fnv.New32a()
-	b, _ := jsonCompact(nw.Spec.Template.Spec)
-	_, _ = h.Write([]byte(b))
+	b, _ := json.Marshal(nw.Spec.Template.Spec)
+	_, _ = h.Write(b)
 	hash := strconv.FormatUint(uint64(h.Sum32()), 16)
 	if nw.Spec.Template.Labels == nil {
 		nw.Spec.Template.Labels = map[string]string{}
@@ -199,15 +217,4 @@ func newControllerFor(old *api.ReplicationController, spec api.RollingUpdateSpec
 	zero := int32(0)
 	nw.Spec.Replicas = &zero
 	return nw, nil
-}
-
-// ownedPodCount counts the pods an owner has, terminating ones included.
-func (c *rollingUpdateController) ownedPodCount(uid string) int {
-	n := 0
-	for _, p := range c.pods.snapshot() {
-		if p.ownerUID == uid {
-			n++
-		}
-	}
-	return n
 }
