@@ -5,6 +5,9 @@
 // The suite runs HelperImage (see BuildHelper) in every container and
 // labels everything it creates with a session label, removing it in
 // t.Cleanup even when a test fails.
+//
+// The file is long (over the project's ~500 lines) because it is a list of
+// cases, one function each, that reads top to bottom as the contract.
 package runtimetest
 
 import (
