@@ -91,7 +91,7 @@ func (d *dataPlane) freeNodePort(used map[int32]string, reserved map[int32]net.L
 }
 
 // reservePort listens on port now and keeps the listener, in reserved (the
-// apply's own, to undo) and in the orchestrator's, where the Service's proxy
+// apply's own, to undo) and in the data plane's, where the Service's proxy
 // finds it even when the store's watch starts it before the apply returns.
 // It reports false when another program has the port.
 func (d *dataPlane) reservePort(port int32, reserved map[int32]net.Listener) bool {
@@ -125,7 +125,7 @@ func (d *dataPlane) Release(reserved map[int32]net.Listener) {
 }
 
 // takeReserved returns the listener reserved for port, if any. The caller
-// holds svcMu.
+// holds d.mu.
 func (d *dataPlane) takeReserved(port int32) net.Listener {
 	l := d.reserved[port]
 	delete(d.reserved, port)

@@ -47,7 +47,7 @@ const (
 	crashBackoffReset   = 10 * time.Minute
 )
 
-// pod is the orchestrator's record of one pod: the container as the engine
+// pod is the control plane's record of one pod: the container as the engine
 // last reported it plus what only the control plane knows (readiness,
 // restarts, termination). A pod whose container could not be created (a
 // missing image) has no container ID and waits with a reason, as a Pending

@@ -43,7 +43,7 @@ type serviceProxies struct {
 	uid     string
 	proxies map[int32]*servicePort // by nodePort
 	// failed holds, by nodePort, why a port's proxy could not listen (another
-	// program holds it); syncService retries with back-off, and Info
+	// program holds it); SyncService retries with back-off, and Info
 	// reports it so that `up` never shows a URL as working when it is not.
 	failed map[int32]string
 }
