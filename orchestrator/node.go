@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/dataplane"
 	"github.com/mini-deploy/mini-deploy/orchestrator/labels"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
@@ -30,8 +31,9 @@ type nodeAgent struct {
 	store    *store.Store // pod records only
 	pods     *podCache
 	addrs    addressing
-	labels   map[string]string // put on every container it creates
-	instance string            // the instance label of its containers
+	services *dataplane.ServiceIndex // for a drained pod's implicit readiness port
+	labels   map[string]string       // put on every container it creates
+	instance string                  // the instance label of its containers
 	log      *slog.Logger
 	recorder *recorder
 	drainer  drainer
@@ -44,8 +46,8 @@ type nodeAgent struct {
 // namespace's endpoints now (the pod is out), then wait until no proxy has a
 // request in flight to the pod.
 type drainer interface {
-	syncServiceEndpoints(namespace string)
-	drainPod(ctx context.Context, p *pod)
+	PushNamespace(namespace string)
+	DrainPod(ctx context.Context, p dataplane.Pod)
 }
 
 // initialProbeWait bounds how long a starting control plane waits for the

@@ -19,8 +19,8 @@
 //	cascadingDeleter         cascade.go        deleting an object deletes what it owns (the garbage collector's job)
 //	nodeAgent                node.go, pod.go, terminate.go   the kubelet: containers, restarts, pod cache, termination protocol
 //	prober                   probe.go          the kubelet's prober manager: readiness and liveness
-//	dataPlane                service.go, nodeports.go   kube-proxy and the endpoints controller: proxies, node ports, drains
-//	serviceIndex             service_index.go  the stored Services as the watch last saw them (a lister)
+//	dataplane.Manager        dataplane/        kube-proxy and the endpoints controller: proxies, node ports, drains
+//	dataplane.ServiceIndex   dataplane/        the stored Services as the watch last saw them (a lister)
 //	recorder                 events.go         Events, as kubectl shows them
 //
 // They talk through narrow interfaces, not through the Orchestrator: a
@@ -29,11 +29,11 @@
 // both through backend.Pods and backend.Services.
 //
 // Where a change goes: a new controller is a type with Reconcile(ctx, key)
-// and a case in Orchestrator.reconcile and watchStore; how a pod stops is
-// terminate.go (and drainPod in service.go for the proxies' side); how a pod
-// starts or restarts is node.go; how readiness is decided is probe.go; which
-// pods a Service sends to is pushEndpoints in service.go (how traffic is
-// balanced among them is package proxy).
+// and an entry in the controllers map of New; how a pod stops is
+// terminate.go (and DrainPod in package dataplane for the proxies' side);
+// how a pod starts or restarts is node.go; how readiness is decided is
+// probe.go; which pods a Service sends to is pushEndpoints in package
+// dataplane (how traffic is balanced among them is package proxy).
 //
 // The daemon (cmd/mini-deploy daemon) hosts an Orchestrator behind the API of
 // package server; the deploytest kit embeds one inside `go test`.
@@ -52,6 +52,7 @@ import (
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/backend"
+	"github.com/mini-deploy/mini-deploy/orchestrator/dataplane"
 	"github.com/mini-deploy/mini-deploy/orchestrator/deployment"
 	"github.com/mini-deploy/mini-deploy/orchestrator/internal/workqueue"
 	"github.com/mini-deploy/mini-deploy/orchestrator/rollingupdate"
@@ -118,8 +119,8 @@ type Orchestrator struct {
 	metrics  *metrics
 	started  time.Time
 
-	services       *serviceIndex // the stored Services, kept by the store's watch
-	dataplane      *dataPlane
+	services       *dataplane.ServiceIndex // the stored Services, kept by the store's watch
+	dataplane      *dataplane.Manager
 	addrs          addressing
 	node           *nodeAgent
 	prober         *prober
@@ -165,7 +166,7 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 		ready:    make(chan struct{}),
 		queue:    workqueue.New(),
 		pods:     newPodCache(),
-		services: &serviceIndex{m: map[api.Key]*api.Service{}},
+		services: dataplane.NewServiceIndex(),
 		addrs:    addressing{network: opts.Network, publish: opts.PublishPorts},
 		metrics:  newMetrics(),
 	}
@@ -175,15 +176,14 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 		changed: o.podChanged, bg: &o.bg, workers: map[string]*probeWorker{}, dial: opts.ProbeDial,
 	}
 	o.node = &nodeAgent{
-		rt: runtime, store: st, pods: o.pods, addrs: o.addrs,
+		rt: runtime, store: st, pods: o.pods, addrs: o.addrs, services: o.services,
 		labels: o.ownLabels(), instance: opts.Instance, log: opts.Logger, recorder: o.recorder,
 		enqueue: o.queue.Add, bg: &o.bg, prober: o.prober,
 	}
-	o.dataplane = &dataPlane{
-		store: st, pods: o.pods, services: o.services, addrs: o.addrs, address: opts.Address,
-		log: opts.Logger, recorder: o.recorder, metrics: o.metrics, bg: &o.bg,
-		proxies: map[api.Key]*serviceProxies{}, reserved: map[int32]net.Listener{},
-	}
+	o.dataplane = dataplane.New(dataplane.Options{
+		Store: st, Pods: o.routablePods, Services: o.services, Address: opts.Address, Publish: opts.PublishPorts,
+		Log: opts.Logger, Recorder: o.recorder, Metrics: o.metrics, Background: &o.bg,
+	})
 	o.node.drainer, o.prober.drainer = o.dataplane, o.dataplane
 	o.replicaSets = &replicaSetController{store: st, pods: o.pods, node: o.node, log: opts.Logger}
 	o.deleter = &cascadingDeleter{store: st, pods: o.pods, node: o.node}
@@ -239,7 +239,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	// Watch before the first list, so no change between the two is lost.
 	changes := o.store.Watch(o.bgCtx)
 	for _, obj := range o.listAll(api.KindService) {
-		o.services.put(obj, false)
+		o.services.Put(obj, false)
 	}
 	events := o.rt.Events(o.bgCtx)
 	if err := o.node.relist(ctx); err != nil {
@@ -275,7 +275,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	loops.Wait()
 	o.bg.Wait()
 	o.dataplane.StopAllProxies()
-	o.dataplane.releaseAll()
+	o.dataplane.ReleaseAll()
 	if metricsSrv != nil {
 		_ = metricsSrv.Close()
 	}
@@ -322,7 +322,7 @@ func (o *Orchestrator) watchStore(changes <-chan store.Event) {
 			o.queue.Add(api.KeyOf(obj))
 		}
 		if kind == api.KindService {
-			o.services.put(obj, ev.Type == store.Deleted)
+			o.services.Put(obj, ev.Type == store.Deleted)
 		}
 		for _, ref := range obj.Meta().OwnerReferences {
 			if ref.Controller != nil && *ref.Controller {
@@ -382,7 +382,7 @@ func (o *Orchestrator) podChanged(p *pod) {
 	if p.ownerKind != "" {
 		o.queue.Add(api.Key{Kind: p.ownerKind, Namespace: p.namespace, Name: p.ownerName})
 	}
-	for _, svc := range o.services.in(p.namespace) {
+	for _, svc := range o.services.In(p.namespace) {
 		o.queue.Add(api.KeyOf(svc))
 	}
 	o.prober.syncProbes()
@@ -447,6 +447,23 @@ type reconcileFunc func(ctx context.Context, key api.Key) (time.Duration, error)
 // Reconcile calls f.
 func (f reconcileFunc) Reconcile(ctx context.Context, key api.Key) (time.Duration, error) {
 	return f(ctx, key)
+}
+
+// routablePods are the pods the data plane may route to: running and not
+// terminating, as it sees them.
+func (o *Orchestrator) routablePods() []dataplane.Pod {
+	var out []dataplane.Pod
+	for _, p := range o.pods.snapshot() {
+		if p.running() && !p.terminating {
+			out = append(out, o.addrs.endpoint(p, nil))
+		}
+	}
+	return out
+}
+
+// ServiceURLs returns http://address:nodePort for each port of svc.
+func (o *Orchestrator) ServiceURLs(svc *api.Service) []string {
+	return api.ServiceURLs(svc, o.opts.Address)
 }
 
 // url is where the metrics are served, "" when they are not.

@@ -5,13 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"hash/fnv"
-	"net"
 	"sort"
 	"strconv"
 	"sync"
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/dataplane"
 	"github.com/mini-deploy/mini-deploy/orchestrator/labels"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 )
@@ -393,34 +393,39 @@ func implicitPort(p *pod, services []*api.Service) int {
 
 // resolvePort turns a number or a container port name into a number.
 func resolvePort(p *pod, target api.IntOrString, fallback int32) int {
-	if !target.IsString {
-		if target.IntVal > 0 {
-			return int(target.IntVal)
-		}
-		return int(fallback)
+	return api.ResolvePort(p.ports(), target, fallback)
+}
+
+// ports are the pod's container's declared ports.
+func (p *pod) ports() []api.ContainerPort {
+	if len(p.spec.Containers) == 0 {
+		return nil
 	}
-	if len(p.spec.Containers) > 0 {
-		for _, cp := range p.spec.Containers[0].Ports {
-			if cp.Name == target.StrVal {
-				return int(cp.ContainerPort)
-			}
-		}
-	}
-	if n, err := strconv.Atoi(target.StrVal); err == nil {
-		return n
-	}
-	return 0
+	return p.spec.Containers[0].Ports
 }
 
 // podAddr is where the host reaches a pod's port: its IP on the network, or
 // the published 127.0.0.1 port where container IPs are not routable.
 func (a addressing) podAddr(p *pod, port int) string {
-	if a.publish {
-		if addr, ok := p.container.HostPorts[port]; ok {
-			return addr
-		}
+	return dataplane.Addr(p.ip(a.network), p.container.HostPorts, a.publish, port)
+}
+
+// endpoint is p as the data plane sees it. services, when given, are the
+// Services of its namespace, for the port of its implicit readiness check,
+// which a drain needs.
+func (a addressing) endpoint(p *pod, services []*api.Service) dataplane.Pod {
+	rev := p.labels[api.LabelPodTemplateHash]
+	if rev == "" {
+		rev = p.ownerName // kubia-v1, kubia-v2: the legacy controllers' revisions
 	}
-	return net.JoinHostPort(p.ip(a.network), strconv.Itoa(port))
+	ep := dataplane.Pod{
+		Namespace: p.namespace, Name: p.name, ContainerID: p.container.ID, Labels: p.labels, Ready: p.ready,
+		Revision: rev, IP: p.ip(a.network), HostPorts: p.container.HostPorts, Ports: p.ports(),
+	}
+	if services != nil {
+		ep.ImplicitPort = implicitPort(p, services)
+	}
+	return ep
 }
 
 // addressing says how the host reaches pods, for the node agent's probes

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/dataplane"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 )
 
@@ -32,7 +33,7 @@ const (
 type prober struct {
 	rt       rt.Runtime // exec probes; a liveness failure restarts the container
 	pods     *podCache
-	services *serviceIndex // for the implicit readiness port
+	services *dataplane.ServiceIndex // for the implicit readiness port
 	addrs    addressing
 	log      *slog.Logger
 	recorder *recorder
@@ -132,7 +133,7 @@ func (pr *prober) readinessLoop(ctx context.Context, p *pod) {
 func (pr *prober) implicitReadiness(ctx context.Context, p *pod) {
 	failures := 0
 	for {
-		port := implicitPort(p, pr.services.in(p.namespace))
+		port := implicitPort(p, pr.services.In(p.namespace))
 		var err error
 		if port > 0 {
 			err = pr.dialTCP(ctx, pr.addrs.podAddr(p, port), implicitTimeout)
@@ -312,7 +313,7 @@ func (pr *prober) setReady(namespace, name string, ready bool) bool {
 		pr.log.Debug("readiness changed", "pod", name, "ready", ready)
 		pr.changed(snapshot)
 		if !ready {
-			pr.drainer.syncServiceEndpoints(namespace)
+			pr.drainer.PushNamespace(namespace)
 		}
 	}
 	return changed

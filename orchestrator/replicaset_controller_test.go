@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/dataplane"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 	"github.com/mini-deploy/mini-deploy/runtime/fake"
 )
@@ -15,8 +16,8 @@ import (
 // termination protocol's drain hand-shake has nothing to wait for.
 type noDataPlane struct{}
 
-func (noDataPlane) syncServiceEndpoints(string)          {}
-func (noDataPlane) drainPod(ctx context.Context, p *pod) {}
+func (noDataPlane) PushNamespace(string)                          {}
+func (noDataPlane) DrainPod(ctx context.Context, p dataplane.Pod) {}
 
 // The ReplicaSet controller alone, with a node agent on the fake engine and
 // a store: no queue, no data plane, no API, no Run. Each Reconcile acts
@@ -39,7 +40,7 @@ func TestReplicaSetControllerAloneOnTheFakeRuntime(t *testing.T) {
 	rec := &recorder{store: st, log: log}
 	addrs := addressing{network: DefaultNetwork}
 	node := &nodeAgent{
-		rt: f, store: st, pods: pods, addrs: addrs, labels: map[string]string{LabelInstance: DefaultInstance},
+		rt: f, store: st, pods: pods, addrs: addrs, services: dataplane.NewServiceIndex(), labels: map[string]string{LabelInstance: DefaultInstance},
 		instance: DefaultInstance, log: log, recorder: rec, drainer: noDataPlane{}, enqueue: func(api.Key) {}, bg: &bg,
 		prober: &prober{pods: pods, addrs: addrs, log: log, recorder: rec, drainer: noDataPlane{}, bg: &bg},
 	}

@@ -44,7 +44,7 @@ func (n *nodeAgent) terminatePodWithin(p *pod, owner *workload, grace time.Durat
 		close(done)
 		return done
 	}
-	n.drainer.syncServiceEndpoints(p.namespace)
+	n.drainer.PushNamespace(p.namespace)
 	n.prober.syncProbes()
 	// The pod no longer counts as a replica: its owner replaces it now, not
 	// once it has stopped, and its status stops counting it ready.
@@ -63,7 +63,7 @@ func (n *nodeAgent) terminatePodWithin(p *pod, owner *workload, grace time.Durat
 		ctx, cancel := context.WithDeadline(context.Background(), deadline)
 		defer cancel()
 		if p.running() {
-			n.drainer.drainPod(ctx, p)
+			n.drainer.DrainPod(ctx, n.addrs.endpoint(p, n.services.In(p.namespace)))
 		}
 		if p.container.ID != "" {
 			stopCtx, stopCancel := context.WithTimeout(context.Background(), grace+10*time.Second)

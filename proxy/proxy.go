@@ -35,7 +35,7 @@
 // Where a change goes: how traffic is balanced among a Service's ready pods
 // is load_balancer.go (least in flight), retries on another pod are
 // forward.go, per-pod draining is drain.go; which pods are endpoints is
-// decided by the control plane's data plane (orchestrator/service.go), which
+// decided by the control plane's data plane (orchestrator/dataplane), which
 // pushes them here.
 package proxy
 

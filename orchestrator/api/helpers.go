@@ -77,3 +77,25 @@ func OwnedBy(obj Object, uid string) bool {
 func NotFound(kind, name string) error {
 	return fmt.Errorf("%s %q %w", Resource(kind), name, ErrNotFound)
 }
+
+// ResolvePort turns a Service's targetPort into a container port, as
+// Kubernetes does: a number is itself (0 means the Service's port,
+// fallback); a name is the port of that name among ports, or 0 when the
+// container has none.
+func ResolvePort(ports []ContainerPort, target IntOrString, fallback int32) int {
+	if !target.IsString {
+		if target.IntVal > 0 {
+			return int(target.IntVal)
+		}
+		return int(fallback)
+	}
+	for _, cp := range ports {
+		if cp.Name == target.StrVal {
+			return int(cp.ContainerPort)
+		}
+	}
+	if n, err := strconv.Atoi(target.StrVal); err == nil {
+		return n
+	}
+	return 0
+}

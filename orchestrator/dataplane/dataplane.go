@@ -1,4 +1,15 @@
-package orchestrator
+// Package dataplane is what kube-proxy and the endpoints controller are to
+// Kubernetes: it turns stored Services and ready pods into listening proxies
+// with endpoints, allocates node ports, and drains a pod out of every proxy
+// when the node agent asks, before the pod is signalled. It never writes an
+// object and never touches a container: it sees pods as Pod values, handed
+// to it by the node agent's side.
+//
+// Where a change goes: which pods a Service sends to is pushEndpoints; how a
+// pod is drained before it stops is DrainPod (the signal itself is the node
+// agent's, orchestrator/terminate.go); node port allocation is nodeports.go;
+// how traffic is balanced among the endpoints is package proxy.
+package dataplane
 
 import (
 	"context"
@@ -17,21 +28,56 @@ import (
 	"github.com/mini-deploy/mini-deploy/proxy"
 )
 
-// dataPlane is what kube-proxy and the endpoints controller are to
-// Kubernetes: it turns stored Services and ready pods into listening proxies
-// with endpoints, allocates node ports, and drains a pod out of every proxy
-// when the node agent asks, before the pod is signalled. It never writes an
-// object and never touches a container.
-type dataPlane struct {
+// Pod is what the data plane knows of a pod: enough to select it and to
+// route to it.
+type Pod struct {
+	Namespace   string
+	Name        string
+	ContainerID string
+	Labels      map[string]string
+	Ready       bool
+	Revision    string              // labels its requests in metrics
+	IP          string              // on the pods' network; "" when it has none
+	HostPorts   map[int]string      // published ports, where container IPs are not routable
+	Ports       []api.ContainerPort // its container's declared ports
+	// ImplicitPort is the port of its implicit readiness check (0: none);
+	// only a drain needs it.
+	ImplicitPort int
+}
+
+// Options are what a Manager is built from.
+type Options struct {
+	Store *store.Store
+	// Pods lists the running pods that are not terminating, sorted by
+	// namespace and name.
+	Pods     func() []Pod
+	Services *ServiceIndex
+	Address  string // where proxies listen
+	Publish  bool   // pods publish their ports on 127.0.0.1
+	Log      *slog.Logger
+	Recorder Recorder
+	Metrics  proxy.Metrics
+	// Background counts the background drains, so that the host can wait
+	// for them when it stops.
+	Background *sync.WaitGroup
+}
+
+// Recorder records an event about an object.
+type Recorder interface {
+	Eventf(obj api.Object, eventType, reason, format string, args ...any)
+}
+
+// Manager runs the proxies of every Service.
+type Manager struct {
 	store    *store.Store
-	pods     *podCache
-	services *serviceIndex
-	addrs    addressing
-	address  string // where proxies listen
+	pods     func() []Pod
+	services *ServiceIndex
+	address  string
+	publish  bool
 	log      *slog.Logger
-	recorder *recorder
-	metrics  *metrics
-	bg       *sync.WaitGroup // background drains, waited for by Run
+	recorder Recorder
+	metrics  proxy.Metrics
+	bg       *sync.WaitGroup
 
 	mu       sync.Mutex
 	proxies  map[api.Key]*serviceProxies
@@ -48,6 +94,29 @@ type serviceProxies struct {
 	failed map[int32]string
 }
 
+// New returns a Manager; it serves nothing until SyncService.
+func New(opts Options) *Manager {
+	return &Manager{
+		store: opts.Store, pods: opts.Pods, services: opts.Services, address: opts.Address, publish: opts.Publish,
+		log: opts.Log, recorder: opts.Recorder, metrics: opts.Metrics, bg: opts.Background,
+		proxies: map[api.Key]*serviceProxies{}, reserved: map[int32]net.Listener{},
+	}
+}
+
+// Addr is where the host reaches a port of a container: its IP on the
+// pods' network, or the published 127.0.0.1 port where container IPs are not
+// routable (publish).
+func Addr(ip string, hostPorts map[int]string, publish bool, port int) string {
+	if publish {
+		if addr, ok := hostPorts[port]; ok {
+			return addr
+		}
+	}
+	return net.JoinHostPort(ip, strconv.Itoa(port))
+}
+
+func (d *Manager) addr(p Pod, port int) string { return Addr(p.IP, p.HostPorts, d.publish, port) }
+
 type servicePort struct {
 	port  api.ServicePort
 	proxy *proxy.Proxy
@@ -55,10 +124,10 @@ type servicePort struct {
 
 // SyncService makes the Service's proxies listen on its node ports and
 // pushes the current endpoints into them. A deleted Service's proxies stop.
-func (d *dataPlane) SyncService(ctx context.Context, key api.Key) (time.Duration, error) {
+func (d *Manager) SyncService(ctx context.Context, key api.Key) (time.Duration, error) {
 	obj, err := d.store.Get(key)
 	if errors.Is(err, store.ErrNotFound) {
-		d.services.remove(key)
+		d.services.Remove(key)
 		d.stopServiceProxies(key)
 		return 0, nil
 	}
@@ -68,7 +137,7 @@ func (d *dataPlane) SyncService(ctx context.Context, key api.Key) (time.Duration
 	svc := obj.(*api.Service)
 	// What was just read is the freshest state: paths that read the index
 	// (a pod's termination) must not push endpoints of an older selector.
-	d.services.put(svc, false)
+	d.services.Put(svc, false)
 	d.mu.Lock()
 	sp := d.proxies[key]
 	if sp != nil && sp.uid != svc.UID { // deleted and re-created
@@ -133,7 +202,7 @@ func (d *dataPlane) SyncService(ctx context.Context, key api.Key) (time.Duration
 // pushEndpoints computes the ready pods of svc and swaps them into its
 // proxies. Endpoints that left the set are drained in the background so their
 // idle connections close; the termination path drains synchronously itself.
-func (d *dataPlane) pushEndpoints(svc *api.Service) {
+func (d *Manager) pushEndpoints(svc *api.Service) {
 	key := api.KeyOf(svc)
 	// Computing and pushing under one lock keeps the order of pushes the
 	// order of computations: a late push can never bring back a pod that a
@@ -148,14 +217,14 @@ func (d *dataPlane) pushEndpoints(svc *api.Service) {
 	for _, p := range sp.proxies {
 		eps := make([]proxy.Endpoint, 0, len(pods))
 		for _, pd := range pods {
-			if !pd.ready {
+			if !pd.Ready {
 				continue
 			}
-			port := resolvePort(pd, p.port.TargetPort, p.port.Port)
+			port := api.ResolvePort(pd.Ports, p.port.TargetPort, p.port.Port)
 			if port == 0 {
 				continue
 			}
-			eps = append(eps, proxy.Endpoint{Pod: pd.name, Addr: d.addrs.podAddr(pd, port), Revision: revisionOf(pd)})
+			eps = append(eps, proxy.Endpoint{Pod: pd.Name, Addr: d.addr(pd, port), Revision: pd.Revision})
 		}
 		old := p.proxy.Endpoints()
 		p.proxy.SetEndpoints(eps)
@@ -174,18 +243,18 @@ func (d *dataPlane) pushEndpoints(svc *api.Service) {
 
 // servicePods returns the running, not terminating pods svc selects, with an
 // address, sorted by name. A Service without a selector selects nothing.
-func (d *dataPlane) servicePods(svc *api.Service) []*pod {
+func (d *Manager) servicePods(svc *api.Service) []Pod {
 	if len(svc.Spec.Selector) == 0 {
 		return nil
 	}
 	sel := labels.SelectorFromSet(svc.Spec.Selector)
 	ns := api.KeyOf(svc).Namespace
-	var out []*pod
-	for _, p := range d.pods.snapshot() {
-		if p.namespace != ns || p.terminating || !p.running() || !sel.Matches(p.labels) {
+	var out []Pod
+	for _, p := range d.pods() {
+		if p.Namespace != ns || !sel.Matches(p.Labels) {
 			continue
 		}
-		if p.ip(d.addrs.network) == "" && !d.addrs.publish {
+		if p.IP == "" && !d.publish {
 			continue
 		}
 		out = append(out, p)
@@ -193,18 +262,18 @@ func (d *dataPlane) servicePods(svc *api.Service) []*pod {
 	return out
 }
 
-// syncServiceEndpoints pushes endpoints to every Service of a namespace now,
+// PushNamespace pushes endpoints to every Service of a namespace now,
 // without the queue: the termination path must see its pod out of every
 // proxy before it drains.
-func (d *dataPlane) syncServiceEndpoints(namespace string) {
-	for _, svc := range d.services.in(namespace) {
+func (d *Manager) PushNamespace(namespace string) {
+	for _, svc := range d.services.In(namespace) {
 		d.pushEndpoints(svc)
 	}
 }
 
-// drainPod waits until no proxy has a request in flight to p. The pod must
+// DrainPod waits until no proxy has a request in flight to p. The pod must
 // already be out of every endpoint set.
-func (d *dataPlane) drainPod(ctx context.Context, p *pod) {
+func (d *Manager) DrainPod(ctx context.Context, p Pod) {
 	d.mu.Lock()
 	var all []*proxy.Proxy
 	for _, sp := range d.proxies {
@@ -214,31 +283,29 @@ func (d *dataPlane) drainPod(ctx context.Context, p *pod) {
 	}
 	d.mu.Unlock()
 	ports := map[int]bool{}
-	for _, c := range p.spec.Containers {
-		for _, cp := range c.Ports {
-			ports[int(cp.ContainerPort)] = true
-		}
+	for _, cp := range p.Ports {
+		ports[int(cp.ContainerPort)] = true
 	}
-	if port := implicitPort(p, d.services.in(p.namespace)); port > 0 {
-		ports[port] = true
+	if p.ImplicitPort > 0 {
+		ports[p.ImplicitPort] = true
 	}
-	for _, svc := range d.services.in("") {
+	for _, svc := range d.services.In("") {
 		for _, sp := range svc.Spec.Ports {
-			if port := resolvePort(p, sp.TargetPort, sp.Port); port > 0 {
+			if port := api.ResolvePort(p.Ports, sp.TargetPort, sp.Port); port > 0 {
 				ports[port] = true
 			}
 		}
 	}
 	for _, pr := range all {
 		for port := range ports {
-			if err := pr.Drain(ctx, d.addrs.podAddr(p, port)); err != nil {
-				d.log.Warn("drain cut short", "pod", p.name, "error", err)
+			if err := pr.Drain(ctx, d.addr(p, port)); err != nil {
+				d.log.Warn("drain cut short", "pod", p.Name, "error", err)
 			}
 		}
 	}
 }
 
-func (d *dataPlane) stopServiceProxies(key api.Key) {
+func (d *Manager) stopServiceProxies(key api.Key) {
 	d.mu.Lock()
 	sp := d.proxies[key]
 	delete(d.proxies, key)
@@ -252,7 +319,7 @@ func (d *dataPlane) stopServiceProxies(key api.Key) {
 }
 
 // StopAllProxies shuts every proxy down.
-func (d *dataPlane) StopAllProxies() {
+func (d *Manager) StopAllProxies() {
 	d.mu.Lock()
 	keys := make([]api.Key, 0, len(d.proxies))
 	for k := range d.proxies {
@@ -284,26 +351,17 @@ func removedAddrs(old, cur []proxy.Endpoint) []string {
 	return out
 }
 
-// revisionOf labels a pod's requests in metrics: the pod-template-hash of a
-// Deployment's pod, else its owner's name (kubia-v1, kubia-v2).
-func revisionOf(p *pod) string {
-	if h := p.labels[api.LabelPodTemplateHash]; h != "" {
-		return h
-	}
-	return p.ownerName
-}
-
 // EndpointsView renders a Service's pods as Kubernetes' Endpoints object.
-func (d *dataPlane) EndpointsView(svc *api.Service) *api.Endpoints {
+func (d *Manager) EndpointsView(svc *api.Service) *api.Endpoints {
 	ep := &api.Endpoints{
 		TypeMeta:   api.TypeMeta{APIVersion: "v1", Kind: api.KindEndpoints},
 		ObjectMeta: api.ObjectMeta{Name: svc.Name, Namespace: api.KeyOf(svc).Namespace, Labels: svc.Labels, CreationTimestamp: svc.CreationTimestamp},
 	}
 	// A pod that lacks a named targetPort has no endpoint for it, as in
 	// Kubernetes; the proxy sends it nothing either.
-	pods := slices.DeleteFunc(d.servicePods(svc), func(p *pod) bool {
+	pods := slices.DeleteFunc(d.servicePods(svc), func(p Pod) bool {
 		for _, sp := range svc.Spec.Ports {
-			if resolvePort(p, sp.TargetPort, sp.Port) == 0 {
+			if api.ResolvePort(p.Ports, sp.TargetPort, sp.Port) == 0 {
 				return true
 			}
 		}
@@ -314,15 +372,15 @@ func (d *dataPlane) EndpointsView(svc *api.Service) *api.Endpoints {
 	}
 	var subset api.EndpointSubset
 	for _, p := range pods {
-		addr := api.EndpointAddress{IP: p.ip(d.addrs.network), TargetRef: &api.ObjectReference{Kind: api.KindPod, Namespace: p.namespace, Name: p.name, UID: p.container.ID}}
-		if p.ready {
+		addr := api.EndpointAddress{IP: p.IP, TargetRef: &api.ObjectReference{Kind: api.KindPod, Namespace: p.Namespace, Name: p.Name, UID: p.ContainerID}}
+		if p.Ready {
 			subset.Addresses = append(subset.Addresses, addr)
 		} else {
 			subset.NotReadyAddresses = append(subset.NotReadyAddresses, addr)
 		}
 	}
 	for _, sp := range svc.Spec.Ports {
-		port := resolvePort(pods[0], sp.TargetPort, sp.Port)
+		port := api.ResolvePort(pods[0].Ports, sp.TargetPort, sp.Port)
 		subset.Ports = append(subset.Ports, api.EndpointPort{Name: sp.Name, Port: int32(port), Protocol: sp.Protocol})
 	}
 	ep.Subsets = []api.EndpointSubset{subset}
@@ -331,7 +389,7 @@ func (d *dataPlane) EndpointsView(svc *api.Service) *api.Endpoints {
 
 // ProxyFailures reports, by Service and node port, why a proxy could not
 // listen.
-func (d *dataPlane) ProxyFailures() map[api.Key]map[int32]string {
+func (d *Manager) ProxyFailures() map[api.Key]map[int32]string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := map[api.Key]map[int32]string{}
@@ -341,9 +399,4 @@ func (d *dataPlane) ProxyFailures() map[api.Key]map[int32]string {
 		}
 	}
 	return out
-}
-
-// ServiceURLs returns http://address:nodePort for each port of svc.
-func (o *Orchestrator) ServiceURLs(svc *api.Service) []string {
-	return api.ServiceURLs(svc, o.opts.Address)
 }

@@ -1,4 +1,4 @@
-package orchestrator
+package dataplane
 
 import (
 	"fmt"
@@ -20,7 +20,7 @@ const (
 // are free: in the store (another Service) and on the host (another program).
 // Each newly taken port is held open in reserved until the proxy serves on
 // it, so no other process or control plane can take it in between.
-func (d *dataPlane) AllocateNodePorts(svc *api.Service, old *api.Service, others []*api.Service, reserved map[int32]net.Listener) error {
+func (d *Manager) AllocateNodePorts(svc *api.Service, old *api.Service, others []*api.Service, reserved map[int32]net.Listener) error {
 	used := map[int32]string{}
 	for _, s := range others {
 		if s.Name == svc.Name && api.KeyOf(s).Namespace == api.KeyOf(svc).Namespace {
@@ -75,7 +75,7 @@ func (d *dataPlane) AllocateNodePorts(svc *api.Service, old *api.Service, others
 	return nil
 }
 
-func (d *dataPlane) freeNodePort(used map[int32]string, reserved map[int32]net.Listener) (int32, error) {
+func (d *Manager) freeNodePort(used map[int32]string, reserved map[int32]net.Listener) (int32, error) {
 	span := nodePortMax - nodePortMin + 1
 	start := int(time.Now().UnixNano() % int64(span))
 	for i := range span {
@@ -94,7 +94,7 @@ func (d *dataPlane) freeNodePort(used map[int32]string, reserved map[int32]net.L
 // apply's own, to undo) and in the data plane's, where the Service's proxy
 // finds it even when the store's watch starts it before the apply returns.
 // It reports false when another program has the port.
-func (d *dataPlane) reservePort(port int32, reserved map[int32]net.Listener) bool {
+func (d *Manager) reservePort(port int32, reserved map[int32]net.Listener) bool {
 	if _, ok := reserved[port]; ok {
 		return true
 	}
@@ -109,11 +109,11 @@ func (d *dataPlane) reservePort(port int32, reserved map[int32]net.Listener) boo
 	return true
 }
 
-// releaseAll gives up every port still reserved, when the control plane stops.
-func (d *dataPlane) releaseAll() { d.Release(d.reserved) }
+// ReleaseAll gives up every port still reserved, when the control plane stops.
+func (d *Manager) ReleaseAll() { d.Release(d.reserved) }
 
 // Release gives up the ports of an apply that failed or was a dry run.
-func (d *dataPlane) Release(reserved map[int32]net.Listener) {
+func (d *Manager) Release(reserved map[int32]net.Listener) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for port, l := range reserved {
@@ -126,7 +126,7 @@ func (d *dataPlane) Release(reserved map[int32]net.Listener) {
 
 // takeReserved returns the listener reserved for port, if any. The caller
 // holds d.mu.
-func (d *dataPlane) takeReserved(port int32) net.Listener {
+func (d *Manager) takeReserved(port int32) net.Listener {
 	l := d.reserved[port]
 	delete(d.reserved, port)
 	return l

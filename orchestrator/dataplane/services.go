@@ -1,4 +1,4 @@
-package orchestrator
+package dataplane
 
 import (
 	"sync"
@@ -7,17 +7,17 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 )
 
-// serviceIndex holds the stored Services as the store's watch last reported
+// ServiceIndex holds the stored Services as the store's watch last reported
 // them, so that the paths that run for every pod event and every probe (the
 // node agent's and the data plane's) read Services from memory, not from the
 // store. It is what an informer's lister is to a Kubernetes controller.
-type serviceIndex struct {
+type ServiceIndex struct {
 	mu sync.RWMutex
 	m  map[api.Key]*api.Service
 }
 
-// put records a stored Service's latest state, or its deletion.
-func (x *serviceIndex) put(obj api.Object, deleted bool) {
+// Put records a stored Service's latest state, or its deletion.
+func (x *ServiceIndex) Put(obj api.Object, deleted bool) {
 	svc, ok := obj.(*api.Service)
 	if !ok {
 		return
@@ -35,8 +35,8 @@ func (x *serviceIndex) put(obj api.Object, deleted bool) {
 	x.m[key] = svc
 }
 
-// in returns the Services of a namespace ("" for all), read-only.
-func (x *serviceIndex) in(namespace string) []*api.Service {
+// In returns the Services of a namespace ("" for all), read-only.
+func (x *ServiceIndex) In(namespace string) []*api.Service {
 	x.mu.RLock()
 	defer x.mu.RUnlock()
 	out := make([]*api.Service, 0, len(x.m))
@@ -48,9 +48,12 @@ func (x *serviceIndex) in(namespace string) []*api.Service {
 	return out
 }
 
-// remove forgets a Service the store no longer has.
-func (x *serviceIndex) remove(key api.Key) {
+// Remove forgets a Service the store no longer has.
+func (x *ServiceIndex) Remove(key api.Key) {
 	x.mu.Lock()
 	delete(x.m, key)
 	x.mu.Unlock()
 }
+
+// NewServiceIndex returns an empty index.
+func NewServiceIndex() *ServiceIndex { return &ServiceIndex{m: map[api.Key]*api.Service{}} }
