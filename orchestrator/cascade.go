@@ -5,6 +5,7 @@ import (
 	"errors"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/replicaset"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 )
 
@@ -20,7 +21,7 @@ type cascadingDeleter struct {
 
 // podTerminator is the node agent as a deletion needs it.
 type podTerminator interface {
-	terminatePod(p *pod, owner *workload) <-chan struct{}
+	terminatePod(p *pod, owner *replicaset.Workload) <-chan struct{}
 }
 
 // Delete removes an object from the store, with its dependents: a

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"maps"
 	"sync"
@@ -12,8 +11,7 @@ import (
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/dataplane"
-	"github.com/mini-deploy/mini-deploy/orchestrator/labels"
-	"github.com/mini-deploy/mini-deploy/orchestrator/server"
+	"github.com/mini-deploy/mini-deploy/orchestrator/replicaset"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 )
@@ -100,19 +98,19 @@ func (n *nodeAgent) relist(ctx context.Context) error {
 	return nil
 }
 
-// createPod makes and starts one pod of w's template. A missing image does
+// CreatePod makes and starts one pod of w's template. A missing image does
 // not fail the reconcile: the pod waits with ErrImageNeverPull, as a pod with
 // imagePullPolicy Never does, and is retried with back-off.
-func (n *nodeAgent) createPod(ctx context.Context, w *workload) error {
-	t := w.template
+func (n *nodeAgent) CreatePod(ctx context.Context, w *replicaset.Workload) error {
+	t := w.Template
 	p := &pod{
-		name:      podName(w.name),
-		namespace: w.namespace,
+		name:      podName(w.Name),
+		namespace: w.Namespace,
 		labels:    maps.Clone(t.Labels),
 		spec:      *api.Copy(&t.Spec),
-		ownerKind: w.kind,
-		ownerName: w.name,
-		ownerUID:  w.uid,
+		ownerKind: w.Kind,
+		ownerName: w.Name,
+		ownerUID:  w.UID,
 		created:   time.Now(),
 		creating:  true,
 	}
@@ -132,13 +130,13 @@ func (n *nodeAgent) createPod(ctx context.Context, w *workload) error {
 			n.pods.remove(p.namespace, p.name)
 			return err
 		}
-		n.recorder.Eventf(w.obj, api.EventTypeWarning, "FailedCreate", "Error creating pod %s: %v", p.name, err)
+		n.recorder.Eventf(w.Obj, api.EventTypeWarning, "FailedCreate", "Error creating pod %s: %v", p.name, err)
 		if errors.Is(err, rt.ErrImageNotFound) {
 			n.recorder.podEventf(p, api.EventTypeWarning, reasonErrImageNeverPull, "%s", p.waitingMsg)
 		}
 		return nil
 	}
-	n.recorder.Eventf(w.obj, api.EventTypeNormal, "SuccessfulCreate", "Created pod: %s", p.name)
+	n.recorder.Eventf(w.Obj, api.EventTypeNormal, "SuccessfulCreate", "Created pod: %s", p.name)
 	n.recordStartEvents(p)
 	return nil
 }
@@ -246,11 +244,12 @@ func (n *nodeAgent) startPodContainer(ctx context.Context, p *pod) error {
 	return nil
 }
 
-// keepPodRunning restarts an exited container in place, with the kubelet's
+// KeepPodRunning restarts an exited container in place, with the kubelet's
 // CrashLoopBackOff: the first restart at once, then 10s doubling to 5m,
 // reset after 10m of running. A pod without a container retries creating it.
 // It returns when to look again.
-func (n *nodeAgent) keepPodRunning(ctx context.Context, w *workload, p *pod) time.Duration {
+func (n *nodeAgent) KeepPodRunning(ctx context.Context, w *replicaset.Workload, rp replicaset.Pod) time.Duration {
+	p := rp.(*pod)
 	now := time.Now()
 	if p.container.ID == "" {
 		if now.Before(p.nextRestart) {
@@ -321,13 +320,13 @@ func (n *nodeAgent) keepPodRunning(ctx context.Context, w *workload, p *pod) tim
 // startContainer starts p's existing container: again after it exited
 // (restart), or for the first time when a daemon that died created it and
 // did not live to start it, so that a rollout it was in can go on.
-func (n *nodeAgent) startContainer(ctx context.Context, w *workload, p *pod, restart bool) time.Duration {
+func (n *nodeAgent) startContainer(ctx context.Context, w *replicaset.Workload, p *pod, restart bool) time.Duration {
 	if err := n.rt.Start(ctx, p.container.ID); err != nil {
 		reason, what := "FailedRestart", "restarting"
 		if !restart {
 			reason, what = "FailedCreate", "starting"
 		}
-		n.recorder.Eventf(w.obj, api.EventTypeWarning, reason, "Error %s pod %s: %v", what, p.name, err)
+		n.recorder.Eventf(w.Obj, api.EventTypeWarning, reason, "Error %s pod %s: %v", what, p.name, err)
 		return 5 * time.Second
 	}
 	ctr, err := n.rt.Inspect(ctx, p.container.ID)
@@ -390,102 +389,4 @@ func engineResources(r *api.Resources) rt.Resources {
 		out.MemoryReservation, _ = api.Bytes(string(q))
 	}
 	return out
-}
-
-// The node agent as the API layer sees it (backend.Pods): views of pods,
-// never the pods themselves.
-
-// Pod returns a view of one pod.
-func (n *nodeAgent) Pod(namespace, name string) (*api.Pod, bool) {
-	p, ok := n.pods.get(namespace, name)
-	if !ok {
-		return nil, false
-	}
-	return n.podView(p), true
-}
-
-// Pods returns views of the pods of namespace ("" for all) that sel matches.
-func (n *nodeAgent) Pods(namespace string, sel labels.Selector) []*api.Pod {
-	var out []*api.Pod
-	for _, p := range n.pods.snapshot() {
-		if (namespace == "" || p.namespace == namespace) && sel.Matches(p.labels) {
-			out = append(out, n.podView(p))
-		}
-	}
-	return out
-}
-
-// Terminate stops a pod by the termination protocol, within grace when it
-// is given (delete --grace-period), else the pod's own period.
-func (n *nodeAgent) Terminate(namespace, name string, grace *time.Duration) (*api.Pod, <-chan struct{}, bool) {
-	p, ok := n.pods.get(namespace, name)
-	if !ok {
-		return nil, nil, false
-	}
-	view := n.podView(p)
-	g := gracePeriod(p)
-	if grace != nil {
-		g = *grace
-	}
-	return view, n.terminatePodWithin(p, nil, g), true
-}
-
-// Logs streams a pod's container output.
-func (n *nodeAgent) Logs(ctx context.Context, namespace, name string, opts server.LogOptions) (io.ReadCloser, error) {
-	p, ok := n.pods.get(namespace, name)
-	if !ok {
-		return nil, api.NotFound(api.KindPod, name)
-	}
-	if p.container.ID == "" {
-		return nil, fmt.Errorf("container of pod %q is waiting to start: %s", name, p.waiting)
-	}
-	return n.rt.Logs(ctx, p.container.ID, rt.LogOptions{Follow: opts.Follow, Tail: opts.Tail, Timestamps: opts.Timestamps})
-}
-
-// Exec runs command in the pod's container, terminating or not. A pod whose
-// container is not running is an error that says so; a command that cannot start is not: the
-// engine reports it as output and exit code 126 or 127, as docker exec does.
-func (n *nodeAgent) Exec(ctx context.Context, namespace, name string, command []string) (server.ExecResult, error) {
-	p, ok := n.pods.get(namespace, name)
-	if !ok {
-		return server.ExecResult{}, api.NotFound(api.KindPod, name)
-	}
-	// A terminating pod still runs while it drains: exec is allowed, as in
-	// Kubernetes, and is how one looks at a pod that is slow to stop.
-	if !p.running() {
-		why := "not running"
-		if p.waiting != "" {
-			why = "waiting (" + p.waiting + ")"
-		}
-		return server.ExecResult{}, fmt.Errorf("cannot exec in pod %q: its container is %s", name, why)
-	}
-	res, err := n.rt.Exec(ctx, p.container.ID, command)
-	if err != nil {
-		return server.ExecResult{}, fmt.Errorf("exec in pod %q: %w", name, err)
-	}
-	return server.ExecResult{ExitCode: res.ExitCode, Output: res.Output}, nil
-}
-
-// StopAll stops every pod and waits until they are gone or ctx ends; then
-// it removes the containers this instance made that the cache never knew (a
-// crash between create and record).
-func (n *nodeAgent) StopAll(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, p := range n.pods.snapshot() {
-		done := n.terminatePod(p, nil)
-		wg.Go(func() { waitDone(ctx, done) })
-	}
-	wg.Wait()
-	if ctrs, err := n.rt.List(ctx, map[string]string{LabelInstance: n.instance}); err == nil {
-		for _, c := range ctrs {
-			_ = n.rt.Remove(ctx, c.ID)
-		}
-	}
-}
-
-// RemoveNetwork removes the pods' network.
-func (n *nodeAgent) RemoveNetwork(ctx context.Context) {
-	if err := n.rt.RemoveNetwork(ctx, n.addrs.network); err != nil && !errors.Is(err, rt.ErrNotFound) {
-		n.log.Warn("remove network", "network", n.addrs.network, "error", err)
-	}
 }

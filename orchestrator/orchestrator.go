@@ -14,7 +14,7 @@
 //	Orchestrator             orchestrator.go   the composition root: builds the parts, runs the queue's workers, routes keys
 //	backend.API              backend/          the API layer (kube-apiserver): validates, stores, answers; no proxy, no runtime
 //	deployment.Controller    deployment/       the Deployment controller
-//	replicaSetController     replicaset.go     the ReplicaSet/ReplicationController controller
+//	replicaset.Controller    replicaset/       the ReplicaSet/ReplicationController controller
 //	rollingupdate.Controller rollingupdate/     the legacy `rolling-update`, carried out on the server
 //	cascadingDeleter         cascade.go        deleting an object deletes what it owns (the garbage collector's job)
 //	nodeAgent                node.go, pod.go, terminate.go   the kubelet: containers, restarts, pod cache, termination protocol
@@ -24,7 +24,7 @@
 //	recorder                 events.go         Events, as kubectl shows them
 //
 // They talk through narrow interfaces, not through the Orchestrator: a
-// controller asks the node agent for pods (podAgent); the node agent reaches
+// controller asks the node agent for pods (replicaset.NodeAgent); the node agent reaches
 // the data plane only for the drain hand-shake (drainer); the API layer sees
 // both through backend.Pods and backend.Services.
 //
@@ -55,6 +55,7 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/dataplane"
 	"github.com/mini-deploy/mini-deploy/orchestrator/deployment"
 	"github.com/mini-deploy/mini-deploy/orchestrator/internal/workqueue"
+	"github.com/mini-deploy/mini-deploy/orchestrator/replicaset"
 	"github.com/mini-deploy/mini-deploy/orchestrator/rollingupdate"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
@@ -124,7 +125,7 @@ type Orchestrator struct {
 	addrs          addressing
 	node           *nodeAgent
 	prober         *prober
-	replicaSets    *replicaSetController
+	replicaSets    *replicaset.Controller
 	rollingUpdates *rollingupdate.Controller
 	deleter        *cascadingDeleter
 	controllers    map[string]reconciler // by kind
@@ -185,7 +186,7 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 		Log: opts.Logger, Recorder: o.recorder, Metrics: o.metrics, Background: &o.bg,
 	})
 	o.node.drainer, o.prober.drainer = o.dataplane, o.dataplane
-	o.replicaSets = &replicaSetController{store: st, pods: o.pods, node: o.node, log: opts.Logger}
+	o.replicaSets = replicaset.NewController(st, o.node, opts.Logger)
 	o.deleter = &cascadingDeleter{store: st, pods: o.pods, node: o.node}
 	o.rollingUpdates = rollingupdate.NewController(st, o.pods.ownedCount, o.deleter)
 	o.deploy = &deployment.Controller{Store: st, Recorder: o.recorder, Log: opts.Logger}

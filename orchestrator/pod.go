@@ -3,7 +3,6 @@ package orchestrator
 import (
 	"crypto/rand"
 	"encoding/json"
-	"fmt"
 	"hash/fnv"
 	"sort"
 	"strconv"
@@ -84,6 +83,21 @@ func (p *pod) clone() *pod {
 
 // active pods count toward a controller's replicas.
 func (p *pod) active() bool { return !p.terminating }
+
+// A pod as the ReplicaSet controller sees it (replicaset.Pod): p is always
+// a snapshot there, never the cache's own.
+
+func (p *pod) Namespace() string         { return p.namespace }
+func (p *pod) Name() string              { return p.name }
+func (p *pod) OwnerUID() string          { return p.ownerUID }
+func (p *pod) Labels() map[string]string { return p.labels }
+func (p *pod) Terminating() bool         { return p.terminating }
+func (p *pod) HasContainer() bool        { return p.container.ID != "" }
+func (p *pod) Running() bool             { return p.running() }
+func (p *pod) Ready() bool               { return p.ready }
+func (p *pod) ReadySince() time.Time     { return p.readySince }
+func (p *pod) Restarts() int32           { return p.restarts }
+func (p *pod) Created() time.Time        { return p.created }
 
 func (p *pod) running() bool { return p.container.ID != "" && p.container.Running() }
 
@@ -316,56 +330,6 @@ func configHash(spec api.PodSpec) string {
 	h := fnv.New32a()
 	_, _ = h.Write(b)
 	return strconv.FormatUint(uint64(h.Sum32()), 16)
-}
-
-// workload is what a ReplicaSet and a ReplicationController have in common:
-// keep replicas pods of a template, matching a selector.
-type workload struct {
-	obj        api.Object
-	kind       string
-	namespace  string
-	name       string
-	uid        string
-	replicas   int32
-	minReady   int32
-	selector   labels.Selector
-	template   *api.PodTemplateSpec
-	generation int64
-	status     *api.ReplicaSetStatus
-}
-
-func workloadOf(obj api.Object) (*workload, error) {
-	m := obj.Meta()
-	w := &workload{obj: obj, kind: obj.GetTypeMeta().Kind, namespace: api.KeyOf(obj).Namespace, name: m.Name, uid: m.UID, generation: m.Generation}
-	switch o := obj.(type) {
-	case *api.ReplicaSet:
-		sel, err := labels.SelectorFromLabelSelector(o.Spec.Selector)
-		if err != nil {
-			return nil, err
-		}
-		w.selector, w.template, w.minReady, w.status = sel, &o.Spec.Template, o.Spec.MinReadySeconds, &o.Status
-		w.replicas = 1
-		if o.Spec.Replicas != nil {
-			w.replicas = *o.Spec.Replicas
-		}
-	case *api.ReplicationController:
-		sel := o.Spec.Selector
-		if len(sel) == 0 && o.Spec.Template != nil {
-			sel = o.Spec.Template.Labels
-		}
-		w.selector = labels.SelectorFromSet(sel)
-		w.template, w.minReady, w.status = o.Spec.Template, o.Spec.MinReadySeconds, &o.Status
-		w.replicas = 1
-		if o.Spec.Replicas != nil {
-			w.replicas = *o.Spec.Replicas
-		}
-	default:
-		return nil, fmt.Errorf("%s is not a workload", w.kind)
-	}
-	if w.template == nil || len(w.template.Spec.Containers) == 0 {
-		return nil, fmt.Errorf("%s %q has no pod template", w.kind, w.name)
-	}
-	return w, nil
 }
 
 // implicitPort is the port a pod with no readiness probe is checked on: a

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/dataplane"
+	"github.com/mini-deploy/mini-deploy/orchestrator/replicaset"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 	"github.com/mini-deploy/mini-deploy/runtime/fake"
 )
@@ -44,7 +45,7 @@ func TestReplicaSetControllerAloneOnTheFakeRuntime(t *testing.T) {
 		instance: DefaultInstance, log: log, recorder: rec, drainer: noDataPlane{}, enqueue: func(api.Key) {}, bg: &bg,
 		prober: &prober{pods: pods, addrs: addrs, log: log, recorder: rec, drainer: noDataPlane{}, bg: &bg},
 	}
-	c := &replicaSetController{store: st, pods: pods, node: node, log: log}
+	c := replicaset.NewController(st, node, log)
 
 	objs, err := api.DecodeManifests("rs.yaml", []byte(`apiVersion: apps/v1
 kind: ReplicaSet

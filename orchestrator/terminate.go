@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/replicaset"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 )
 
@@ -21,14 +22,14 @@ const defaultGracePeriod = 30 * time.Second
 //
 // It returns at once; the stop runs in the background. owner (may be nil)
 // gets the "Deleted pod" event and is reconciled when the pod is gone.
-func (n *nodeAgent) terminatePod(p *pod, owner *workload) <-chan struct{} {
+func (n *nodeAgent) terminatePod(p *pod, owner *replicaset.Workload) <-chan struct{} {
 	return n.terminatePodWithin(p, owner, gracePeriod(p))
 }
 
 // terminatePodWithin is terminatePod with a grace period other than the
 // pod's own (delete --grace-period): it bounds the drain and the wait
 // between SIGTERM and SIGKILL together.
-func (n *nodeAgent) terminatePodWithin(p *pod, owner *workload, grace time.Duration) <-chan struct{} {
+func (n *nodeAgent) terminatePodWithin(p *pod, owner *replicaset.Workload, grace time.Duration) <-chan struct{} {
 	done := make(chan struct{})
 	already, creating := false, false
 	n.pods.update(p.namespace, p.name, func(cp *pod) {
@@ -50,7 +51,7 @@ func (n *nodeAgent) terminatePodWithin(p *pod, owner *workload, grace time.Durat
 	// once it has stopped, and its status stops counting it ready.
 	n.requeueOwner(p)
 	if owner != nil {
-		n.recorder.Eventf(owner.obj, api.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %s", p.name)
+		n.recorder.Eventf(owner.Obj, api.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %s", p.name)
 	}
 	if p.container.ID != "" {
 		n.recorder.podEventf(p, api.EventTypeNormal, "Killing", "Stopping container %s", p.containerName())

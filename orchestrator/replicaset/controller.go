@@ -1,4 +1,14 @@
-package orchestrator
+// Package replicaset is the ReplicaSet and ReplicationController controller
+// of kube-controller-manager: it keeps replicas pods of a template, asking
+// the node agent to create, restart and stop them, and writes the status.
+// It never touches a container or a proxy itself, and sees pods through the
+// Pod and NodeAgent interfaces.
+//
+// Where a change goes: how many pods to create or stop, and which ones, is
+// Reconcile and pickVictims; which pods belong to a workload (and adopting
+// orphans) is claimPods; how a pod is created, restarted or stopped is the
+// node agent's (orchestrator/node.go, orchestrator/terminate.go).
+package replicaset
 
 import (
 	"context"
@@ -11,22 +21,45 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 )
 
-// replicaSetController is the ReplicaSet and ReplicationController
-// controller of kube-controller-manager: it keeps replicas pods of a
-// template, asking the node agent to create, restart and stop them, and
-// writes the status. It never touches a container or a proxy itself.
-type replicaSetController struct {
+// Controller reconciles ReplicaSets and ReplicationControllers.
+type Controller struct {
 	store *store.Store
-	pods  *podCache
-	node  podAgent
+	node  NodeAgent
 	log   *slog.Logger
 }
 
-// podAgent is the node agent as the ReplicaSet controller needs it.
-type podAgent interface {
-	createPod(ctx context.Context, w *workload) error
-	keepPodRunning(ctx context.Context, w *workload, p *pod) time.Duration
-	terminatePod(p *pod, owner *workload) <-chan struct{}
+// NewController returns the controller.
+func NewController(st *store.Store, node NodeAgent, log *slog.Logger) *Controller {
+	return &Controller{store: st, node: node, log: log}
+}
+
+// Pod is a pod as the controller sees it: a snapshot.
+type Pod interface {
+	Namespace() string
+	Name() string
+	OwnerUID() string
+	Labels() map[string]string
+	Terminating() bool
+	HasContainer() bool // false while its container could not be created
+	Running() bool
+	Ready() bool
+	ReadySince() time.Time
+	Restarts() int32
+	Created() time.Time
+}
+
+// NodeAgent is the node agent as the controller needs it.
+type NodeAgent interface {
+	// ListPods returns a snapshot of every pod, sorted by namespace and name.
+	ListPods() []Pod
+	// Adopt makes w the owner of p if p still has the owner it had in the
+	// snapshot, and returns p as it is now.
+	Adopt(p Pod, w *Workload) (Pod, bool)
+	CreatePod(ctx context.Context, w *Workload) error
+	// KeepPodRunning restarts p's exited container with back-off and says
+	// when to look again.
+	KeepPodRunning(ctx context.Context, w *Workload, p Pod) time.Duration
+	TerminatePod(p Pod, w *Workload) <-chan struct{}
 }
 
 // maxBurst bounds how many pods one reconcile creates, like Kubernetes'
@@ -36,7 +69,7 @@ const maxBurst = 64
 // Reconcile keeps a ReplicaSet's or ReplicationController's pods at the
 // desired count: claim its pods, restart exited ones with CrashLoopBackOff,
 // create the missing, terminate the extra, and write the status.
-func (c *replicaSetController) Reconcile(ctx context.Context, key api.Key) (time.Duration, error) {
+func (c *Controller) Reconcile(ctx context.Context, key api.Key) (time.Duration, error) {
 	obj, err := c.store.Get(key)
 	if errors.Is(err, store.ErrNotFound) {
 		return 0, nil
@@ -47,15 +80,15 @@ func (c *replicaSetController) Reconcile(ctx context.Context, key api.Key) (time
 	if obj.Meta().DeletionTimestamp != nil {
 		return 0, nil
 	}
-	w, err := workloadOf(obj)
+	w, err := WorkloadOf(obj)
 	if err != nil {
 		c.log.Error("invalid workload is not retried", "key", key.String(), "error", err)
 		return 0, nil
 	}
 	pods := c.claimPods(w)
-	var active []*pod
+	var active []Pod
 	for _, p := range pods {
-		if p.active() {
+		if !p.Terminating() {
 			active = append(active, p)
 		}
 	}
@@ -66,10 +99,10 @@ func (c *replicaSetController) Reconcile(ctx context.Context, key api.Key) (time
 		}
 	}
 	for _, p := range active {
-		later(c.node.keepPodRunning(ctx, w, p))
+		later(c.node.KeepPodRunning(ctx, w, p))
 	}
 
-	diff := int(w.replicas) - len(active)
+	diff := int(w.Replicas) - len(active)
 	if diff != 0 {
 		// The status first, so that a pod that just went away stops counting
 		// while its replacement is created (the engine takes a second or
@@ -83,7 +116,7 @@ func (c *replicaSetController) Reconcile(ctx context.Context, key api.Key) (time
 		n := min(diff, maxBurst)
 		errs := make(chan error, n)
 		for range n {
-			go func() { errs <- c.node.createPod(ctx, w) }()
+			go func() { errs <- c.node.CreatePod(ctx, w) }()
 		}
 		var firstErr error
 		for range n {
@@ -99,7 +132,7 @@ func (c *replicaSetController) Reconcile(ctx context.Context, key api.Key) (time
 		}
 	case diff < 0:
 		for _, p := range pickVictims(active, -diff) {
-			c.node.terminatePod(p, w)
+			c.node.TerminatePod(p, w)
 		}
 	}
 	later(c.updateReplicaStatus(w))
@@ -109,27 +142,22 @@ func (c *replicaSetController) Reconcile(ctx context.Context, key api.Key) (time
 // claimPods returns the pods w owns, adopting orphans its selector matches,
 // with Kubernetes' ControllerRef rule: a pod whose owner is alive belongs to
 // that owner alone, even when another selector matches it too.
-func (c *replicaSetController) claimPods(w *workload) []*pod {
+func (c *Controller) claimPods(w *Workload) []Pod {
 	live := c.liveOwners()
-	var out []*pod
-	for _, p := range c.pods.snapshot() {
-		if p.namespace != w.namespace {
+	var out []Pod
+	for _, p := range c.node.ListPods() {
+		if p.Namespace() != w.Namespace {
 			continue
 		}
-		if p.ownerUID == w.uid {
+		if p.OwnerUID() == w.UID {
 			out = append(out, p)
 			continue
 		}
-		if live[p.ownerUID] || p.terminating || !w.selector.Matches(p.labels) {
+		if live[p.OwnerUID()] || p.Terminating() || !w.Selector.Matches(p.Labels()) {
 			continue
 		}
-		adopted := c.pods.update(p.namespace, p.name, func(cp *pod) {
-			if cp.ownerUID == p.ownerUID { // nobody adopted it meanwhile
-				cp.ownerKind, cp.ownerName, cp.ownerUID = w.kind, w.name, w.uid
-			}
-		})
-		if np, ok := c.pods.get(p.namespace, p.name); adopted && ok && np.ownerUID == w.uid {
-			c.log.Info("adopted orphan pod", "pod", p.name, "owner", w.name)
+		if np, ok := c.node.Adopt(p, w); ok {
+			c.log.Info("adopted orphan pod", "pod", p.Name(), "owner", w.Name)
 			out = append(out, np)
 		}
 	}
@@ -137,7 +165,7 @@ func (c *replicaSetController) claimPods(w *workload) []*pod {
 }
 
 // liveOwners is the set of UIDs of every ReplicaSet and ReplicationController.
-func (c *replicaSetController) liveOwners() map[string]bool {
+func (c *Controller) liveOwners() map[string]bool {
 	live := map[string]bool{}
 	for _, kind := range []string{api.KindReplicaSet, api.KindReplicationController} {
 		objs, err := c.store.List(kind, "")
@@ -156,15 +184,15 @@ func (c *replicaSetController) liveOwners() map[string]bool {
 // pickVictims chooses n pods to remove: those without a running container
 // first, then not ready ones, then the most recently ready, the most
 // restarted, the youngest. It mirrors Kubernetes' ActivePods ordering.
-func pickVictims(pods []*pod, n int) []*pod {
-	sorted := append([]*pod(nil), pods...)
-	rank := func(p *pod) int {
+func pickVictims(pods []Pod, n int) []Pod {
+	sorted := append([]Pod(nil), pods...)
+	rank := func(p Pod) int {
 		switch {
-		case p.container.ID == "":
+		case !p.HasContainer():
 			return 0
-		case !p.running():
+		case !p.Running():
 			return 1
-		case !p.ready:
+		case !p.Ready():
 			return 2
 		}
 		return 3
@@ -174,49 +202,49 @@ func pickVictims(pods []*pod, n int) []*pod {
 		if ra, rb := rank(a), rank(b); ra != rb {
 			return ra < rb
 		}
-		if a.ready && b.ready && !a.readySince.Equal(b.readySince) {
-			return a.readySince.After(b.readySince)
+		if a.Ready() && b.Ready() && !a.ReadySince().Equal(b.ReadySince()) {
+			return a.ReadySince().After(b.ReadySince())
 		}
-		if a.restarts != b.restarts {
-			return a.restarts > b.restarts
+		if a.Restarts() != b.Restarts() {
+			return a.Restarts() > b.Restarts()
 		}
-		return a.created.After(b.created)
+		return a.Created().After(b.Created())
 	})
 	return sorted[:min(n, len(sorted))]
 }
 
 // updateReplicaStatus writes replicas, readyReplicas and availableReplicas
 // when they changed, and returns when a ready pod becomes available.
-func (c *replicaSetController) updateReplicaStatus(w *workload) time.Duration {
+func (c *Controller) updateReplicaStatus(w *Workload) time.Duration {
 	now := time.Now()
-	minReady := time.Duration(w.minReady) * time.Second
+	minReady := time.Duration(w.MinReady) * time.Second
 	var replicas, ready, available int32
 	var next time.Duration
 	for _, p := range c.claimPods(w) {
-		if !p.active() {
+		if p.Terminating() {
 			continue
 		}
 		replicas++
-		if !p.ready || !p.running() {
+		if !p.Ready() || !p.Running() {
 			continue
 		}
 		ready++
-		if since := now.Sub(p.readySince); since >= minReady {
+		if since := now.Sub(p.ReadySince()); since >= minReady {
 			available++
 		} else if d := minReady - since; next == 0 || d < next {
 			next = d
 		}
 	}
-	st := w.status
+	st := w.Status
 	if st.Replicas == replicas && st.FullyLabeledReplicas == replicas && st.ReadyReplicas == ready &&
-		st.AvailableReplicas == available && st.ObservedGeneration == w.generation {
+		st.AvailableReplicas == available && st.ObservedGeneration == w.Generation {
 		return next
 	}
 	st.Replicas, st.FullyLabeledReplicas, st.ReadyReplicas, st.AvailableReplicas = replicas, replicas, ready, available
-	st.ObservedGeneration = w.generation
-	w.obj.Meta().ResourceVersion = "" // status is ours alone: last writer wins
-	if _, err := c.store.UpdateStatus(w.obj); err != nil && !errors.Is(err, store.ErrNotFound) {
-		c.log.Warn("update status", "kind", w.kind, "name", w.name, "error", err)
+	st.ObservedGeneration = w.Generation
+	w.Obj.Meta().ResourceVersion = "" // status is ours alone: last writer wins
+	if _, err := c.store.UpdateStatus(w.Obj); err != nil && !errors.Is(err, store.ErrNotFound) {
+		c.log.Warn("update status", "kind", w.Kind, "name", w.Name, "error", err)
 		return time.Second
 	}
 	return next

@@ -1,0 +1,150 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	rt "github.com/mini-deploy/mini-deploy/runtime"
+
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/labels"
+	"github.com/mini-deploy/mini-deploy/orchestrator/replicaset"
+	"github.com/mini-deploy/mini-deploy/orchestrator/server"
+)
+
+// What the API layer (backend.Pods) and the ReplicaSet controller
+// (replicaset.NodeAgent) ask of the node agent.
+
+// The node agent as the API layer sees it (backend.Pods): views of pods,
+// never the pods themselves.
+
+// Pod returns a view of one pod.
+func (n *nodeAgent) Pod(namespace, name string) (*api.Pod, bool) {
+	p, ok := n.pods.get(namespace, name)
+	if !ok {
+		return nil, false
+	}
+	return n.podView(p), true
+}
+
+// Pods returns views of the pods of namespace ("" for all) that sel matches.
+func (n *nodeAgent) Pods(namespace string, sel labels.Selector) []*api.Pod {
+	var out []*api.Pod
+	for _, p := range n.pods.snapshot() {
+		if (namespace == "" || p.namespace == namespace) && sel.Matches(p.labels) {
+			out = append(out, n.podView(p))
+		}
+	}
+	return out
+}
+
+// Terminate stops a pod by the termination protocol, within grace when it
+// is given (delete --grace-period), else the pod's own period.
+func (n *nodeAgent) Terminate(namespace, name string, grace *time.Duration) (*api.Pod, <-chan struct{}, bool) {
+	p, ok := n.pods.get(namespace, name)
+	if !ok {
+		return nil, nil, false
+	}
+	view := n.podView(p)
+	g := gracePeriod(p)
+	if grace != nil {
+		g = *grace
+	}
+	return view, n.terminatePodWithin(p, nil, g), true
+}
+
+// Logs streams a pod's container output.
+func (n *nodeAgent) Logs(ctx context.Context, namespace, name string, opts server.LogOptions) (io.ReadCloser, error) {
+	p, ok := n.pods.get(namespace, name)
+	if !ok {
+		return nil, api.NotFound(api.KindPod, name)
+	}
+	if p.container.ID == "" {
+		return nil, fmt.Errorf("container of pod %q is waiting to start: %s", name, p.waiting)
+	}
+	return n.rt.Logs(ctx, p.container.ID, rt.LogOptions{Follow: opts.Follow, Tail: opts.Tail, Timestamps: opts.Timestamps})
+}
+
+// Exec runs command in the pod's container, terminating or not. A pod whose
+// container is not running is an error that says so; a command that cannot start is not: the
+// engine reports it as output and exit code 126 or 127, as docker exec does.
+func (n *nodeAgent) Exec(ctx context.Context, namespace, name string, command []string) (server.ExecResult, error) {
+	p, ok := n.pods.get(namespace, name)
+	if !ok {
+		return server.ExecResult{}, api.NotFound(api.KindPod, name)
+	}
+	// A terminating pod still runs while it drains: exec is allowed, as in
+	// Kubernetes, and is how one looks at a pod that is slow to stop.
+	if !p.running() {
+		why := "not running"
+		if p.waiting != "" {
+			why = "waiting (" + p.waiting + ")"
+		}
+		return server.ExecResult{}, fmt.Errorf("cannot exec in pod %q: its container is %s", name, why)
+	}
+	res, err := n.rt.Exec(ctx, p.container.ID, command)
+	if err != nil {
+		return server.ExecResult{}, fmt.Errorf("exec in pod %q: %w", name, err)
+	}
+	return server.ExecResult{ExitCode: res.ExitCode, Output: res.Output}, nil
+}
+
+// StopAll stops every pod and waits until they are gone or ctx ends; then
+// it removes the containers this instance made that the cache never knew (a
+// crash between create and record).
+func (n *nodeAgent) StopAll(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, p := range n.pods.snapshot() {
+		done := n.terminatePod(p, nil)
+		wg.Go(func() { waitDone(ctx, done) })
+	}
+	wg.Wait()
+	if ctrs, err := n.rt.List(ctx, map[string]string{LabelInstance: n.instance}); err == nil {
+		for _, c := range ctrs {
+			_ = n.rt.Remove(ctx, c.ID)
+		}
+	}
+}
+
+// RemoveNetwork removes the pods' network.
+func (n *nodeAgent) RemoveNetwork(ctx context.Context) {
+	if err := n.rt.RemoveNetwork(ctx, n.addrs.network); err != nil && !errors.Is(err, rt.ErrNotFound) {
+		n.log.Warn("remove network", "network", n.addrs.network, "error", err)
+	}
+}
+
+// The node agent as the ReplicaSet controller sees it (replicaset.NodeAgent).
+
+// ListPods returns a snapshot of every pod.
+func (n *nodeAgent) ListPods() []replicaset.Pod {
+	snap := n.pods.snapshot()
+	out := make([]replicaset.Pod, len(snap))
+	for i, p := range snap {
+		out[i] = p
+	}
+	return out
+}
+
+// Adopt gives an orphan pod to w, unless someone adopted it meanwhile.
+func (n *nodeAgent) Adopt(rp replicaset.Pod, w *replicaset.Workload) (replicaset.Pod, bool) {
+	p := rp.(*pod)
+	adopted := n.pods.update(p.namespace, p.name, func(cp *pod) {
+		if cp.ownerUID == p.ownerUID { // nobody adopted it meanwhile
+			cp.ownerKind, cp.ownerName, cp.ownerUID = w.Kind, w.Name, w.UID
+		}
+	})
+	np, ok := n.pods.get(p.namespace, p.name)
+	if !adopted || !ok || np.ownerUID != w.UID {
+		return nil, false
+	}
+	return np, true
+}
+
+// TerminatePod stops a pod of w by the termination protocol.
+func (n *nodeAgent) TerminatePod(rp replicaset.Pod, w *replicaset.Workload) <-chan struct{} {
+	return n.terminatePod(rp.(*pod), w)
+}
