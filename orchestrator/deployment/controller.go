@@ -234,6 +234,12 @@ func (s storeObjects) updateDeployment(d *api.Deployment) (*api.Deployment, erro
 // syncer carries one sync of one Deployment. ReplicaSets it changes are
 // replaced in place by what the store returned, so every later step of the
 // same sync sees their current resourceVersion and size.
+//
+// It has more methods than the project's ~25 because they are Kubernetes'
+// DeploymentController's sync methods, one for one and under their names
+// (rolloutRolling, reconcileNewReplicaSet, scaleDownOldReplicaSetsFor...),
+// so that this file reads side by side with pkg/controller/deployment; each
+// file holds one of its concerns (rolling.go, recreate.go, progress.go).
 type syncer struct {
 	objs objectStore
 	now  func() time.Time
