@@ -11,6 +11,7 @@ import (
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/dataplane"
+	"github.com/mini-deploy/mini-deploy/orchestrator/internal/record"
 	"github.com/mini-deploy/mini-deploy/orchestrator/replicaset"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
@@ -33,7 +34,7 @@ type nodeAgent struct {
 	labels   map[string]string       // put on every container it creates
 	instance string                  // the instance label of its containers
 	log      *slog.Logger
-	recorder *recorder
+	recorder *record.Recorder
 	drainer  drainer
 	enqueue  func(api.Key) // a pod's owner must be reconciled
 	bg       *sync.WaitGroup
@@ -132,7 +133,7 @@ func (n *nodeAgent) CreatePod(ctx context.Context, w *replicaset.Workload) error
 		}
 		n.recorder.Eventf(w.Obj, api.EventTypeWarning, "FailedCreate", "Error creating pod %s: %v", p.name, err)
 		if errors.Is(err, rt.ErrImageNotFound) {
-			n.recorder.podEventf(p, api.EventTypeWarning, reasonErrImageNeverPull, "%s", p.waitingMsg)
+			podEventf(n.recorder, p, api.EventTypeWarning, reasonErrImageNeverPull, "%s", p.waitingMsg)
 		}
 		return nil
 	}
@@ -143,9 +144,9 @@ func (n *nodeAgent) CreatePod(ctx context.Context, w *replicaset.Workload) error
 
 // recordStartEvents tells a pod's start the way the kubelet does.
 func (n *nodeAgent) recordStartEvents(p *pod) {
-	n.recorder.podEventf(p, api.EventTypeNormal, "Pulled", "Container image %q already present on machine", p.container.Image)
-	n.recorder.podEventf(p, api.EventTypeNormal, "Created", "Created container %s", p.containerName())
-	n.recorder.podEventf(p, api.EventTypeNormal, "Started", "Started container %s", p.containerName())
+	podEventf(n.recorder, p, api.EventTypeNormal, "Pulled", "Container image %q already present on machine", p.container.Image)
+	podEventf(n.recorder, p, api.EventTypeNormal, "Created", "Created container %s", p.containerName())
+	podEventf(n.recorder, p, api.EventTypeNormal, "Started", "Started container %s", p.containerName())
 }
 
 // recordStarted stores what starting p's container gave. A pod deleted or
@@ -310,7 +311,7 @@ func (n *nodeAgent) KeepPodRunning(ctx context.Context, w *replicaset.Workload, 
 	})
 	if now.Before(due) {
 		if p.waiting != reasonCrashLoopBackOff { // once per back-off
-			n.recorder.podEventf(p, api.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s", p.containerName(), p.name)
+			podEventf(n.recorder, p, api.EventTypeWarning, "BackOff", "Back-off restarting failed container %s in pod %s", p.containerName(), p.name)
 		}
 		return time.Until(due)
 	}
@@ -347,7 +348,7 @@ func (n *nodeAgent) startContainer(ctx context.Context, w *replicaset.Workload, 
 		if restart {
 			n.savePodRecord(started)
 		}
-		n.recorder.podEventf(started, api.EventTypeNormal, "Started", "Started container %s", started.containerName())
+		podEventf(n.recorder, started, api.EventTypeNormal, "Started", "Started container %s", started.containerName())
 	}
 	if restart {
 		n.log.Info("restarted pod", "pod", p.name, "restarts", p.restarts+1)

@@ -21,7 +21,7 @@
 //	prober                   probe.go          the kubelet's prober manager: readiness and liveness
 //	dataplane.Manager        dataplane/        kube-proxy and the endpoints controller: proxies, node ports, drains
 //	dataplane.ServiceIndex   dataplane/        the stored Services as the watch last saw them (a lister)
-//	recorder                 events.go         Events, as kubectl shows them
+//	record.Recorder          internal/record/  Events, as kubectl shows them
 //
 // They talk through narrow interfaces, not through the Orchestrator: a
 // controller asks the node agent for pods (replicaset.NodeAgent); the node agent reaches
@@ -54,6 +54,7 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/backend"
 	"github.com/mini-deploy/mini-deploy/orchestrator/dataplane"
 	"github.com/mini-deploy/mini-deploy/orchestrator/deployment"
+	"github.com/mini-deploy/mini-deploy/orchestrator/internal/record"
 	"github.com/mini-deploy/mini-deploy/orchestrator/internal/workqueue"
 	"github.com/mini-deploy/mini-deploy/orchestrator/replicaset"
 	"github.com/mini-deploy/mini-deploy/orchestrator/rollingupdate"
@@ -115,7 +116,7 @@ type Orchestrator struct {
 	ready    chan struct{}
 	queue    *workqueue.Queue
 	pods     *podCache
-	recorder *recorder
+	recorder *record.Recorder
 	deploy   *deployment.Controller
 	metrics  *metrics
 	started  time.Time
@@ -171,7 +172,7 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 		addrs:    addressing{network: opts.Network, publish: opts.PublishPorts},
 		metrics:  newMetrics(),
 	}
-	o.recorder = &recorder{store: st, log: opts.Logger}
+	o.recorder = record.New(st, opts.Logger)
 	o.prober = &prober{
 		rt: runtime, pods: o.pods, services: o.services, addrs: o.addrs, log: opts.Logger, recorder: o.recorder,
 		changed: o.podChanged, bg: &o.bg, workers: map[string]*probeWorker{}, dial: opts.ProbeDial,
@@ -218,8 +219,8 @@ const workers = 4
 // containers keep running: the next Run adopts them.
 func (o *Orchestrator) Run(ctx context.Context) error {
 	o.started = time.Now()
-	o.recorder.start()
-	defer o.recorder.stop()
+	o.recorder.Start()
+	defer o.recorder.Stop()
 	o.bgCtx, o.cancel = context.WithCancel(ctx)
 	o.prober.ctx = o.bgCtx
 	defer o.cancel()
@@ -403,7 +404,7 @@ func (o *Orchestrator) resyncLoop(ctx context.Context) {
 			}
 			o.enqueueAll()
 			o.prober.syncProbes()
-			o.recorder.prune()
+			o.recorder.Prune()
 		}
 	}
 }

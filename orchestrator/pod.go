@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"hash/fnv"
 	"sort"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/dataplane"
+	"github.com/mini-deploy/mini-deploy/orchestrator/internal/record"
 	"github.com/mini-deploy/mini-deploy/orchestrator/labels"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 )
@@ -397,4 +399,10 @@ func (a addressing) endpoint(p *pod, services []*api.Service) dataplane.Pod {
 type addressing struct {
 	network string // the Docker network pods run on
 	publish bool   // pods publish their ports on 127.0.0.1 (Options.PublishPorts)
+}
+
+// podEventf records an event about a pod (pods are not stored objects).
+func podEventf(r *record.Recorder, p *pod, eventType, reason, format string, args ...any) {
+	ref := api.ObjectReference{Kind: api.KindPod, Namespace: p.namespace, Name: p.name, UID: p.container.ID}
+	r.Record(ref, eventType, reason, fmt.Sprintf(format, args...))
 }

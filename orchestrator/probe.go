@@ -12,6 +12,7 @@ import (
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/dataplane"
+	"github.com/mini-deploy/mini-deploy/orchestrator/internal/record"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 )
 
@@ -36,7 +37,7 @@ type prober struct {
 	services *dataplane.ServiceIndex // for the implicit readiness port
 	addrs    addressing
 	log      *slog.Logger
-	recorder *recorder
+	recorder *record.Recorder
 	drainer  drainer
 	changed  func(*pod) // a pod's readiness changed
 	bg       *sync.WaitGroup
@@ -120,7 +121,7 @@ func (pr *prober) readinessLoop(ctx context.Context, p *pod) {
 			successes, failures = 0, failures+1
 			if failures >= int(max(probe.FailureThreshold, 1)) {
 				if pr.setReady(p.namespace, p.name, false) {
-					pr.recorder.podEventf(p, api.EventTypeWarning, "Unhealthy", "Readiness probe failed: %v", err)
+					podEventf(pr.recorder, p, api.EventTypeWarning, "Unhealthy", "Readiness probe failed: %v", err)
 				}
 			}
 		}
@@ -179,8 +180,8 @@ func (pr *prober) livenessLoop(ctx context.Context, p *pod) {
 			failures = 0
 		} else if failures++; failures >= int(max(probe.FailureThreshold, 1)) {
 			name := p.spec.Containers[0].Name
-			pr.recorder.podEventf(p, api.EventTypeWarning, "Unhealthy", "Liveness probe failed: %v", err)
-			pr.recorder.podEventf(p, api.EventTypeNormal, "Killing", "Container %s failed liveness probe, will be restarted", name)
+			podEventf(pr.recorder, p, api.EventTypeWarning, "Unhealthy", "Liveness probe failed: %v", err)
+			podEventf(pr.recorder, p, api.EventTypeNormal, "Killing", "Container %s failed liveness probe, will be restarted", name)
 			pr.setReady(p.namespace, p.name, false)
 			if err := pr.rt.Stop(ctx, p.container.ID, gracePeriod(p)); err != nil {
 				pr.log.Warn("stop after failed liveness probe", "pod", p.name, "error", err)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/dataplane"
+	"github.com/mini-deploy/mini-deploy/orchestrator/internal/record"
 	"github.com/mini-deploy/mini-deploy/orchestrator/replicaset"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 	"github.com/mini-deploy/mini-deploy/runtime/fake"
@@ -38,7 +39,7 @@ func TestReplicaSetControllerAloneOnTheFakeRuntime(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	var bg sync.WaitGroup
 	pods := newPodCache()
-	rec := &recorder{store: st, log: log}
+	rec := record.New(st, log)
 	addrs := addressing{network: DefaultNetwork}
 	node := &nodeAgent{
 		rt: f, store: st, pods: pods, addrs: addrs, services: dataplane.NewServiceIndex(), labels: map[string]string{LabelInstance: DefaultInstance},

@@ -54,7 +54,7 @@ func (n *nodeAgent) terminatePodWithin(p *pod, owner *replicaset.Workload, grace
 		n.recorder.Eventf(owner.Obj, api.EventTypeNormal, "SuccessfulDelete", "Deleted pod: %s", p.name)
 	}
 	if p.container.ID != "" {
-		n.recorder.podEventf(p, api.EventTypeNormal, "Killing", "Stopping container %s", p.containerName())
+		podEventf(n.recorder, p, api.EventTypeNormal, "Killing", "Stopping container %s", p.containerName())
 	}
 	n.bg.Add(1)
 	go func() {

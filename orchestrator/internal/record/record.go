@@ -1,4 +1,8 @@
-package orchestrator
+// Package record stores Events as kubectl shows them, for every part of the
+// control plane: the controllers, the node agent and the data plane record
+// through it. To change how events are kept, merged or expired, change this
+// package.
+package record
 
 import (
 	"context"
@@ -17,14 +21,14 @@ import (
 // here the oldest go first.
 const maxEvents = 1000
 
-// recorder stores Events like kubectl shows them. A repeat of the same reason
+// Recorder stores Events like kubectl shows them. A repeat of the same reason
 // and message about the same object bumps count and lastTimestamp instead of
 // adding a row.
 //
 // Events are written by a goroutine of their own while the control plane
 // runs: each is a store commit with an fsync, and the paths that record them
 // (creating a pod, a rollout step) should not wait for the disk.
-type recorder struct {
+type Recorder struct {
 	store *store.Store
 	log   *slog.Logger
 	mu    sync.Mutex
@@ -36,13 +40,16 @@ type recorder struct {
 	closed bool
 }
 
+// New returns a Recorder that writes events to st at once until Start.
+func New(st *store.Store, log *slog.Logger) *Recorder { return &Recorder{store: st, log: log} }
+
 type pendingEvent struct {
 	ref                    api.ObjectReference
 	eventType, reason, msg string
 }
 
-// start writes events in the background until stop.
-func (r *recorder) start() {
+// Start writes events in the background until Stop.
+func (r *Recorder) Start() {
 	r.qmu.Lock()
 	defer r.qmu.Unlock()
 	r.queue, r.done, r.closed = make(chan pendingEvent, 1024), make(chan struct{}), false
@@ -54,8 +61,8 @@ func (r *recorder) start() {
 	}(r.queue, r.done)
 }
 
-// stop writes what is queued and returns; later events are written at once.
-func (r *recorder) stop() {
+// Stop writes what is queued and returns; later events are written at once.
+func (r *Recorder) Stop() {
 	r.qmu.Lock()
 	if r.queue == nil || r.closed {
 		r.qmu.Unlock()
@@ -69,15 +76,16 @@ func (r *recorder) stop() {
 }
 
 // Eventf records an event about obj.
-func (r *recorder) Eventf(obj api.Object, eventType, reason, format string, args ...any) {
+func (r *Recorder) Eventf(obj api.Object, eventType, reason, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	m := obj.Meta()
 	ns := api.KeyOf(obj).Namespace
 	ref := api.ObjectReference{Kind: obj.GetTypeMeta().Kind, Namespace: ns, Name: m.Name, UID: m.UID}
-	r.record(ref, eventType, reason, msg)
+	r.Record(ref, eventType, reason, msg)
 }
 
-func (r *recorder) record(ref api.ObjectReference, eventType, reason, msg string) {
+// Record records an event about the object ref points at.
+func (r *Recorder) Record(ref api.ObjectReference, eventType, reason, msg string) {
 	level := slog.LevelInfo
 	if eventType == api.EventTypeWarning {
 		level = slog.LevelWarn
@@ -97,7 +105,7 @@ func (r *recorder) record(ref api.ObjectReference, eventType, reason, msg string
 }
 
 // write stores an event, or counts a repeat of one.
-func (r *recorder) write(ref api.ObjectReference, eventType, reason, msg string) {
+func (r *Recorder) write(ref api.ObjectReference, eventType, reason, msg string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.seen == nil {
@@ -154,8 +162,8 @@ func componentOf(kind string) string {
 	return "mini-deploy"
 }
 
-// prune keeps the newest maxEvents events.
-func (r *recorder) prune() {
+// Prune keeps the newest maxEvents events.
+func (r *Recorder) Prune() {
 	objs, err := r.store.List(api.KindEvent, "")
 	if err != nil || len(objs) <= maxEvents {
 		return
@@ -171,10 +179,4 @@ func (r *recorder) prune() {
 	r.mu.Lock()
 	r.seen = map[string]string{}
 	r.mu.Unlock()
-}
-
-// podEventf records an event about a pod (pods are not stored objects).
-func (r *recorder) podEventf(p *pod, eventType, reason, format string, args ...any) {
-	ref := api.ObjectReference{Kind: api.KindPod, Namespace: p.namespace, Name: p.name, UID: p.container.ID}
-	r.record(ref, eventType, reason, fmt.Sprintf(format, args...))
 }
