@@ -16,24 +16,24 @@
 //	deployment.Controller    deployment/       the Deployment controller
 //	replicaset.Controller    replicaset/       the ReplicaSet/ReplicationController controller
 //	rollingupdate.Controller rollingupdate/     the legacy `rolling-update`, carried out on the server
-//	cascadingDeleter         cascade.go        deleting an object deletes what it owns (the garbage collector's job)
-//	nodeAgent                node.go, pod.go, terminate.go   the kubelet: containers, restarts, pod cache, termination protocol
-//	prober                   probe.go          the kubelet's prober manager: readiness and liveness
+//	node.Agent               node/             the kubelet: containers, restarts, probes, pod cache, termination protocol
+//	node.Deleter             node/cascade.go   deleting an object deletes what it owns (the garbage collector's job)
 //	dataplane.Manager        dataplane/        kube-proxy and the endpoints controller: proxies, node ports, drains
 //	dataplane.ServiceIndex   dataplane/        the stored Services as the watch last saw them (a lister)
 //	record.Recorder          internal/record/  Events, as kubectl shows them
 //
 // They talk through narrow interfaces, not through the Orchestrator: a
-// controller asks the node agent for pods (replicaset.NodeAgent); the node agent reaches
-// the data plane only for the drain hand-shake (drainer); the API layer sees
-// both through backend.Pods and backend.Services.
+// controller asks the node agent for pods (replicaset.NodeAgent); the node
+// agent reaches the data plane only for the drain hand-shake (node.Drainer);
+// the API layer sees both through backend.Pods and backend.Services.
 //
-// Where a change goes: a new controller is a type with Reconcile(ctx, key)
-// and an entry in the controllers map of New; how a pod stops is
-// terminate.go (and DrainPod in package dataplane for the proxies' side);
-// how a pod starts or restarts is node.go; how readiness is decided is
-// probe.go; which pods a Service sends to is pushEndpoints in package
-// dataplane (how traffic is balanced among them is package proxy).
+// Where a change goes: a new controller is a package with NewController and
+// Reconcile(ctx, key), and an entry in the controllers map of New; how a pod
+// stops is node/terminate.go (and DrainPod in package dataplane for the
+// proxies' side); how a pod starts or restarts is node/node.go; how
+// readiness is decided is node/probe.go; which pods a Service sends to is
+// pushEndpoints in package dataplane (how traffic is balanced among them is
+// package proxy).
 //
 // The daemon (cmd/mini-deploy daemon) hosts an Orchestrator behind the API of
 // package server; the deploytest kit embeds one inside `go test`.
@@ -56,10 +56,25 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/deployment"
 	"github.com/mini-deploy/mini-deploy/orchestrator/internal/record"
 	"github.com/mini-deploy/mini-deploy/orchestrator/internal/workqueue"
+	"github.com/mini-deploy/mini-deploy/orchestrator/node"
 	"github.com/mini-deploy/mini-deploy/orchestrator/replicaset"
 	"github.com/mini-deploy/mini-deploy/orchestrator/rollingupdate"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
+)
+
+// Labels mini-deploy puts on every pod container, next to the template's own
+// labels: the observed state. The node agent owns them (package node); they
+// are named here too for the CLI and the test kit.
+const (
+	LabelInstance   = node.LabelInstance
+	LabelPod        = node.LabelPod
+	LabelNamespace  = node.LabelNamespace
+	LabelOwnerKind  = node.LabelOwnerKind
+	LabelOwnerName  = node.LabelOwnerName
+	LabelOwnerUID   = node.LabelOwnerUID
+	LabelConfigHash = node.LabelConfigHash
+	LabelSpec       = node.LabelSpec
 )
 
 // Defaults for Options.
@@ -115,7 +130,6 @@ type Orchestrator struct {
 	log      *slog.Logger
 	ready    chan struct{}
 	queue    *workqueue.Queue
-	pods     *podCache
 	recorder *record.Recorder
 	deploy   *deployment.Controller
 	metrics  *metrics
@@ -123,12 +137,10 @@ type Orchestrator struct {
 
 	services       *dataplane.ServiceIndex // the stored Services, kept by the store's watch
 	dataplane      *dataplane.Manager
-	addrs          addressing
-	node           *nodeAgent
-	prober         *prober
+	node           *node.Agent
 	replicaSets    *replicaset.Controller
 	rollingUpdates *rollingupdate.Controller
-	deleter        *cascadingDeleter
+	deleter        *node.Deleter
 	controllers    map[string]reconciler // by kind
 
 	bg     sync.WaitGroup // terminations and probe workers
@@ -167,29 +179,23 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 		log:      opts.Logger,
 		ready:    make(chan struct{}),
 		queue:    workqueue.New(),
-		pods:     newPodCache(),
 		services: dataplane.NewServiceIndex(),
-		addrs:    addressing{network: opts.Network, publish: opts.PublishPorts},
 		metrics:  newMetrics(),
 	}
 	o.recorder = record.New(st, opts.Logger)
-	o.prober = &prober{
-		rt: runtime, pods: o.pods, services: o.services, addrs: o.addrs, log: opts.Logger, recorder: o.recorder,
-		changed: o.podChanged, bg: &o.bg, workers: map[string]*probeWorker{}, dial: opts.ProbeDial,
-	}
-	o.node = &nodeAgent{
-		rt: runtime, store: st, pods: o.pods, addrs: o.addrs, services: o.services,
-		labels: o.ownLabels(), instance: opts.Instance, log: opts.Logger, recorder: o.recorder,
-		enqueue: o.queue.Add, bg: &o.bg, prober: o.prober,
-	}
+	o.node = node.New(node.Options{
+		Runtime: runtime, Store: st, Services: o.services, Network: opts.Network, Publish: opts.PublishPorts,
+		Instance: opts.Instance, Labels: o.ownLabels(), Log: opts.Logger, Recorder: o.recorder,
+		ProbeDial: opts.ProbeDial, Background: &o.bg, Enqueue: o.queue.Add, Changed: o.podChanged,
+	})
 	o.dataplane = dataplane.New(dataplane.Options{
-		Store: st, Pods: o.routablePods, Services: o.services, Address: opts.Address, Publish: opts.PublishPorts,
+		Store: st, Pods: o.node.RoutablePods, Services: o.services, Address: opts.Address, Publish: opts.PublishPorts,
 		Log: opts.Logger, Recorder: o.recorder, Metrics: o.metrics, Background: &o.bg,
 	})
-	o.node.drainer, o.prober.drainer = o.dataplane, o.dataplane
+	o.node.SetDrainer(o.dataplane)
 	o.replicaSets = replicaset.NewController(st, o.node, opts.Logger)
-	o.deleter = &cascadingDeleter{store: st, pods: o.pods, node: o.node}
-	o.rollingUpdates = rollingupdate.NewController(st, o.pods.ownedCount, o.deleter)
+	o.deleter = node.NewDeleter(st, o.node)
+	o.rollingUpdates = rollingupdate.NewController(st, o.node.OwnedPodCount, o.deleter)
 	o.deploy = &deployment.Controller{Store: st, Recorder: o.recorder, Log: opts.Logger}
 	// The controller of each kind; a kind without one is only stored.
 	o.controllers = map[string]reconciler{
@@ -199,7 +205,7 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 		api.KindService:               reconcileFunc(o.dataplane.SyncService),
 		api.KindRollingUpdate:         o.rollingUpdates,
 	}
-	o.API = backend.New(st, o.node, o.dataplane, o.deleter, backend.Options{
+	o.API = backend.New(st, o.node.ForAPI(), o.dataplane, o.deleter, backend.Options{
 		Version: opts.Version, Home: opts.Home, Address: opts.Address, Network: opts.Network,
 		Started:    func() time.Time { return o.started },
 		MetricsURL: o.metrics.url,
@@ -222,7 +228,6 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	o.recorder.Start()
 	defer o.recorder.Stop()
 	o.bgCtx, o.cancel = context.WithCancel(ctx)
-	o.prober.ctx = o.bgCtx
 	defer o.cancel()
 	if err := o.rt.Ping(ctx); err != nil {
 		return fmt.Errorf("container engine: %w", err)
@@ -244,14 +249,12 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 		o.services.Put(obj, false)
 	}
 	events := o.rt.Events(o.bgCtx)
-	if err := o.node.relist(ctx); err != nil {
-		return err
-	}
 	// Adopted pods are probed, and then the proxies listen, before the first
 	// reconcile: a restarted daemon serves its Services at once, with the
 	// pods that answer, instead of a moment of 503s.
-	o.prober.syncProbes()
-	o.node.awaitFirstProbes(ctx, initialProbeWait)
+	if err := o.node.Start(o.bgCtx); err != nil {
+		return err
+	}
 	for _, obj := range o.listAll(api.KindService) {
 		if _, err := o.dataplane.SyncService(ctx, api.KeyOf(obj)); err != nil {
 			o.log.Warn("service not served yet", "service", obj.Meta().Name, "error", err)
@@ -332,7 +335,7 @@ func (o *Orchestrator) watchStore(changes <-chan store.Event) {
 			}
 		}
 		if kind == api.KindService {
-			o.prober.syncProbes() // an implicit readiness port may have changed
+			o.node.SyncProbes() // an implicit readiness port may have changed
 		}
 	}
 }
@@ -340,54 +343,26 @@ func (o *Orchestrator) watchStore(changes <-chan store.Event) {
 // watchEngine follows container events; a resync event relists everything.
 func (o *Orchestrator) watchEngine(ctx context.Context, events <-chan rt.Event) {
 	for ev := range events {
-		switch ev.Type {
-		case rt.EventResync:
-			if err := o.node.relist(ctx); err != nil {
-				o.log.Warn("relist after engine reconnect", "error", err)
-			}
-			o.enqueueAll()
-			o.prober.syncProbes()
-			continue
-		case rt.EventDestroy:
-			o.pods.containerGone(ev.ContainerID)
-			if p, ok := o.pods.byContainer(ev.ContainerID); ok && !p.terminating {
-				o.pods.remove(p.namespace, p.name)
-				o.node.forgetPodRecord(p)
-				o.podChanged(p)
-			}
+		if ev.Type != rt.EventResync {
+			o.node.HandleEvent(ctx, ev)
 			continue
 		}
-		c, err := o.rt.Inspect(ctx, ev.ContainerID)
-		if err != nil {
-			continue // gone already; destroy follows
+		if err := o.node.Resync(ctx); err != nil {
+			o.log.Warn("relist after engine reconnect", "error", err)
 		}
-		if c.Labels[LabelInstance] != o.opts.Instance {
-			continue
-		}
-		p, isNew := o.pods.observe(c)
-		if p == nil {
-			continue
-		}
-		if isNew {
-			o.node.restorePodRecord(p)
-		}
-		if ev.Type == rt.EventDie || ev.Type == rt.EventOOM {
-			o.prober.setReady(p.namespace, p.name, false)
-		}
-		o.podChanged(p)
+		o.enqueueAll()
 	}
 }
 
 // podChanged enqueues everything that depends on a pod: its owner and the
 // Services of its namespace.
-func (o *Orchestrator) podChanged(p *pod) {
-	if p.ownerKind != "" {
-		o.queue.Add(api.Key{Kind: p.ownerKind, Namespace: p.namespace, Name: p.ownerName})
+func (o *Orchestrator) podChanged(namespace, ownerKind, ownerName string) {
+	if ownerKind != "" {
+		o.queue.Add(api.Key{Kind: ownerKind, Namespace: namespace, Name: ownerName})
 	}
-	for _, svc := range o.services.In(p.namespace) {
+	for _, svc := range o.services.In(namespace) {
 		o.queue.Add(api.KeyOf(svc))
 	}
-	o.prober.syncProbes()
 }
 
 func (o *Orchestrator) resyncLoop(ctx context.Context) {
@@ -398,12 +373,11 @@ func (o *Orchestrator) resyncLoop(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if err := o.node.relist(ctx); err != nil {
+			if err := o.node.Resync(ctx); err != nil {
 				o.log.Warn("resync", "error", err)
 				continue
 			}
 			o.enqueueAll()
-			o.prober.syncProbes()
 			o.recorder.Prune()
 		}
 	}
@@ -449,18 +423,6 @@ type reconcileFunc func(ctx context.Context, key api.Key) (time.Duration, error)
 // Reconcile calls f.
 func (f reconcileFunc) Reconcile(ctx context.Context, key api.Key) (time.Duration, error) {
 	return f(ctx, key)
-}
-
-// routablePods are the pods the data plane may route to: running and not
-// terminating, as it sees them.
-func (o *Orchestrator) routablePods() []dataplane.Pod {
-	var out []dataplane.Pod
-	for _, p := range o.pods.snapshot() {
-		if p.running() && !p.terminating {
-			out = append(out, o.addrs.endpoint(p, nil))
-		}
-	}
-	return out
 }
 
 // ServiceURLs returns http://address:nodePort for each port of svc.

@@ -7,7 +7,7 @@
 //
 // Where a change goes: which pods a Service sends to is pushEndpoints; how a
 // pod is drained before it stops is DrainPod (the signal itself is the node
-// agent's, orchestrator/terminate.go); node port allocation is nodeports.go;
+// agent's, orchestrator/node/terminate.go); node port allocation is nodeports.go;
 // how traffic is balanced among the endpoints is package proxy.
 package dataplane
 

@@ -7,7 +7,7 @@
 // Where a change goes: how many pods to create or stop, and which ones, is
 // Reconcile and pickVictims; which pods belong to a workload (and adopting
 // orphans) is claimPods; how a pod is created, restarted or stopped is the
-// node agent's (orchestrator/node.go, orchestrator/terminate.go).
+// node agent's (orchestrator/node/node.go, orchestrator/node/terminate.go).
 package replicaset
 
 import (

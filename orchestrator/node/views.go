@@ -1,4 +1,4 @@
-package orchestrator
+package node
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/dataplane"
 	"github.com/mini-deploy/mini-deploy/orchestrator/labels"
 	"github.com/mini-deploy/mini-deploy/orchestrator/replicaset"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
@@ -19,24 +20,28 @@ import (
 // What the API layer (backend.Pods) and the ReplicaSet controller
 // (replicaset.NodeAgent) ask of the node agent.
 
-// The node agent as the API layer sees it (backend.Pods): views of pods,
-// never the pods themselves.
+// APIView is the node agent as the API layer sees it (backend.Pods): views
+// of pods, never the pods themselves.
+type APIView struct{ n *Agent }
+
+// ForAPI returns the agent's view for the API layer.
+func (n *Agent) ForAPI() APIView { return APIView{n} }
 
 // Pod returns a view of one pod.
-func (n *nodeAgent) Pod(namespace, name string) (*api.Pod, bool) {
-	p, ok := n.pods.get(namespace, name)
+func (v APIView) Pod(namespace, name string) (*api.Pod, bool) {
+	p, ok := v.n.pods.get(namespace, name)
 	if !ok {
 		return nil, false
 	}
-	return n.podView(p), true
+	return v.n.podView(p), true
 }
 
 // Pods returns views of the pods of namespace ("" for all) that sel matches.
-func (n *nodeAgent) Pods(namespace string, sel labels.Selector) []*api.Pod {
+func (v APIView) Pods(namespace string, sel labels.Selector) []*api.Pod {
 	var out []*api.Pod
-	for _, p := range n.pods.snapshot() {
+	for _, p := range v.n.pods.snapshot() {
 		if (namespace == "" || p.namespace == namespace) && sel.Matches(p.labels) {
-			out = append(out, n.podView(p))
+			out = append(out, v.n.podView(p))
 		}
 	}
 	return out
@@ -44,36 +49,36 @@ func (n *nodeAgent) Pods(namespace string, sel labels.Selector) []*api.Pod {
 
 // Terminate stops a pod by the termination protocol, within grace when it
 // is given (delete --grace-period), else the pod's own period.
-func (n *nodeAgent) Terminate(namespace, name string, grace *time.Duration) (*api.Pod, <-chan struct{}, bool) {
-	p, ok := n.pods.get(namespace, name)
+func (v APIView) Terminate(namespace, name string, grace *time.Duration) (*api.Pod, <-chan struct{}, bool) {
+	p, ok := v.n.pods.get(namespace, name)
 	if !ok {
 		return nil, nil, false
 	}
-	view := n.podView(p)
+	view := v.n.podView(p)
 	g := gracePeriod(p)
 	if grace != nil {
 		g = *grace
 	}
-	return view, n.terminatePodWithin(p, nil, g), true
+	return view, v.n.terminatePodWithin(p, nil, g), true
 }
 
 // Logs streams a pod's container output.
-func (n *nodeAgent) Logs(ctx context.Context, namespace, name string, opts server.LogOptions) (io.ReadCloser, error) {
-	p, ok := n.pods.get(namespace, name)
+func (v APIView) Logs(ctx context.Context, namespace, name string, opts server.LogOptions) (io.ReadCloser, error) {
+	p, ok := v.n.pods.get(namespace, name)
 	if !ok {
 		return nil, api.NotFound(api.KindPod, name)
 	}
 	if p.container.ID == "" {
 		return nil, fmt.Errorf("container of pod %q is waiting to start: %s", name, p.waiting)
 	}
-	return n.rt.Logs(ctx, p.container.ID, rt.LogOptions{Follow: opts.Follow, Tail: opts.Tail, Timestamps: opts.Timestamps})
+	return v.n.rt.Logs(ctx, p.container.ID, rt.LogOptions{Follow: opts.Follow, Tail: opts.Tail, Timestamps: opts.Timestamps})
 }
 
 // Exec runs command in the pod's container, terminating or not. A pod whose
 // container is not running is an error that says so; a command that cannot start is not: the
 // engine reports it as output and exit code 126 or 127, as docker exec does.
-func (n *nodeAgent) Exec(ctx context.Context, namespace, name string, command []string) (server.ExecResult, error) {
-	p, ok := n.pods.get(namespace, name)
+func (v APIView) Exec(ctx context.Context, namespace, name string, command []string) (server.ExecResult, error) {
+	p, ok := v.n.pods.get(namespace, name)
 	if !ok {
 		return server.ExecResult{}, api.NotFound(api.KindPod, name)
 	}
@@ -86,7 +91,7 @@ func (n *nodeAgent) Exec(ctx context.Context, namespace, name string, command []
 		}
 		return server.ExecResult{}, fmt.Errorf("cannot exec in pod %q: its container is %s", name, why)
 	}
-	res, err := n.rt.Exec(ctx, p.container.ID, command)
+	res, err := v.n.rt.Exec(ctx, p.container.ID, command)
 	if err != nil {
 		return server.ExecResult{}, fmt.Errorf("exec in pod %q: %w", name, err)
 	}
@@ -96,31 +101,31 @@ func (n *nodeAgent) Exec(ctx context.Context, namespace, name string, command []
 // StopAll stops every pod and waits until they are gone or ctx ends; then
 // it removes the containers this instance made that the cache never knew (a
 // crash between create and record).
-func (n *nodeAgent) StopAll(ctx context.Context) {
+func (v APIView) StopAll(ctx context.Context) {
 	var wg sync.WaitGroup
-	for _, p := range n.pods.snapshot() {
-		done := n.terminatePod(p, nil)
+	for _, p := range v.n.pods.snapshot() {
+		done := v.n.terminatePod(p, nil)
 		wg.Go(func() { waitDone(ctx, done) })
 	}
 	wg.Wait()
-	if ctrs, err := n.rt.List(ctx, map[string]string{LabelInstance: n.instance}); err == nil {
+	if ctrs, err := v.n.rt.List(ctx, map[string]string{LabelInstance: v.n.instance}); err == nil {
 		for _, c := range ctrs {
-			_ = n.rt.Remove(ctx, c.ID)
+			_ = v.n.rt.Remove(ctx, c.ID)
 		}
 	}
 }
 
 // RemoveNetwork removes the pods' network.
-func (n *nodeAgent) RemoveNetwork(ctx context.Context) {
-	if err := n.rt.RemoveNetwork(ctx, n.addrs.network); err != nil && !errors.Is(err, rt.ErrNotFound) {
-		n.log.Warn("remove network", "network", n.addrs.network, "error", err)
+func (v APIView) RemoveNetwork(ctx context.Context) {
+	if err := v.n.rt.RemoveNetwork(ctx, v.n.addrs.network); err != nil && !errors.Is(err, rt.ErrNotFound) {
+		v.n.log.Warn("remove network", "network", v.n.addrs.network, "error", err)
 	}
 }
 
 // The node agent as the ReplicaSet controller sees it (replicaset.NodeAgent).
 
 // ListPods returns a snapshot of every pod.
-func (n *nodeAgent) ListPods() []replicaset.Pod {
+func (n *Agent) ListPods() []replicaset.Pod {
 	snap := n.pods.snapshot()
 	out := make([]replicaset.Pod, len(snap))
 	for i, p := range snap {
@@ -130,7 +135,7 @@ func (n *nodeAgent) ListPods() []replicaset.Pod {
 }
 
 // Adopt gives an orphan pod to w, unless someone adopted it meanwhile.
-func (n *nodeAgent) Adopt(rp replicaset.Pod, w *replicaset.Workload) (replicaset.Pod, bool) {
+func (n *Agent) Adopt(rp replicaset.Pod, w *replicaset.Workload) (replicaset.Pod, bool) {
 	p := rp.(*pod)
 	adopted := n.pods.update(p.namespace, p.name, func(cp *pod) {
 		if cp.ownerUID == p.ownerUID { // nobody adopted it meanwhile
@@ -145,6 +150,21 @@ func (n *nodeAgent) Adopt(rp replicaset.Pod, w *replicaset.Workload) (replicaset
 }
 
 // TerminatePod stops a pod of w by the termination protocol.
-func (n *nodeAgent) TerminatePod(rp replicaset.Pod, w *replicaset.Workload) <-chan struct{} {
+func (n *Agent) TerminatePod(rp replicaset.Pod, w *replicaset.Workload) <-chan struct{} {
 	return n.terminatePod(rp.(*pod), w)
 }
+
+// RoutablePods are the pods the data plane may route to: running and not
+// terminating, as it sees them.
+func (n *Agent) RoutablePods() []dataplane.Pod {
+	var out []dataplane.Pod
+	for _, p := range n.pods.snapshot() {
+		if p.running() && !p.terminating {
+			out = append(out, n.addrs.endpoint(p, nil))
+		}
+	}
+	return out
+}
+
+// OwnedPodCount counts the pods an owner has, terminating ones included.
+func (n *Agent) OwnedPodCount(ownerUID string) int { return n.pods.ownedCount(ownerUID) }

@@ -1,4 +1,13 @@
-package orchestrator
+// Package node is what the kubelet is to Kubernetes: the node agent that
+// creates, starts and restarts pod containers, probes them, keeps the pod
+// cache true to the engine and stops pods by the termination protocol.
+//
+// Where a change goes: how a pod stops is terminate.go (the data plane's side
+// of the drain is package dataplane); how a pod starts or restarts is
+// node.go; readiness and liveness are probe.go; what `get pods` shows is
+// podview.go; what the API layer and the ReplicaSet controller may ask of it
+// is views.go; deleting what an object owns is cascade.go.
+package node
 
 import (
 	"context"
@@ -6,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"sync"
 	"time"
 
@@ -17,7 +27,7 @@ import (
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 )
 
-// nodeAgent is what the kubelet is to Kubernetes: it creates and starts pod
+// Agent is what the kubelet is to Kubernetes: it creates and starts pod
 // containers, restarts them with CrashLoopBackOff, keeps the pod cache true
 // to the engine, keeps pod records, and stops pods by the termination
 // protocol (terminate.go). Its prober (probe.go) runs the probes and tells
@@ -25,7 +35,7 @@ import (
 // a pod's owner must look again through enqueue. It reaches the data plane
 // only through the drainer, for the drain hand-shake before a pod is
 // signalled.
-type nodeAgent struct {
+type Agent struct {
 	rt       rt.Runtime
 	store    *store.Store // pod records only
 	pods     *podCache
@@ -35,16 +45,127 @@ type nodeAgent struct {
 	instance string                  // the instance label of its containers
 	log      *slog.Logger
 	recorder *record.Recorder
-	drainer  drainer
+	drainer  Drainer
 	enqueue  func(api.Key) // a pod's owner must be reconciled
+	changed  func(namespace, ownerKind, ownerName string)
 	bg       *sync.WaitGroup
 	prober   *prober // told whenever a container starts or stops
+	records  podRecords
 }
 
-// drainer is the data plane as the termination protocol needs it: push a
+// Options are what an Agent is built from.
+type Options struct {
+	Runtime rt.Runtime
+	Store   *store.Store // for pod records
+	// Services are the stored Services, for the implicit readiness port.
+	Services *dataplane.ServiceIndex
+	Network  string // the Docker network pods run on
+	Publish  bool   // pods publish their ports on 127.0.0.1
+	Instance string // the instance label of this control plane's containers
+	// Labels are put on every container the agent creates.
+	Labels   map[string]string
+	Log      *slog.Logger
+	Recorder *record.Recorder
+	// ProbeDial opens the connections of TCP and HTTP probes.
+	ProbeDial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Background counts terminations and probe workers, so that the host
+	// can wait for them when it stops.
+	Background *sync.WaitGroup
+	// Enqueue asks for an owner to be reconciled; Changed says that a pod
+	// changed (started, stopped, became ready or not): its owner and the
+	// Services of its namespace must look again.
+	Enqueue func(api.Key)
+	Changed func(namespace, ownerKind, ownerName string)
+}
+
+// New returns an Agent; it probes nothing until Start.
+func New(opts Options) *Agent {
+	pods := newPodCache()
+	addrs := addressing{network: opts.Network, publish: opts.Publish}
+	n := &Agent{
+		rt: opts.Runtime, store: opts.Store, pods: pods, addrs: addrs, services: opts.Services,
+		labels: opts.Labels, instance: opts.Instance, log: opts.Log, recorder: opts.Recorder,
+		enqueue: opts.Enqueue, changed: opts.Changed, bg: opts.Background,
+		records: podRecords{store: opts.Store, pods: pods, log: opts.Log},
+	}
+	n.prober = &prober{
+		rt: opts.Runtime, pods: pods, services: opts.Services, addrs: addrs, log: opts.Log, recorder: opts.Recorder,
+		changed: n.podChanged, bg: opts.Background, workers: map[string]*probeWorker{}, dial: opts.ProbeDial,
+	}
+	return n
+}
+
+// SetDrainer gives the agent the data plane, for the drain hand-shake; the
+// data plane is built after the agent, since it routes to the agent's pods.
+func (n *Agent) SetDrainer(d Drainer) { n.drainer, n.prober.drainer = d, d }
+
+// Start adopts the containers the engine has, starts their probes and waits
+// a moment for their first readiness results, so that a restarted daemon
+// serves its Services at once. ctx bounds the probes' lives.
+func (n *Agent) Start(ctx context.Context) error {
+	n.prober.ctx = ctx
+	if err := n.relist(ctx); err != nil {
+		return err
+	}
+	n.prober.syncProbes()
+	n.awaitFirstProbes(ctx, initialProbeWait)
+	return nil
+}
+
+// Resync rebuilds the pod cache from a full list of the engine, whose events
+// may have been missed.
+func (n *Agent) Resync(ctx context.Context) error {
+	err := n.relist(ctx)
+	n.prober.syncProbes()
+	return err
+}
+
+// SyncProbes starts and stops probe workers to match the pods; a Service
+// change may have changed a pod's implicit readiness port.
+func (n *Agent) SyncProbes() { n.prober.syncProbes() }
+
+// HandleEvent follows one engine event about a container (a resync is the
+// host's: Resync).
+func (n *Agent) HandleEvent(ctx context.Context, ev rt.Event) {
+	if ev.Type == rt.EventDestroy {
+		n.pods.containerGone(ev.ContainerID)
+		if p, ok := n.pods.byContainer(ev.ContainerID); ok && !p.terminating {
+			n.pods.remove(p.namespace, p.name)
+			n.records.forget(p)
+			n.podChanged(p)
+		}
+		return
+	}
+	c, err := n.rt.Inspect(ctx, ev.ContainerID)
+	if err != nil {
+		return // gone already; destroy follows
+	}
+	if c.Labels[LabelInstance] != n.instance {
+		return
+	}
+	p, isNew := n.pods.observe(c)
+	if p == nil {
+		return
+	}
+	if isNew {
+		n.records.restore(p)
+	}
+	if ev.Type == rt.EventDie || ev.Type == rt.EventOOM {
+		n.prober.setReady(p.namespace, p.name, false)
+	}
+	n.podChanged(p)
+}
+
+// podChanged tells the host about p and restarts probes as needed.
+func (n *Agent) podChanged(p *pod) {
+	n.changed(p.namespace, p.ownerKind, p.ownerName)
+	n.prober.syncProbes()
+}
+
+// Drainer is the data plane as the termination protocol needs it: push a
 // namespace's endpoints now (the pod is out), then wait until no proxy has a
 // request in flight to the pod.
-type drainer interface {
+type Drainer interface {
 	PushNamespace(namespace string)
 	DrainPod(ctx context.Context, p dataplane.Pod)
 }
@@ -54,7 +175,7 @@ type drainer interface {
 const initialProbeWait = 3 * time.Second
 
 // awaitFirstProbes waits until every running pod has had a readiness result.
-func (n *nodeAgent) awaitFirstProbes(ctx context.Context, limit time.Duration) {
+func (n *Agent) awaitFirstProbes(ctx context.Context, limit time.Duration) {
 	deadline := time.Now().Add(limit)
 	for time.Now().Before(deadline) {
 		pending := false
@@ -71,7 +192,7 @@ func (n *nodeAgent) awaitFirstProbes(ctx context.Context, limit time.Duration) {
 }
 
 // relist rebuilds the pod cache from the engine: events may have been missed.
-func (n *nodeAgent) relist(ctx context.Context) error {
+func (n *Agent) relist(ctx context.Context) error {
 	// Only a container the cache knew before the list began can be missing
 	// from it because it is gone; one made while the list ran is not in it
 	// either, and is kept.
@@ -87,13 +208,13 @@ func (n *nodeAgent) relist(ctx context.Context) error {
 			seen[podID(p.namespace, p.name)] = true
 		}
 		if isNew {
-			n.restorePodRecord(p)
+			n.records.restore(p)
 		}
 	}
 	for _, p := range n.pods.snapshot() {
 		if !seen[podID(p.namespace, p.name)] && known[p.container.ID] && !p.terminating {
 			n.pods.remove(p.namespace, p.name)
-			n.forgetPodRecord(p)
+			n.records.forget(p)
 		}
 	}
 	return nil
@@ -102,7 +223,7 @@ func (n *nodeAgent) relist(ctx context.Context) error {
 // CreatePod makes and starts one pod of w's template. A missing image does
 // not fail the reconcile: the pod waits with ErrImageNeverPull, as a pod with
 // imagePullPolicy Never does, and is retried with back-off.
-func (n *nodeAgent) CreatePod(ctx context.Context, w *replicaset.Workload) error {
+func (n *Agent) CreatePod(ctx context.Context, w *replicaset.Workload) error {
 	t := w.Template
 	p := &pod{
 		name:      podName(w.Name),
@@ -143,7 +264,7 @@ func (n *nodeAgent) CreatePod(ctx context.Context, w *replicaset.Workload) error
 }
 
 // recordStartEvents tells a pod's start the way the kubelet does.
-func (n *nodeAgent) recordStartEvents(p *pod) {
+func (n *Agent) recordStartEvents(p *pod) {
 	podEventf(n.recorder, p, api.EventTypeNormal, "Pulled", "Container image %q already present on machine", p.container.Image)
 	podEventf(n.recorder, p, api.EventTypeNormal, "Created", "Created container %s", p.containerName())
 	podEventf(n.recorder, p, api.EventTypeNormal, "Started", "Started container %s", p.containerName())
@@ -153,7 +274,7 @@ func (n *nodeAgent) recordStartEvents(p *pod) {
 // terminated while its container was being created (a cascading delete
 // racing a scale-up) must not outlive that: its new container is removed at
 // once, and recordStarted reports false.
-func (n *nodeAgent) recordStarted(ctx context.Context, p *pod) bool {
+func (n *Agent) recordStarted(ctx context.Context, p *pod) bool {
 	keep := false
 	n.pods.update(p.namespace, p.name, func(cp *pod) {
 		cp.creating = false
@@ -178,7 +299,7 @@ func (n *nodeAgent) recordStarted(ctx context.Context, p *pod) bool {
 
 // startPodContainer creates and starts p's container, recording a waiting
 // reason on p when it cannot.
-func (n *nodeAgent) startPodContainer(ctx context.Context, p *pod) error {
+func (n *Agent) startPodContainer(ctx context.Context, p *pod) error {
 	c := p.spec.Containers[0]
 	lbls := maps.Clone(p.labels)
 	maps.Copy(lbls, n.labels)
@@ -249,7 +370,7 @@ func (n *nodeAgent) startPodContainer(ctx context.Context, p *pod) error {
 // CrashLoopBackOff: the first restart at once, then 10s doubling to 5m,
 // reset after 10m of running. A pod without a container retries creating it.
 // It returns when to look again.
-func (n *nodeAgent) KeepPodRunning(ctx context.Context, w *replicaset.Workload, rp replicaset.Pod) time.Duration {
+func (n *Agent) KeepPodRunning(ctx context.Context, w *replicaset.Workload, rp replicaset.Pod) time.Duration {
 	p := rp.(*pod)
 	now := time.Now()
 	if p.container.ID == "" {
@@ -321,7 +442,7 @@ func (n *nodeAgent) KeepPodRunning(ctx context.Context, w *replicaset.Workload, 
 // startContainer starts p's existing container: again after it exited
 // (restart), or for the first time when a daemon that died created it and
 // did not live to start it, so that a rollout it was in can go on.
-func (n *nodeAgent) startContainer(ctx context.Context, w *replicaset.Workload, p *pod, restart bool) time.Duration {
+func (n *Agent) startContainer(ctx context.Context, w *replicaset.Workload, p *pod, restart bool) time.Duration {
 	if err := n.rt.Start(ctx, p.container.ID); err != nil {
 		reason, what := "FailedRestart", "restarting"
 		if !restart {
@@ -346,7 +467,7 @@ func (n *nodeAgent) startContainer(ctx context.Context, w *replicaset.Workload, 
 	})
 	if started != nil {
 		if restart {
-			n.savePodRecord(started)
+			n.records.save(started)
 		}
 		podEventf(n.recorder, started, api.EventTypeNormal, "Started", "Started container %s", started.containerName())
 	}

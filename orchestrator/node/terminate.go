@@ -1,4 +1,4 @@
-package orchestrator
+package node
 
 import (
 	"context"
@@ -22,14 +22,14 @@ const defaultGracePeriod = 30 * time.Second
 //
 // It returns at once; the stop runs in the background. owner (may be nil)
 // gets the "Deleted pod" event and is reconciled when the pod is gone.
-func (n *nodeAgent) terminatePod(p *pod, owner *replicaset.Workload) <-chan struct{} {
+func (n *Agent) terminatePod(p *pod, owner *replicaset.Workload) <-chan struct{} {
 	return n.terminatePodWithin(p, owner, gracePeriod(p))
 }
 
 // terminatePodWithin is terminatePod with a grace period other than the
 // pod's own (delete --grace-period): it bounds the drain and the wait
 // between SIGTERM and SIGKILL together.
-func (n *nodeAgent) terminatePodWithin(p *pod, owner *replicaset.Workload, grace time.Duration) <-chan struct{} {
+func (n *Agent) terminatePodWithin(p *pod, owner *replicaset.Workload, grace time.Duration) <-chan struct{} {
 	done := make(chan struct{})
 	already, creating := false, false
 	n.pods.update(p.namespace, p.name, func(cp *pod) {
@@ -89,14 +89,14 @@ func (n *nodeAgent) terminatePodWithin(p *pod, owner *replicaset.Workload, grace
 			}
 		}
 		n.pods.remove(p.namespace, p.name)
-		n.forgetPodRecord(p)
+		n.records.forget(p)
 		n.log.Info("pod terminated", "pod", p.name)
 		n.requeueOwner(p)
 	}()
 	return done
 }
 
-func (n *nodeAgent) requeueOwner(p *pod) {
+func (n *Agent) requeueOwner(p *pod) {
 	if p.ownerKind != "" {
 		n.enqueue(api.Key{Kind: p.ownerKind, Namespace: p.namespace, Name: p.ownerName})
 	}

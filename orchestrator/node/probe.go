@@ -1,4 +1,4 @@
-package orchestrator
+package node
 
 import (
 	"context"
@@ -38,7 +38,7 @@ type prober struct {
 	addrs    addressing
 	log      *slog.Logger
 	recorder *record.Recorder
-	drainer  drainer
+	drainer  Drainer
 	changed  func(*pod) // a pod's readiness changed
 	bg       *sync.WaitGroup
 	ctx      context.Context // the control plane's; set by Run before any probe

@@ -1,34 +1,33 @@
-package orchestrator
+package node
 
 import (
 	"context"
 	"errors"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
-	"github.com/mini-deploy/mini-deploy/orchestrator/replicaset"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 )
 
-// cascadingDeleter is the garbage collector's part of Kubernetes that
+// Deleter is the garbage collector's part of Kubernetes that
 // mini-deploy needs: deleting an object deletes what it owns. The API layer
 // uses it for `delete`, the rolling-update controller for the old
 // controller it replaced.
-type cascadingDeleter struct {
+type Deleter struct {
 	store *store.Store
 	pods  *podCache
-	node  podTerminator
+	node  *Agent
 }
 
-// podTerminator is the node agent as a deletion needs it.
-type podTerminator interface {
-	terminatePod(p *pod, owner *replicaset.Workload) <-chan struct{}
+// NewDeleter returns the deleter of a control plane whose pods n runs.
+func NewDeleter(st *store.Store, n *Agent) *Deleter {
+	return &Deleter{store: st, pods: n.pods, node: n}
 }
 
 // Delete removes an object from the store, with its dependents: a
 // Deployment's ReplicaSets (or, with cascade orphan, it leaves them without
 // an owner), a workload's pods, which the node agent stops by the
 // termination protocol. With cascade foreground it returns once they are gone.
-func (c *cascadingDeleter) Delete(ctx context.Context, key api.Key, cascade string) (api.Object, error) {
+func (c *Deleter) Delete(ctx context.Context, key api.Key, cascade string) (api.Object, error) {
 	obj, err := c.store.Get(key)
 	if err != nil {
 		return nil, err
@@ -89,7 +88,7 @@ func (c *cascadingDeleter) Delete(ctx context.Context, key api.Key, cascade stri
 	return obj, nil
 }
 
-func (c *cascadingDeleter) podsOwnedBy(uid string) []*pod {
+func (c *Deleter) podsOwnedBy(uid string) []*pod {
 	var out []*pod
 	for _, p := range c.pods.snapshot() {
 		if p.ownerUID == uid {

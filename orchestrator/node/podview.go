@@ -1,4 +1,4 @@
-package orchestrator
+package node
 
 import (
 	"time"
@@ -8,7 +8,7 @@ import (
 )
 
 // podView renders a pod as the Kubernetes-shaped Pod that `get pods` shows.
-func (n *nodeAgent) podView(p *pod) *api.Pod {
+func (n *Agent) podView(p *pod) *api.Pod {
 	v := &api.Pod{
 		TypeMeta: api.TypeMeta{APIVersion: "v1", Kind: api.KindPod},
 		ObjectMeta: api.ObjectMeta{

@@ -1,4 +1,4 @@
-package orchestrator
+package node
 
 import (
 	"context"
@@ -22,13 +22,13 @@ func (noDataPlane) PushNamespace(string)                          {}
 func (noDataPlane) DrainPod(ctx context.Context, p dataplane.Pod) {}
 
 // The ReplicaSet controller alone, with a node agent on the fake engine and
-// a store: no queue, no data plane, no API, no Run. Each Reconcile acts
+// a store: no queue, no data plane, no API, no Orchestrator. Each Reconcile acts
 // once; the test is the loop.
 func TestReplicaSetControllerAloneOnTheFakeRuntime(t *testing.T) {
 	ctx := context.Background()
 	f := fake.New()
 	f.AddImage("luksa/kubia:v1")
-	if _, err := f.EnsureNetwork(ctx, DefaultNetwork, nil); err != nil {
+	if _, err := f.EnsureNetwork(ctx, "mini-deploy", nil); err != nil {
 		t.Fatal(err)
 	}
 	st, err := store.Open(t.TempDir(), store.Options{})
@@ -38,14 +38,12 @@ func TestReplicaSetControllerAloneOnTheFakeRuntime(t *testing.T) {
 	t.Cleanup(func() { _ = st.Close() })
 	log := slog.New(slog.DiscardHandler)
 	var bg sync.WaitGroup
-	pods := newPodCache()
-	rec := record.New(st, log)
-	addrs := addressing{network: DefaultNetwork}
-	node := &nodeAgent{
-		rt: f, store: st, pods: pods, addrs: addrs, services: dataplane.NewServiceIndex(), labels: map[string]string{LabelInstance: DefaultInstance},
-		instance: DefaultInstance, log: log, recorder: rec, drainer: noDataPlane{}, enqueue: func(api.Key) {}, bg: &bg,
-		prober: &prober{pods: pods, addrs: addrs, log: log, recorder: rec, drainer: noDataPlane{}, bg: &bg},
-	}
+	node := New(Options{
+		Runtime: f, Store: st, Services: dataplane.NewServiceIndex(), Network: "mini-deploy", Instance: "default",
+		Labels: map[string]string{LabelInstance: "default"}, Log: log, Recorder: record.New(st, log), Background: &bg,
+		Enqueue: func(api.Key) {}, Changed: func(string, string, string) {},
+	})
+	node.SetDrainer(noDataPlane{})
 	c := replicaset.NewController(st, node, log)
 
 	objs, err := api.DecodeManifests("rs.yaml", []byte(`apiVersion: apps/v1

@@ -1,7 +1,8 @@
-package orchestrator
+package node
 
 import (
 	"context"
+	"log/slog"
 	"testing"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
@@ -27,11 +28,11 @@ func (d *duringList) List(ctx context.Context, match map[string]string) ([]rt.Co
 	return ctrs, err
 }
 
-func testPod(t *testing.T, f *fake.Runtime, o *Orchestrator, name string) *pod {
+func testPod(t *testing.T, f *fake.Runtime, o *Agent, name string) *pod {
 	t.Helper()
 	ctx := context.Background()
-	id, err := f.Create(ctx, rt.ContainerSpec{Name: name, Image: "luksa/kubia:v1", Network: o.opts.Network,
-		Labels: map[string]string{LabelInstance: o.opts.Instance, LabelPod: name, LabelNamespace: api.DefaultNamespace}})
+	id, err := f.Create(ctx, rt.ContainerSpec{Name: name, Image: "luksa/kubia:v1", Network: o.addrs.network,
+		Labels: map[string]string{LabelInstance: o.instance, LabelPod: name, LabelNamespace: api.DefaultNamespace}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,12 +60,9 @@ func TestRelistRacingTerminationAndCreation(t *testing.T) {
 	}
 	t.Cleanup(func() { st.Close() })
 	engine := &duringList{Runtime: f}
-	o, err := New(engine, st, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	o := New(Options{Runtime: engine, Store: st, Network: "mini-deploy", Instance: "default", Log: slog.New(slog.DiscardHandler)})
 	ctx := context.Background()
-	if _, err := f.EnsureNetwork(ctx, o.opts.Network, nil); err != nil {
+	if _, err := f.EnsureNetwork(ctx, o.addrs.network, nil); err != nil {
 		t.Fatal(err)
 	}
 	old := testPod(t, f, o, "kubia-old")
@@ -82,7 +80,7 @@ func TestRelistRacingTerminationAndCreation(t *testing.T) {
 		created = testPod(t, f, o, "kubia-new")
 		o.pods.put(created)
 	}
-	if err := o.node.relist(ctx); err != nil {
+	if err := o.relist(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := o.pods.get(api.DefaultNamespace, "kubia-old"); ok {
@@ -94,7 +92,7 @@ func TestRelistRacingTerminationAndCreation(t *testing.T) {
 
 	// The next list sees the new pod; an inspect of the removed container
 	// made before its removal brings nothing back either.
-	if err := o.node.relist(ctx); err != nil {
+	if err := o.relist(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := o.pods.get(api.DefaultNamespace, "kubia-new"); !ok {
@@ -107,7 +105,7 @@ func TestRelistRacingTerminationAndCreation(t *testing.T) {
 	if err := f.Remove(ctx, created.container.ID); err != nil {
 		t.Fatal(err)
 	}
-	if err := o.node.relist(ctx); err != nil {
+	if err := o.relist(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if _, ok := o.pods.get(api.DefaultNamespace, "kubia-new"); ok {
