@@ -31,12 +31,6 @@
 // with its Upgrade header; if the pod switches, the connection becomes a
 // tunnel that copies bytes both ways until either side closes, and Drain
 // closes it before the pod is stopped (upgrade.go).
-//
-// Where a change goes: how traffic is balanced among a Service's ready pods
-// is load_balancer.go (least in flight), retries on another pod are
-// forward.go, per-pod draining is drain.go; which pods are endpoints is
-// decided by the control plane's data plane (orchestrator/dataplane), which
-// pushes them here.
 package proxy
 
 import (
