@@ -9,12 +9,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-	"weak"
 
 	"gopkg.in/yaml.v3"
 )
@@ -65,35 +63,19 @@ func (s Source) String() string {
 	return out
 }
 
-// sources remembers where each decoded object came from without adding a
-// field to the objects, which are Kubernetes' shape and travel as JSON. It is
-// keyed weakly on the object's metadata so that it never keeps an object
-// alive; a deep copy has no source, which is right: it was not read from a file.
-var sources = struct {
-	sync.Mutex
-	m map[weak.Pointer[ObjectMeta]]Source
-}{m: map[weak.Pointer[ObjectMeta]]Source{}}
-
 func recordSource(obj Object, src Source) {
-	meta := obj.Meta()
-	k := weak.Make(meta)
-	sources.Lock()
-	sources.m[k] = src
-	sources.Unlock()
-	runtime.AddCleanup(meta, func(k weak.Pointer[ObjectMeta]) {
-		sources.Lock()
-		delete(sources.m, k)
-		sources.Unlock()
-	}, k)
+	obj.Meta().source = &src
 }
 
 // SourceOf returns where obj was decoded from, if DecodeManifests or
-// ReadManifests made it.
+// ReadManifests made it. The source lives beside the object's metadata but
+// not in its JSON, so a deep copy, a stored object or one sent over the wire
+// has none, which is right: it was not read from a file.
 func SourceOf(obj Object) (Source, bool) {
-	sources.Lock()
-	defer sources.Unlock()
-	src, ok := sources.m[weak.Make(obj.Meta())]
-	return src, ok
+	if src := obj.Meta().source; src != nil {
+		return *src, true
+	}
+	return Source{}, false
 }
 
 // DecodeError is one problem in one document of a manifest file.

@@ -64,6 +64,11 @@ func TestSeedManifests(t *testing.T) {
 	if src, ok := SourceOf(svc); !ok || src.String() != "seed-v1.yaml: document 2" {
 		t.Errorf("SourceOf(service) = %v, %v", src, ok)
 	}
+	// A copy, like an object that went through the store or the wire, was
+	// not read from a file and says so.
+	if src, ok := SourceOf(svc.DeepCopy()); ok {
+		t.Errorf("SourceOf(copy) = %v, want none", src)
+	}
 }
 
 const rcBase = `apiVersion: v1

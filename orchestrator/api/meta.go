@@ -73,6 +73,10 @@ type ObjectMeta struct {
 	CreationTimestamp Time              `json:"creationTimestamp,omitempty"`
 	DeletionTimestamp *Time             `json:"deletionTimestamp,omitempty"`
 	OwnerReferences   []OwnerReference  `json:"ownerReferences,omitempty"`
+
+	// source is where the decoder read the object from (SourceOf); it is
+	// never encoded, so it stays on the side that read the file.
+	source *Source
 }
 
 // OwnerReference points from a ReplicaSet to the Deployment that owns it.
