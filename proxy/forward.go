@@ -20,16 +20,24 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var start time.Time
 	code := 0
 	var served Endpoint
+	var cur *target // the attempt under way; released after it is counted
 	if p.metrics != nil {
 		start = time.Now()
 		p.metrics.InFlight(p.opts.Service, 1)
-		// Deferred so that a response aborted half-way (panic with
-		// http.ErrAbortHandler) is still counted.
-		defer func() {
-			p.metrics.InFlight(p.opts.Service, -1)
-			p.metrics.RequestDone(p.opts.Service, served, r.Method, code, time.Since(start))
-		}()
 	}
+	// Deferred so that a response aborted half-way (panic with
+	// http.ErrAbortHandler) is still counted. The endpoint is released only
+	// after its request is counted: once released, a removed endpoint may be
+	// forgotten, metrics included, and must not come back.
+	defer func() {
+		if p.metrics != nil {
+			p.metrics.InFlight(p.opts.Service, -1)
+			p.metrics.RequestDone(p.opts.Service, served, MethodLabel(r.Method), code, time.Since(start))
+		}
+		if cur != nil {
+			cur.release()
+		}
+	}()
 
 	// Only a request without a body can be sent twice: the body of the first
 	// attempt has been consumed. Whether it may be, once written, depends on
@@ -60,7 +68,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		tried = append(tried, t)
-		served = t.ep
+		served, cur = t.ep, t
 		c, err := p.forward(w, r, o, t)
 		if err == nil {
 			code = c
@@ -77,6 +85,8 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			code = p.fail(w, r, err)
 			return
 		}
+		cur = nil
+		t.release()
 		p.log.LogAttrs(r.Context(), slog.LevelDebug, "retrying request on another endpoint",
 			slog.String("pod", t.ep.Pod), slog.String("addr", t.ep.Addr), slog.Any("error", err))
 		if p.metrics != nil {
@@ -102,10 +112,9 @@ func (e *attemptError) Error() string { return e.err.Error() }
 func (e *attemptError) Unwrap() error { return e.err }
 
 // forward makes one attempt on t. It returns an error only when no response
-// byte has reached the client, so the caller may still answer or retry.
+// byte has reached the client, so the caller may still answer or retry. The
+// caller releases t.
 func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, o outgoing, t *target) (int, error) {
-	defer t.release()
-
 	var out *http.Request
 	if o.header != nil {
 		out = new(http.Request)

@@ -173,3 +173,80 @@ type timeoutErr struct{}
 func (timeoutErr) Error() string   { return "i/o timeout" }
 func (timeoutErr) Timeout() bool   { return true }
 func (timeoutErr) Temporary() bool { return true }
+
+// A client inventing methods cannot grow what the metrics keep: every method
+// outside the standard ones is counted as one.
+func TestInventedMethodsAreCountedAsOne(t *testing.T) {
+	m := &fakeMetrics{}
+	p := startProxy(t, Options{Metrics: m})
+	p.SetEndpoints([]Endpoint{backend(t, "a", nil)})
+	c := newClient(t)
+	for i := range 20 {
+		send(t, c, p, fmt.Sprintf("X%064d", i), nil)
+	}
+	send(t, c, p, "PATCH", nil)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	seen := map[string]int{}
+	for _, d := range m.done {
+		seen[d]++
+	}
+	if len(seen) != 2 || seen["kubia a r1 OTHER OK"] != 20 || seen["kubia a r1 PATCH OK"] != 1 {
+		t.Fatalf("RequestDone saw %v, want 20 OTHER and 1 PATCH", seen)
+	}
+}
+
+// An endpoint that leaves the set is forgotten by the metrics once its last
+// request is counted, and not before.
+func TestEndpointGoneAfterItsLastRequestIsCounted(t *testing.T) {
+	m := &fakeMetrics{}
+	p := startProxy(t, Options{Metrics: m})
+	ep, arrived, release := blockingBackend(t)
+	p.SetEndpoints([]Endpoint{ep})
+	c := newClient(t)
+	done := make(chan int)
+	go func() {
+		resp, err := c.Get("http://" + p.Addr() + "/")
+		if err != nil {
+			done <- 0
+			return
+		}
+		resp.Body.Close()
+		done <- resp.StatusCode
+	}()
+	<-arrived
+	p.SetEndpoints(nil)
+	m.mu.Lock()
+	early := len(m.gone)
+	m.mu.Unlock()
+	if early != 0 {
+		t.Fatalf("endpoint forgotten with a request in flight")
+	}
+	close(release)
+	if code := <-done; code != http.StatusOK {
+		t.Fatalf("request in flight got %d", code)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		m.mu.Lock()
+		gone, counted := len(m.gone), len(m.done)
+		m.mu.Unlock()
+		if gone == 1 {
+			if counted != 1 {
+				t.Fatalf("forgotten before its request was counted (%d counted)", counted)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("EndpointGone never called")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// A second removal of nothing forgets nothing more.
+	p.SetEndpoints(nil)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if len(m.gone) != 1 || m.gone[0] != "kubia "+ep.Pod {
+		t.Fatalf("EndpointGone calls %q", m.gone)
+	}
+}
