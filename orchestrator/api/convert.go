@@ -20,6 +20,73 @@ import (
 type converter struct {
 	base DecodeError
 	errs []error
+	// exp counts the nodes converted in the whole document, aliases
+	// expanded, against its limit.
+	exp *expansion
+	// active holds the collections being converted, outermost first, so an
+	// alias back into one of them (a value containing itself) is refused
+	// instead of recursing until the stack overflows.
+	active map[*yaml.Node]bool
+}
+
+// Alias expansion bounds: what a document may expand to is aliasFloor nodes
+// (aliasFloorBytes bytes of scalars) plus aliasRatio times the nodes (bytes)
+// it is written with. Anchors used for what they are for (a shared block of
+// labels or env vars, merged a few times) stay far below it.
+const (
+	aliasFloor      = 10000
+	aliasFloorBytes = 1 << 20
+	aliasRatio      = 4
+)
+
+// expansion is one document's node count: a document whose aliases expand
+// past limit (a "billion laughs") is refused instead of growing the process.
+// It is shared by the items of a List, which could otherwise each expand the
+// same alias to the limit.
+type expansion struct{ nodes, bytes, maxNodes, maxBytes int }
+
+func newExpansion(doc *yaml.Node) *expansion {
+	nodes, bytes := countNodes(doc)
+	return &expansion{maxNodes: aliasFloor + aliasRatio*nodes, maxBytes: aliasFloorBytes + aliasRatio*bytes}
+}
+
+func (e *expansion) exceeded() bool { return e.nodes > e.maxNodes || e.bytes > e.maxBytes }
+
+func newConverter(base DecodeError, exp *expansion) *converter {
+	return &converter{base: base, exp: exp, active: map[*yaml.Node]bool{}}
+}
+
+// countNodes counts the nodes of n and the bytes of its scalars as written,
+// not following aliases.
+func countNodes(n *yaml.Node) (nodes, bytes int) {
+	nodes, bytes = 1, len(n.Value)
+	for _, c := range n.Content {
+		cn, cb := countNodes(c)
+		nodes += cn
+		bytes += cb
+	}
+	return nodes, bytes
+}
+
+// enter resolves n's aliases and checks the two bounds before n is converted.
+// It returns nil when n must not be converted; the caller then returns nil.
+func (c *converter) enter(n *yaml.Node, path string) *yaml.Node {
+	if c.exp.exceeded() {
+		return nil // already reported
+	}
+	target := resolveAlias(n)
+	if target != n && c.active[target] {
+		c.fail(path, n, fmt.Sprintf("alias *%s refers to a value that contains it; a value cannot include itself", n.Value))
+		return nil
+	}
+	c.exp.nodes++
+	c.exp.bytes += len(target.Value)
+	if c.exp.exceeded() {
+		c.fail(path, n, fmt.Sprintf("aliases expand this document past %d YAML nodes or %d bytes; write the values out or nest fewer aliases",
+			c.exp.maxNodes, c.exp.maxBytes))
+		return nil
+	}
+	return target
 }
 
 func (c *converter) fail(path string, n *yaml.Node, msg string) {
@@ -35,7 +102,13 @@ var (
 )
 
 func (c *converter) convert(n *yaml.Node, t reflect.Type, path string) any {
-	n = resolveAlias(n)
+	if n = c.enter(n, path); n == nil {
+		return nil
+	}
+	if n.Kind == yaml.MappingNode || n.Kind == yaml.SequenceNode {
+		c.active[n] = true
+		defer delete(c.active, n)
+	}
 	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
 		return nil
 	}
@@ -148,7 +221,9 @@ func (c *converter) object(n *yaml.Node, t reflect.Type, path string) any {
 		k, v := resolveAlias(n.Content[i]), n.Content[i+1]
 		if k.ShortTag() == "!!merge" {
 			// `<<: *defaults` merges another mapping; keys written here win.
-			merged, _ = c.object(mergeSource(v), t, path).(map[string]any)
+			if src := c.mergeSource(v, path); src != nil {
+				merged, _ = c.object(src, t, path).(map[string]any)
+			}
 			continue
 		}
 		p := child(path, k.Value)
@@ -173,15 +248,16 @@ func (c *converter) object(n *yaml.Node, t reflect.Type, path string) any {
 
 // mergeSource flattens the value of a merge key, a mapping or a list of them
 // (earlier ones win), into one mapping node.
-func mergeSource(n *yaml.Node) *yaml.Node {
-	n = resolveAlias(n)
-	if n.Kind != yaml.SequenceNode {
+func (c *converter) mergeSource(n *yaml.Node, path string) *yaml.Node {
+	if n = c.enter(n, path); n == nil || n.Kind != yaml.SequenceNode {
 		return n
 	}
 	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line}
 	seen := map[string]bool{}
 	for _, item := range n.Content {
-		item = resolveAlias(item)
+		if item = c.enter(item, path); item == nil {
+			return nil
+		}
 		for i := 0; i+1 < len(item.Content); i += 2 {
 			if k := item.Content[i].Value; !seen[k] {
 				seen[k] = true

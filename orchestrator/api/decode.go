@@ -158,7 +158,7 @@ func decodeDocument(root *yaml.Node, src Source) ([]Object, []error) {
 	}
 	apiVersion, kind := scalarField(n, "apiVersion"), scalarField(n, "kind")
 	if kind != KindList {
-		obj, err := decodeObject(n, src)
+		obj, err := decodeObject(n, src, newExpansion(root))
 		if err != nil {
 			return nil, []error{err}
 		}
@@ -173,6 +173,7 @@ func decodeDocument(root *yaml.Node, src Source) ([]Object, []error) {
 	}
 	var objs []Object
 	var errs []error
+	exp := newExpansion(root)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolveAlias(n.Content[i+1])
 		switch k.Value {
@@ -199,7 +200,7 @@ func decodeDocument(root *yaml.Node, src Source) ([]Object, []error) {
 					errs = append(errs, &DecodeError{Source: itemSrc, Kind: KindList, Line: item.Line, Msg: "a List may not contain a List"})
 					continue
 				}
-				obj, err := decodeObject(item, itemSrc)
+				obj, err := decodeObject(item, itemSrc, exp)
 				if err != nil {
 					errs = append(errs, err)
 					continue
@@ -214,7 +215,7 @@ func decodeDocument(root *yaml.Node, src Source) ([]Object, []error) {
 }
 
 // decodeObject checks one object's mapping against its Go type and decodes it.
-func decodeObject(n *yaml.Node, src Source) (Object, error) {
+func decodeObject(n *yaml.Node, src Source, exp *expansion) (Object, error) {
 	apiVersion, kind := scalarField(n, "apiVersion"), scalarField(n, "kind")
 	var name string
 	if md := mappingField(n, "metadata"); md != nil {
@@ -249,7 +250,7 @@ func decodeObject(n *yaml.Node, src Source) (Object, error) {
 	}
 	// status is the server's to write; a copy of `get -o yaml` carries it.
 	spec := withoutField(n, "status")
-	c := &converter{base: base}
+	c := newConverter(base, exp)
 	generic := c.convert(spec, reflect.TypeOf(obj).Elem(), "")
 	if len(c.errs) > 0 {
 		return nil, errors.Join(c.errs...)
