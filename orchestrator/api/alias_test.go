@@ -11,10 +11,10 @@ import (
 // naming the file and line, not a stack overflow.
 func TestSelfReferencingAliasIsAnError(t *testing.T) {
 	cases := map[string]string{
-		"merge": "apiVersion: v1\nkind: Service\nmetadata: &m {name: x, <<: *m}\n",
+		"merge":      "apiVersion: v1\nkind: Service\nmetadata: &m {name: x, <<: *m}\n",
 		"merge list": "apiVersion: v1\nkind: Service\nmetadata: &m\n  name: x\n  <<: [*m]\n",
-		"value": "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec: &s\n  ports:\n  - port: 80\n    name: *s\n",
-		"in a List": "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: &m {name: x, <<: *m}\n",
+		"value":      "apiVersion: v1\nkind: Service\nmetadata:\n  name: x\nspec: &s\n  ports:\n  - port: 80\n    name: *s\n",
+		"in a List":  "apiVersion: v1\nkind: List\nitems:\n- apiVersion: v1\n  kind: Service\n  metadata: &m {name: x, <<: *m}\n",
 	}
 	for name, y := range cases {
 		t.Run(name, func(t *testing.T) {
