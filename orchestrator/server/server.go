@@ -135,9 +135,9 @@ func (h *handler) apply(w http.ResponseWriter, r *http.Request) {
 	}
 	objs := make([]api.Object, 0, len(req.Objects))
 	for i, raw := range req.Objects {
-		obj, err := DecodeObject("", raw)
+		obj, err := api.DecodeStrict(fmt.Sprintf("object %d", i+1), raw)
 		if err != nil {
-			h.fail(w, r, badRequest(fmt.Sprintf("object %d: %v", i+1, err)))
+			h.fail(w, r, badRequest(err.Error()))
 			return
 		}
 		objs = append(objs, obj)
