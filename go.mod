@@ -11,7 +11,15 @@ require (
 	gopkg.in/yaml.v3 v3.0.1
 )
 
-require k8s.io/client-go v0.37.2
+require (
+	github.com/chromedp/chromedp v0.23.0
+	k8s.io/client-go v0.37.2
+)
+
+require (
+	github.com/chromedp/cdproto v0.159.0 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
+)
 
 require (
 	github.com/Microsoft/go-winio v0.6.2 // indirect

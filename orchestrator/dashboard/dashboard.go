@@ -213,8 +213,10 @@ func (d *Dashboard) actions(api http.Handler) http.Handler {
 	return mux
 }
 
-// Run samples the proxies' counters once a second until ctx ends.
+// Run samples the proxies' counters once a second, and plans each rollout
+// as soon as it starts, until ctx ends.
 func (d *Dashboard) Run(ctx context.Context) {
+	go d.planRollouts(ctx)
 	d.traffic.run(ctx)
 }
 

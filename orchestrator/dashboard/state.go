@@ -140,6 +140,37 @@ func (d *Dashboard) rollout(ctx context.Context, dep *api.Deployment, rss []*api
 	return r
 }
 
+// planRollouts plans a rollout the moment its Deployment changes, page or no
+// page: the controller takes its first step within milliseconds, and a plan
+// made later would start from where the rollout already is.
+func (d *Dashboard) planRollouts(ctx context.Context) {
+	b := d.opts.Backend
+	for ctx.Err() == nil {
+		changes, err := b.Watch(ctx, api.KindDeployment, "", "")
+		if err != nil {
+			d.log.Warn("dashboard: watch deployments", "error", err)
+		} else {
+			for ev := range changes {
+				dep, ok := ev.Object.(*api.Deployment)
+				if !ok || ev.Type == "DELETED" {
+					continue
+				}
+				rss, err := b.List(ctx, api.KindReplicaSet, api.KeyOf(dep).Namespace, "")
+				if err != nil {
+					continue
+				}
+				var owned []*api.ReplicaSet
+				collect(rss, &owned)
+				d.rollout(ctx, dep, owned)
+			}
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
 // planCache keeps the plan of each Deployment's latest rollout.
 type planCache struct {
 	mu    sync.Mutex

@@ -53,12 +53,15 @@ setInterval(() => {
 // name, exactly as the proxy labels its requests.
 function revisions() {
   const out = {};
-  for (const rs of state.replicaSets) {
+  // A ReplicaSet keeps its colour for life, so v1 stays v1's colour after an
+  // undo makes it "rev 3": colours go by creation order.
+  const byAge = [...state.replicaSets].sort((a, b) => Date.parse(a.metadata.creationTimestamp) - Date.parse(b.metadata.creationTimestamp) || a.metadata.name.localeCompare(b.metadata.name));
+  for (const [i, rs] of byAge.entries()) {
     const hash = (rs.metadata.labels || {})["pod-template-hash"];
     if (!hash) continue;
     const ann = rs.metadata.annotations || {};
     const n = parseInt(ann["deployment.kubernetes.io/revision"] || "0", 10);
-    out[hash] = { key: hash, number: n, label: n ? "rev " + n : rs.metadata.name, image: imageOf(rs.spec.template), owner: rs.metadata.name, color: n ? (n - 1) % PALETTE : hashColor(hash) };
+    out[hash] = { key: hash, number: n, label: n ? "rev " + n : rs.metadata.name, image: imageOf(rs.spec.template), owner: rs.metadata.name, color: i % PALETTE };
   }
   for (const rc of state.replicationControllers) {
     const name = rc.metadata.name;
@@ -195,7 +198,11 @@ function renderServices(revs) {
 // and its failed requests as a red dashed line, in SVG.
 function chart(service, revs) {
   const W = 600, H = 170, L = 34, R = 8, T = 8, B = 18;
-  const t1 = points.length ? points[points.length - 1].t : now(), t0 = t1 - WINDOW_MS;
+  // The window grows with the history, from one minute to five, so that the
+  // first seconds of traffic are not a sliver at the right edge.
+  const t1 = points.length ? points[points.length - 1].t : now();
+  const span = Math.min(WINDOW_MS, Math.max(60000, Math.ceil((t1 - (points.length ? points[0].t : t1)) / 30000) * 30000));
+  const t0 = t1 - span;
   const prefix = service + "/";
   const shown = points.filter((p) => p.t >= t0);
   const keys = new Set();
@@ -207,10 +214,13 @@ function chart(service, revs) {
     max = Math.max(max, err);
   }
   max = niceMax(max * 1.1);
-  const x = (t) => L + ((t - t0) / WINDOW_MS) * (W - L - R);
+  const x = (t) => L + ((t - t0) / span) * (W - L - R);
   const y = (v) => T + (1 - v / max) * (H - T - B);
   const grid = [0, 0.5, 1].map((f) => `<line class="grid-line" x1="${L}" x2="${W - R}" y1="${y(max * f)}" y2="${y(max * f)}"/><text x="${L - 4}" y="${y(max * f) + 3}" text-anchor="end">${fmt(max * f)}</text>`).join("")
-    + [5, 4, 3, 2, 1, 0].map((m) => `<text x="${x(t1 - m * 60000)}" y="${H - 4}" text-anchor="${m === 5 ? "start" : m ? "middle" : "end"}">${m ? "-" + m + "m" : "now"}</text>`).join("");
+    + [4, 3, 2, 1, 0].map((i) => {
+      const ago = (span * i) / 4, label = !i ? "now" : span > 120000 ? "-" + fmt(ago / 60000) + "m" : "-" + Math.round(ago / 1000) + "s";
+      return `<text x="${x(t1 - ago)}" y="${H - 4}" text-anchor="${i === 4 ? "start" : i ? "middle" : "end"}">${label}</text>`;
+    }).join("");
   const line = (val) => shown.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(val(p)).toFixed(1)}`).join("");
   const order = [...keys].sort((a, b) => ((revs[a] || {}).number || 0) - ((revs[b] || {}).number || 0) || a.localeCompare(b));
   const last = shown[shown.length - 1];
@@ -226,7 +236,7 @@ function chart(service, revs) {
   const errTotal = Math.round(shown.reduce((sum, p) => sum + errAt(p), 0));
   const errNow = last ? errAt(last) : 0;
   paths += shown.length ? `<path class="series err" d="${line(errAt)}"/>` : "";
-  legend += `<span class="errors-item ${errTotal ? "" : "zero"}" data-errors-now="${errNow}" data-errors-total="${errTotal}"><i class="sw"></i>failed ${fmt(errNow)}/s <span class="muted">(${errTotal} in 5 min)</span></span>`;
+  legend += `<span class="errors-item ${errTotal ? "" : "zero"}" data-errors-now="${errNow}" data-errors-total="${errTotal}"><i class="sw"></i>failed ${fmt(errNow)}/s <span class="muted">(${errTotal} in ${span > 60000 ? fmt(span / 60000) + " min" : "1 min"})</span></span>`;
   const empty = shown.length ? "" : `<text x="${W / 2}" y="${H / 2}" text-anchor="middle">no traffic yet</text>`;
   return `<svg class="chart" viewBox="0 0 ${W} ${H}" preserveAspectRatio="none" role="img" aria-label="requests per second by revision">${grid}${paths}${empty}</svg>
     <div class="legend" data-chart="${esc(service)}">${legend}</div>`;
