@@ -100,6 +100,7 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newLoadCommand(g),
 		newVersionCommand(g),
 	)
+	usageErrors(root)
 	return root
 }
 
