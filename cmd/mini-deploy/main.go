@@ -99,6 +99,8 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newRollingUpdateCommand(g),
 		newLoadCommand(g),
 		newVersionCommand(g),
+		newWaitCommand(g),
+		newDiffCommand(g),
 	)
 	usageErrors(root)
 	return root
