@@ -101,6 +101,9 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newVersionCommand(g),
 		newWaitCommand(g),
 		newDiffCommand(g),
+		newLabelCommand(g),
+		newAnnotateCommand(g),
+		newEditCommand(g),
 	)
 	usageErrors(root)
 	return root
