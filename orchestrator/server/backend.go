@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"time"
 
@@ -16,6 +17,11 @@ import (
 type Backend interface {
 	// Apply creates or updates every object in one transaction: all or nothing.
 	Apply(ctx context.Context, objs []api.Object, opts ApplyOptions) ([]ApplyResult, error)
+	// Diff says what Apply would do to each object, writing nothing.
+	Diff(ctx context.Context, objs []api.Object) ([]DiffResult, error)
+	// Update replaces a stored object's spec, labels and annotations; a
+	// resourceVersion in obj must be the stored one.
+	Update(ctx context.Context, obj api.Object) (api.Object, error)
 	Get(ctx context.Context, kind, namespace, name string) (api.Object, error)
 	// List returns objects of kind; namespace "" means all; selector is a
 	// label selector string ("" means everything).
@@ -57,6 +63,17 @@ type ApplyResult struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	Action    string `json:"action"` // created, configured, unchanged
+}
+
+// DiffResult is one object of a Diff: Live as stored (absent when the
+// apply would create it) and Merged as the apply would store it, each an
+// object's JSON with its kind.
+type DiffResult struct {
+	Kind      string          `json:"kind"`
+	Namespace string          `json:"namespace"`
+	Name      string          `json:"name"`
+	Live      json.RawMessage `json:"live,omitempty"`
+	Merged    json.RawMessage `json:"merged"`
 }
 
 // DeleteOptions tune a delete.
