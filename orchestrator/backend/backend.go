@@ -57,7 +57,7 @@ type Pods interface {
 	// closes when it is gone.
 	Terminate(namespace, name string, grace *time.Duration) (view *api.Pod, done <-chan struct{}, ok bool)
 	Logs(ctx context.Context, namespace, name string, opts server.LogOptions) (io.ReadCloser, error)
-	Exec(ctx context.Context, namespace, name string, command []string) (server.ExecResult, error)
+	Exec(ctx context.Context, namespace, name string, command []string, out io.Writer) (server.ExecResult, error)
 	// StopAll stops every pod and removes every container of this control
 	// plane; it returns when they are gone or ctx ends.
 	StopAll(ctx context.Context)
@@ -338,8 +338,8 @@ func (a *API) Logs(ctx context.Context, namespace, name string, opts server.LogO
 }
 
 // Exec runs command in the pod's container.
-func (a *API) Exec(ctx context.Context, namespace, name string, command []string) (server.ExecResult, error) {
-	return a.pods.Exec(ctx, nsOrDefault(namespace), name, command)
+func (a *API) Exec(ctx context.Context, namespace, name string, command []string, out io.Writer) (server.ExecResult, error) {
+	return a.pods.Exec(ctx, nsOrDefault(namespace), name, command, out)
 }
 
 // setImages sets the image of each named container of t ("*": every one),
