@@ -154,6 +154,10 @@ func (a *API) List(ctx context.Context, kind, namespace, selector string) ([]api
 	return out, nil
 }
 
+// maxWatchBacklog is how many changes may wait for a client's watch before
+// it is closed.
+const maxWatchBacklog = 1000
+
 // Watch streams changes of kind. Stored kinds come from the store's watch;
 // pods, which are not stored, are compared every 200ms.
 func (a *API) Watch(ctx context.Context, kind, namespace, selector string) (<-chan server.WatchEvent, error) {
@@ -214,7 +218,9 @@ func (a *API) Watch(ctx context.Context, kind, namespace, selector string) (<-ch
 		}()
 		return out, nil
 	}
-	changes := a.store.Watch(ctx)
+	// A client that stops reading (`get -w`, then Ctrl-Z) is cut off
+	// rather than have every later change queued for it.
+	changes := a.store.WatchLimited(ctx, maxWatchBacklog)
 	go func() {
 		defer close(out)
 		for ev := range changes {
