@@ -105,6 +105,7 @@ type e2e struct {
 	instance string
 	network  string
 	engine   *docker.Engine
+	env      []string // added to every command's environment (DOCKER_HOST)
 }
 
 func newE2E(t *testing.T) *e2e {
@@ -193,7 +194,7 @@ func (e *e2e) killDaemon() {
 
 func (e *e2e) command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, e.bin, append([]string{"--home", e.home}, args...)...)
-	cmd.Env = append(os.Environ(), "MINI_DEPLOY_HOME="+e.home)
+	cmd.Env = append(append(os.Environ(), "MINI_DEPLOY_HOME="+e.home), e.env...)
 	cmd.Dir = "."
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
