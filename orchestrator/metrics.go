@@ -73,6 +73,13 @@ func (m *metrics) InFlight(service string, delta int) {
 	m.inflight.WithLabelValues(service).Add(float64(delta))
 }
 
+// EndpointGone deletes the series of a pod that left the Service, so that
+// pods coming and going leave nothing behind.
+func (m *metrics) EndpointGone(service string, ep proxy.Endpoint) {
+	m.requests.DeletePartialMatch(prometheus.Labels{"service": service, "pod": ep.Pod})
+	m.retries.DeleteLabelValues(service, ep.Pod)
+}
+
 func (m *metrics) ReadyEndpoints(service string, n int) {
 	m.ready.WithLabelValues(service).Set(float64(n))
 }

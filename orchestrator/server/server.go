@@ -20,7 +20,6 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -47,48 +46,6 @@ const (
 	// maxBody bounds a request body; manifests are small.
 	maxBody = 16 << 20
 )
-
-// ApplyRequest is the body of POST /apply.
-type ApplyRequest struct {
-	Objects []json.RawMessage `json:"objects"`
-	Options ApplyOptions      `json:"options"`
-}
-
-// ApplyResponse is the answer of POST /apply.
-type ApplyResponse struct {
-	Results []ApplyResult `json:"results"`
-}
-
-// ObjectList is how a list of objects travels: each item carries its kind,
-// so the client can decode it with api.Decode.
-type ObjectList struct {
-	APIVersion string            `json:"apiVersion"`
-	Kind       string            `json:"kind"`
-	Items      []json.RawMessage `json:"items"`
-}
-
-// ScaleRequest is the body of PUT .../{name}/scale.
-type ScaleRequest struct {
-	Replicas int32 `json:"replicas"`
-}
-
-// ImageRequest is the body of POST .../{name}/image.
-type ImageRequest struct {
-	Images map[string]string `json:"images"`
-}
-
-// SelectorRequest is the body of PUT .../services/{name}/selector.
-type SelectorRequest struct {
-	Selector        map[string]string `json:"selector"`
-	ResourceVersion string            `json:"resourceVersion,omitempty"`
-}
-
-// WireWatchEvent is a WatchEvent as it travels: the object stays raw until
-// the reader knows which kind to decode it into.
-type WireWatchEvent struct {
-	Type   string          `json:"type"`
-	Object json.RawMessage `json:"object"`
-}
 
 type handler struct {
 	b   Backend
@@ -154,25 +111,6 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	return nil
 }
 
-// stopKey carries Serve's shutdown signal to streaming handlers: Shutdown
-// waits for active connections, and a watch would otherwise never end.
-type stopKey struct{}
-
-// streamContext is r's context, also cancelled when the server shuts down.
-func streamContext(r *http.Request) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(r.Context())
-	if stop, ok := r.Context().Value(stopKey{}).(<-chan struct{}); ok {
-		go func() {
-			select {
-			case <-stop:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-	}
-	return ctx, cancel
-}
-
 func (h *handler) info(w http.ResponseWriter, r *http.Request) {
 	info, err := h.b.Info(r.Context())
 	if err != nil {
@@ -197,9 +135,9 @@ func (h *handler) apply(w http.ResponseWriter, r *http.Request) {
 	}
 	objs := make([]api.Object, 0, len(req.Objects))
 	for i, raw := range req.Objects {
-		obj, err := DecodeObject("", raw)
+		obj, err := api.DecodeStrict(fmt.Sprintf("object %d", i+1), raw)
 		if err != nil {
-			h.fail(w, r, badRequest(fmt.Sprintf("object %d: %v", i+1, err)))
+			h.fail(w, r, badRequest(err.Error()))
 			return
 		}
 		objs = append(objs, obj)
@@ -282,42 +220,6 @@ func involvedObject(sel string) (*api.ObjectReference, error) {
 	return ref, nil
 }
 
-func (h *handler) watch(w http.ResponseWriter, r *http.Request, kind, ns, selector string) {
-	ctx, cancel := streamContext(r)
-	defer cancel()
-	events, err := h.b.Watch(ctx, kind, ns, selector)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	rc.Flush()
-	enc := json.NewEncoder(w)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-events:
-			if !ok {
-				return
-			}
-			raw, err := encodeObject(kind, ev.Object)
-			if err != nil {
-				h.log.Warn("watch: encode object", "error", err)
-				continue
-			}
-			if err := enc.Encode(WireWatchEvent{Type: ev.Type, Object: raw}); err != nil {
-				return
-			}
-			if err := rc.Flush(); err != nil {
-				return
-			}
-		}
-	}
-}
-
 func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	kind, ok := h.kind(w, r)
 	if !ok {
@@ -378,72 +280,6 @@ func (h *handler) setSelector(w http.ResponseWriter, r *http.Request) {
 	}
 	obj, err := h.b.SetSelector(r.Context(), r.PathValue("ns"), r.PathValue("name"), req.Selector, req.ResourceVersion)
 	h.replyObject(w, r, api.KindService, obj, err)
-}
-
-func (h *handler) logs(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	var opts LogOptions
-	opts.Follow, _ = strconv.ParseBool(q.Get("follow"))
-	opts.Timestamps, _ = strconv.ParseBool(q.Get("timestamps"))
-	if t := q.Get("tail"); t != "" {
-		n, err := strconv.Atoi(t)
-		if err != nil {
-			h.fail(w, r, badRequest(fmt.Sprintf("tail %q: not a number", t)))
-			return
-		}
-		opts.Tail = n
-	}
-	ctx, cancel := streamContext(r)
-	defer cancel()
-	rd, err := h.b.Logs(ctx, r.PathValue("ns"), r.PathValue("name"), opts)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	defer rd.Close()
-	// The reader may block in Read with no regard for ctx; closing it is
-	// what unblocks it when the client leaves.
-	go func() {
-		<-ctx.Done()
-		rd.Close()
-	}()
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	rc.Flush()
-	br := bufio.NewReaderSize(rd, 32<<10)
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := br.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
-			}
-			if br.Buffered() == 0 {
-				rc.Flush()
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (h *handler) exec(w http.ResponseWriter, r *http.Request) {
-	var req ExecRequest
-	if !h.decode(w, r, &req) {
-		return
-	}
-	if len(req.Command) == 0 {
-		h.fail(w, r, badRequest("exec: no command given"))
-		return
-	}
-	res, err := h.b.Exec(r.Context(), r.PathValue("ns"), r.PathValue("name"), req.Command)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.reply(w, res)
 }
 
 func (h *handler) rollout(w http.ResponseWriter, r *http.Request) {
@@ -531,38 +367,4 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(st.Code)
 	json.NewEncoder(w).Encode(st)
-}
-
-// encodeObject writes obj as JSON with its kind set, so that whoever reads it
-// can decode it without knowing the kind beforehand.
-func encodeObject(kind string, obj api.Object) (json.RawMessage, error) {
-	if obj == nil {
-		return nil, fmt.Errorf("backend returned no %s", kind)
-	}
-	if tm := obj.GetTypeMeta(); tm.Kind == "" {
-		obj = obj.DeepCopy()
-		proto, err := api.New(kind)
-		if err == nil {
-			*obj.GetTypeMeta() = *proto.GetTypeMeta()
-		} else {
-			obj.GetTypeMeta().Kind = kind
-		}
-	}
-	return json.Marshal(obj)
-}
-
-// DecodeObject reads one object written by the API. The kind comes from the
-// object itself, or from kind when the object leaves it out.
-func DecodeObject(kind string, raw []byte) (api.Object, error) {
-	var tm api.TypeMeta
-	if err := json.Unmarshal(raw, &tm); err != nil {
-		return nil, fmt.Errorf("decode object: %w", err)
-	}
-	if tm.Kind != "" {
-		kind = tm.Kind
-	}
-	if kind == "" {
-		return nil, errors.New("object has no kind")
-	}
-	return api.Decode(kind, raw)
 }
