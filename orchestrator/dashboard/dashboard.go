@@ -49,10 +49,12 @@ const ActionHeader = "X-Mini-Deploy-Dashboard"
 //go:embed web
 var webFS embed.FS
 
-// RequestCount is the running total of one Service's requests that one
-// revision answered with one status code (0: no answer).
+// RequestCount is the running total of the requests one pod of one
+// Service's revision answered with one status code (0: no answer). A series
+// may go (its pod left the Service) or start again from 0.
 type RequestCount struct {
 	Service  string
+	Pod      string
 	Revision string
 	Code     int
 	Count    uint64

@@ -193,13 +193,18 @@ func TestTrafficIsRatesByRevisionWithFailuresApart(t *testing.T) {
 	var counts []RequestCount
 	tr := newTraffic(func() []RequestCount { return counts })
 	t0 := time.Unix(1000, 0)
-	counts = []RequestCount{{"kubia", "v1", 200, 100}}
+	counts = []RequestCount{{"kubia", "a", "v1", 200, 100}, {"kubia", "b", "v1", 200, 50}}
 	tr.sample(t0)
 	history, ch := tr.subscribe()
 	if len(history) != 0 {
 		t.Fatalf("history after one sample: %v", history)
 	}
-	counts = []RequestCount{{"kubia", "v1", 200, 120}, {"kubia", "v2", 200, 10}, {"kubia", "v2", 503, 2}, {"kubia", "", 0, 2}, {"kubia", "v2", 404, 4}}
+	// Pod b left (its series went with it); pod c is new; one counter of
+	// pod a started again from 0.
+	counts = []RequestCount{
+		{"kubia", "a", "v1", 200, 120}, {"kubia", "c", "v2", 200, 10}, {"kubia", "c", "v2", 503, 2},
+		{"kubia", "", "", 0, 2}, {"kubia", "c", "v2", 404, 4}, {"kubia", "a", "v1", 502, 0},
+	}
 	tr.sample(t0.Add(2 * time.Second))
 	p := <-ch
 	want := map[string][2]float64{"kubia/v1": {10, 0}, "kubia/v2": {7, 1}, "kubia/": {0, 1}}
@@ -213,5 +218,13 @@ func TestTrafficIsRatesByRevisionWithFailuresApart(t *testing.T) {
 	}
 	if p.T != t0.Add(2*time.Second).UnixMilli() {
 		t.Errorf("point time %d", p.T)
+	}
+	counts = []RequestCount{{"kubia", "a", "v1", 200, 30}}
+	tr.sample(t0.Add(3 * time.Second))
+	if p := <-ch; p.Series["kubia/v1"] != [2]float64{30, 0} {
+		t.Errorf("a counter that started again: %v, want 30/s", p.Series)
+	}
+	if history, _ := tr.subscribe(); len(history) != 2 {
+		t.Errorf("history: %d points, want 2", len(history))
 	}
 }
