@@ -108,7 +108,7 @@ function renderWorkloads(revs) {
       const s = rs.status || {}, hash = (rs.metadata.labels || {})["pod-template-hash"], n = replicas(rs.spec.replicas);
       const cls = ["rs", rs.metadata.name === rollout.newReplicaSet ? "new" : "", n === 0 && !s.replicas ? "empty" : ""].join(" ");
       return `<div class="${cls}" data-rs="${esc(rs.metadata.name)}" data-revision="${esc(revNum(rs))}" data-image="${esc(imageOf(rs.spec.template))}" data-replicas="${n}" data-current="${s.replicas || 0}" data-ready="${s.readyReplicas || 0}">
-        <span class="rs-name mono">${esc(rs.metadata.name)}</span><span>${revChip(hash, revs)}</span>
+        <span class="rs-name mono">${esc(rs.metadata.name)}</span><span>${revChip(hash, revs)} <span class="muted mono">${esc(shortImage(imageOf(rs.spec.template)))}</span></span>
         <span class="mono muted">${s.readyReplicas || 0}/${s.replicas || 0} ready · want ${n}</span>${bar(s.readyReplicas || 0, n, max)}</div>`;
     }).join("");
     const paused = !!d.spec.paused;
