@@ -66,6 +66,7 @@ type dashView struct {
 	Ready       int      `json:"ready"`
 	Rollout     string   `json:"rollout"`
 	Overflow    bool     `json:"overflow"`
+	Paused      string   `json:"paused"`
 }
 
 const viewJS = `(() => {
@@ -85,6 +86,7 @@ const viewJS = `(() => {
     ready: dep ? Number(dep.querySelector('[data-ready]').textContent) : -1,
     rollout: steps ? steps.dataset.rollout + " " + steps.dataset.stepsDone + "/" + steps.dataset.steps : "",
     overflow: document.documentElement.scrollWidth > window.innerWidth + 1,
+    paused: dep ? dep.dataset.paused : "",
   };
 })()`
 
@@ -301,6 +303,27 @@ func TestE2EDashboardInBrowser(t *testing.T) {
 	if got := e.ok("get", "deploy", "kubia", "-o", "jsonpath={.spec.replicas}"); got != "4" {
 		t.Errorf("after Scale to 4 on the page, the Deployment's replicas are %q", got)
 	}
+
+	// Pause and resume; delete a pod (its ReplicaSet replaces it).
+	b.click(`button[data-action="pause"][data-target="deployments/default/kubia"]`)
+	b.waitView("the Deployment paused", func(v dashView) bool { return v.Paused == "true" })
+	b.click(`button[data-action="resume"][data-target="deployments/default/kubia"]`)
+	b.waitView("the Deployment resumed", func(v dashView) bool { return v.Paused == "false" })
+	victim := strings.Fields(b.view().Pods[0])[0]
+	b.click(`button[data-action="delete-pod"][data-target="pods/default/` + victim + `"]`)
+	b.answer("")
+	b.waitView("pod "+victim+" replaced", func(v dashView) bool {
+		running := 0
+		for _, p := range v.Pods {
+			if strings.HasPrefix(p, victim+" ") {
+				return false
+			}
+			if strings.HasSuffix(p, " Running") {
+				running++
+			}
+		}
+		return running == 4 && v.Ready == 4
+	})
 
 	// Dark mode, and a phone's width: nothing wider than the screen.
 	b.click("#theme") // auto -> dark

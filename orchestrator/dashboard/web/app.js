@@ -112,7 +112,7 @@ function renderWorkloads(revs) {
         <span class="mono muted">${s.readyReplicas || 0}/${s.replicas || 0} ready · want ${n}</span>${bar(s.readyReplicas || 0, n, max)}</div>`;
     }).join("");
     const paused = !!d.spec.paused;
-    html.push(`<article class="card" data-deployment="${esc(d.metadata.name)}" data-namespace="${esc(nsOf(d))}">
+    html.push(`<article class="card" data-deployment="${esc(d.metadata.name)}" data-namespace="${esc(nsOf(d))}" data-paused="${paused}">
       <div class="card-head"><span class="kind">Deployment</span><h3>${esc(d.metadata.name)}</h3>
         <span class="muted">${esc(nsOf(d))}</span><span class="mono muted">${esc(imageOf(d.spec.template))}</span>${paused ? '<span class="chip false">paused</span>' : ""}</div>
       <div class="counts">
@@ -264,7 +264,7 @@ function renderPods(revs) {
       .flatMap((s) => (s.spec.ports || []).map((pt) => pt.nodePort)).filter(Boolean).join(", ");
     const cls = status === "Terminating" ? "terminating" : status === "CrashLoopBackOff" || status === "Error" ? "crash" : ready < cs.length || !cs.length ? "notready" : "running";
     return `<tr class="${cls}" data-pod="${esc(p.metadata.name)}" data-status="${esc(status)}" data-revision="${esc(rev)}">
-      <td class="name">${esc(p.metadata.name)}</td><td>${ready}/${cs.length || 1}</td><td class="status">${esc(status)}${status === "Terminating" ? " <span class=\"muted\">draining</span>" : ""}</td>
+      <td class="name">${esc(p.metadata.name)}</td><td>${ready}/${cs.length || 1}</td><td class="status"${status === "Terminating" ? ' title="out of its Services\' endpoints, draining its requests, then stopped"' : ""}>${esc(status)}</td>
       <td>${restarts}</td><td data-since="${esc(p.metadata.creationTimestamp)}">${age(p.metadata.creationTimestamp)}</td>
       <td>${revChip(rev, revs)}</td><td class="mono">${esc(ports)}</td>
       <td>${status === "Terminating" ? "" : button("Delete", "delete-pod", "pods/" + keyOf(p), "danger")}</td></tr>`;
