@@ -272,8 +272,9 @@ func TestE2EDashboardInBrowser(t *testing.T) {
 			t.Errorf("copy the screenshot to %s: %v", dst, err)
 		}
 	}
-	if !strings.HasPrefix(v.Rollout, "progress ") {
-		t.Errorf("mid-rollout the Deployment shows no rollout in progress: %q", v.Rollout)
+	// maxSurge 1, maxUnavailable 0, 3 replicas: `rollout plan` says 6 steps.
+	if !strings.HasPrefix(v.Rollout, "progress ") || !strings.HasSuffix(v.Rollout, "/6") {
+		t.Errorf("mid-rollout the Deployment shows %q, want a rollout in progress with its 6 steps", v.Rollout)
 	}
 	v = b.waitView("v2 complete: the new ReplicaSet at 3, the old at 0, v2 traffic only", func(v dashView) bool {
 		newR, newReady, _ := v.rs("luksa/kubia:v2")

@@ -17,6 +17,10 @@
 //
 // The HTML, CSS and JavaScript in web/ are written here and embedded; there
 // is no build step and no package manager.
+//
+// Where a change goes: something new to show is a field of State (read from
+// the Backend in state.go) and a render function in web/app.js; a new action
+// is a route in actions (dashboard.go) and a case of act in web/app.js.
 package dashboard
 
 import (

@@ -154,7 +154,7 @@ function renderSteps(r) {
   if (!r || !r.steps || !r.steps.length) return r && !r.done && r.message ? `<div class="steps">${esc(r.message)}</div>` : "";
   const total = r.steps.length, done = Math.min(r.stepsDone || 0, total);
   const items = r.steps.map((s, i) => `<li class="${i < done ? "done" : i === done && !r.done ? "current" : ""}">${esc(s.action)} <span class="muted">(old ${s.old}, new ${s.new}, available ${s.available})</span></li>`).join("");
-  const title = r.done ? `Last rollout: complete, ${total} steps` : `Rollout in progress: step ${Math.min(done + 1, total)} of ${total}`;
+  const title = r.done ? `Last rollout: complete, ${total} step${total === 1 ? "" : "s"}` : `Rollout in progress: step ${Math.min(done + 1, total)} of ${total}`;
   return `<div class="steps" data-rollout="${r.done ? "done" : "progress"}" data-steps="${total}" data-steps-done="${done}">
     <b>${esc(title)}</b><div class="muted">${esc(r.message)}</div>
     <div class="progress"><i style="width:${(100 * done) / total}%"></i></div>
