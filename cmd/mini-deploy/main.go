@@ -100,7 +100,13 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newLoadCommand(g),
 		newDashboardCommand(g),
 		newVersionCommand(g),
+		newWaitCommand(g),
+		newDiffCommand(g),
+		newLabelCommand(g),
+		newAnnotateCommand(g),
+		newEditCommand(g),
 	)
+	usageErrors(root)
 	return root
 }
 

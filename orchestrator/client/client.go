@@ -150,6 +150,34 @@ func (c *Client) Apply(ctx context.Context, objs []api.Object, opts server.Apply
 	return resp.Results, nil
 }
 
+// Diff says what applying objs would change, changing nothing.
+func (c *Client) Diff(ctx context.Context, objs []api.Object) ([]server.DiffResult, error) {
+	req := server.ApplyRequest{Objects: make([]json.RawMessage, 0, len(objs))}
+	for _, obj := range objs {
+		raw, err := json.Marshal(obj)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s %q: %w", obj.GetTypeMeta().Kind, obj.Meta().Name, err)
+		}
+		req.Objects = append(req.Objects, raw)
+	}
+	var resp server.DiffResponse
+	if err := c.call(ctx, http.MethodPost, "/diff", nil, req, &resp); err != nil {
+		return nil, err
+	}
+	return resp.Results, nil
+}
+
+// Update replaces an object's desired state; its resourceVersion, when
+// set, must still be the stored one.
+func (c *Client) Update(ctx context.Context, obj api.Object) (api.Object, error) {
+	kind := obj.GetTypeMeta().Kind
+	p, err := objectPath(kind, obj.Meta().Namespace, obj.Meta().Name)
+	if err != nil {
+		return nil, err
+	}
+	return c.object(ctx, kind, http.MethodPut, p, nil, obj)
+}
+
 // Get returns one object.
 func (c *Client) Get(ctx context.Context, kind, namespace, name string) (api.Object, error) {
 	p, err := objectPath(kind, namespace, name)
@@ -312,15 +340,30 @@ func (c *Client) Logs(ctx context.Context, namespace, pod string, opts server.Lo
 	return resp.Body, nil
 }
 
-// Exec runs command in a pod's container and returns what it did.
-func (c *Client) Exec(ctx context.Context, namespace, pod string, command []string) (server.ExecResult, error) {
+// Exec runs command in a pod's container, copying its output to out as it
+// comes, and returns its exit code.
+func (c *Client) Exec(ctx context.Context, namespace, pod string, command []string, out io.Writer) (server.ExecResult, error) {
 	var res server.ExecResult
 	p, err := objectPath(api.KindPod, namespace, pod)
 	if err != nil {
 		return res, err
 	}
-	err = c.call(ctx, http.MethodPost, p+"/exec", nil, server.ExecRequest{Command: command}, &res)
-	return res, err
+	resp, err := c.do(ctx, http.MethodPost, p+"/exec", nil, server.ExecRequest{Command: command})
+	if err != nil {
+		return res, err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		return res, fmt.Errorf("exec: output cut off: %w", err)
+	}
+	if msg := resp.Trailer.Get(server.ErrorTrailer); msg != "" {
+		return res, errors.New(msg)
+	}
+	code := resp.Trailer.Get(server.ExitCodeTrailer)
+	if res.ExitCode, err = strconv.Atoi(code); err != nil {
+		return res, fmt.Errorf("exec: the daemon sent no exit code (%q)", code)
+	}
+	return res, nil
 }
 
 // Rollout runs one rollout verb on a Deployment.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"time"
 
@@ -16,6 +17,11 @@ import (
 type Backend interface {
 	// Apply creates or updates every object in one transaction: all or nothing.
 	Apply(ctx context.Context, objs []api.Object, opts ApplyOptions) ([]ApplyResult, error)
+	// Diff says what Apply would do to each object, writing nothing.
+	Diff(ctx context.Context, objs []api.Object) ([]DiffResult, error)
+	// Update replaces a stored object's spec, labels and annotations; a
+	// resourceVersion in obj must be the stored one.
+	Update(ctx context.Context, obj api.Object) (api.Object, error)
 	Get(ctx context.Context, kind, namespace, name string) (api.Object, error)
 	// List returns objects of kind; namespace "" means all; selector is a
 	// label selector string ("" means everything).
@@ -32,7 +38,9 @@ type Backend interface {
 	Logs(ctx context.Context, namespace, pod string, opts LogOptions) (io.ReadCloser, error)
 	// Exec runs command in a pod's running container and waits for it, as
 	// `kubectl exec POD -- COMMAND` does without a terminal.
-	Exec(ctx context.Context, namespace, pod string, command []string) (ExecResult, error)
+	// Exec runs command in the pod and streams its output to out as it
+	// comes; an error before the command started has written nothing.
+	Exec(ctx context.Context, namespace, pod string, command []string, out io.Writer) (ExecResult, error)
 	// Events lists events, those about one object when ref is not nil.
 	Events(ctx context.Context, namespace string, ref *api.ObjectReference) ([]*api.Event, error)
 	Rollout(ctx context.Context, req RolloutRequest) (RolloutResponse, error)
@@ -59,6 +67,17 @@ type ApplyResult struct {
 	Action    string `json:"action"` // created, configured, unchanged
 }
 
+// DiffResult is one object of a Diff: Live as stored (absent when the
+// apply would create it) and Merged as the apply would store it, each an
+// object's JSON with its kind.
+type DiffResult struct {
+	Kind      string          `json:"kind"`
+	Namespace string          `json:"namespace"`
+	Name      string          `json:"name"`
+	Live      json.RawMessage `json:"live,omitempty"`
+	Merged    json.RawMessage `json:"merged"`
+}
+
 // DeleteOptions tune a delete.
 type DeleteOptions struct {
 	Cascade string `json:"cascade,omitempty"` // background (default), foreground, orphan
@@ -80,12 +99,18 @@ type ExecRequest struct {
 	Command []string `json:"command"`
 }
 
-// ExecResult is what a command run by Exec did: its exit code and its
-// output, stdout and stderr interleaved.
+// ExecResult is what a command run by Exec did; its output, stdout and
+// stderr interleaved, is streamed as the response body, and the exit code
+// follows in the trailer ExitCodeTrailer (an error in ErrorTrailer).
 type ExecResult struct {
-	ExitCode int    `json:"exitCode"`
-	Output   []byte `json:"output,omitempty"`
+	ExitCode int `json:"exitCode"`
 }
+
+// The trailers of an exec response.
+const (
+	ExitCodeTrailer = "Mini-Deploy-Exit-Code"
+	ErrorTrailer    = "Mini-Deploy-Error"
+)
 
 // WatchEvent is one change seen by Watch.
 type WatchEvent struct {

@@ -67,6 +67,8 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /api/v1/{resource}", h.list)
 	mux.HandleFunc("GET "+ns+"/{resource}", h.list)
 	mux.HandleFunc("GET "+ns+"/{resource}/{name}", h.get)
+	mux.HandleFunc("PUT "+ns+"/{resource}/{name}", h.update)
+	mux.HandleFunc("POST /diff", h.diff)
 	mux.HandleFunc("DELETE "+ns+"/{resource}/{name}", h.delete)
 	mux.HandleFunc("PUT "+ns+"/{resource}/{name}/scale", h.scale)
 	mux.HandleFunc("POST "+ns+"/{resource}/{name}/image", h.setImage)
@@ -130,17 +132,9 @@ func (h *handler) down(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) apply(w http.ResponseWriter, r *http.Request) {
 	var req ApplyRequest
-	if !h.decode(w, r, &req) {
+	objs, ok := h.decodeObjects(w, r, &req)
+	if !ok {
 		return
-	}
-	objs := make([]api.Object, 0, len(req.Objects))
-	for i, raw := range req.Objects {
-		obj, err := api.DecodeStrict(fmt.Sprintf("object %d", i+1), raw)
-		if err != nil {
-			h.fail(w, r, badRequest(err.Error()))
-			return
-		}
-		objs = append(objs, obj)
 	}
 	results, err := h.b.Apply(r.Context(), objs, req.Options)
 	if err != nil {
@@ -148,6 +142,73 @@ func (h *handler) apply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.reply(w, ApplyResponse{Results: results})
+}
+
+// decodeObjects reads the objects of an apply or a diff.
+func (h *handler) decodeObjects(w http.ResponseWriter, r *http.Request, req *ApplyRequest) ([]api.Object, bool) {
+	if !h.decode(w, r, req) {
+		return nil, false
+	}
+	objs := make([]api.Object, 0, len(req.Objects))
+	for i, raw := range req.Objects {
+		obj, err := api.DecodeStrict(fmt.Sprintf("object %d", i+1), raw)
+		if err != nil {
+			h.fail(w, r, badRequest(err.Error()))
+			return nil, false
+		}
+		objs = append(objs, obj)
+	}
+	return objs, true
+}
+
+func (h *handler) diff(w http.ResponseWriter, r *http.Request) {
+	var req ApplyRequest
+	objs, ok := h.decodeObjects(w, r, &req)
+	if !ok {
+		return
+	}
+	results, err := h.b.Diff(r.Context(), objs)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.reply(w, DiffResponse{Results: results})
+}
+
+// update replaces the object at the path with the body, which must name
+// the same object.
+func (h *handler) update(w http.ResponseWriter, r *http.Request) {
+	kind, ok := h.kind(w, r)
+	if !ok {
+		return
+	}
+	var raw json.RawMessage
+	if !h.decode(w, r, &raw) {
+		return
+	}
+	// As strict as an apply; DecodeStrict drops what only the server
+	// sets, so the object itself is decoded again to keep its
+	// resourceVersion, the update's precondition.
+	if _, err := api.DecodeStrict("the object", raw); err != nil {
+		h.fail(w, r, badRequest(err.Error()))
+		return
+	}
+	obj, err := DecodeObject(kind, raw)
+	if err != nil {
+		h.fail(w, r, badRequest(err.Error()))
+		return
+	}
+	ns, name := r.PathValue("ns"), r.PathValue("name")
+	m := obj.Meta()
+	if m.Namespace == "" {
+		m.Namespace = ns
+	}
+	if obj.GetTypeMeta().Kind != kind || m.Name != name || m.Namespace != ns {
+		h.fail(w, r, badRequest(fmt.Sprintf("the object in the body (%s %s/%s) is not the one in the path (%s %s/%s)", obj.GetTypeMeta().Kind, m.Namespace, m.Name, kind, ns, name)))
+		return
+	}
+	updated, err := h.b.Update(r.Context(), obj)
+	h.replyObject(w, r, kind, updated, err)
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request) {

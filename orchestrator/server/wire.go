@@ -22,6 +22,11 @@ type ApplyResponse struct {
 	Results []ApplyResult `json:"results"`
 }
 
+// DiffResponse is the answer of POST /diff; the request is an ApplyRequest.
+type DiffResponse struct {
+	Results []DiffResult `json:"results"`
+}
+
 // ObjectList is how a list of objects travels: each item carries its kind,
 // so the client can decode it with api.Decode.
 type ObjectList struct {
