@@ -23,6 +23,7 @@ type fakeBackend struct {
 	mu     sync.Mutex
 	calls  []string
 	deploy *api.Deployment
+	cut    chan struct{} // closed: every watch is cut off
 }
 
 func (f *fakeBackend) record(s string) {
@@ -40,7 +41,13 @@ func (f *fakeBackend) List(ctx context.Context, kind, ns, sel string) ([]api.Obj
 
 func (f *fakeBackend) Watch(ctx context.Context, kind, ns, sel string) (<-chan server.WatchEvent, error) {
 	ch := make(chan server.WatchEvent)
-	go func() { <-ctx.Done(); close(ch) }()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-f.cut:
+		}
+		close(ch)
+	}()
 	return ch, nil
 }
 
@@ -65,7 +72,7 @@ func (f *fakeBackend) Scale(ctx context.Context, kind, ns, name string, n int32)
 func newTestDashboard(t *testing.T) (*Dashboard, *fakeBackend) {
 	t.Helper()
 	n := int32(3)
-	f := &fakeBackend{deploy: &api.Deployment{
+	f := &fakeBackend{cut: make(chan struct{}), deploy: &api.Deployment{
 		TypeMeta:   api.TypeMeta{APIVersion: "apps/v1", Kind: api.KindDeployment},
 		ObjectMeta: api.ObjectMeta{Name: "kubia", Namespace: "default", UID: "u1"},
 		Spec:       api.DeploymentSpec{Replicas: &n},
@@ -151,7 +158,7 @@ func TestActionsGoThroughTheAPIOnlyWithHeaderAndOnlyThoseOffered(t *testing.T) {
 }
 
 func TestEventsStartWithStateThenTraffic(t *testing.T) {
-	d, _ := newTestDashboard(t)
+	d, f := newTestDashboard(t)
 	srv := httptest.NewServer(d)
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -183,6 +190,13 @@ func TestEventsStartWithStateThenTraffic(t *testing.T) {
 	}
 	if strings.Join(events, ",") != "state,traffic" {
 		t.Fatalf("events %v, want state then traffic", events)
+	}
+	// A watch cut off by the Backend ends the stream (the page reconnects).
+	close(f.cut)
+	for sc.Scan() {
+	}
+	if ctx.Err() != nil {
+		t.Error("the stream went on after its watches were cut off")
 	}
 	if len(state.Deployments) != 1 || state.Deployments[0].Name != "kubia" || state.Rollouts["default/kubia"] == nil || !state.Rollouts["default/kubia"].Done {
 		t.Errorf("state: deployments %+v, rollouts %+v", state.Deployments, state.Rollouts)

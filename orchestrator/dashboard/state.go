@@ -231,6 +231,10 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	changed := make(chan struct{}, 1)
+	// A watch the Backend cut off ends the stream; the page's EventSource
+	// connects again and starts from a whole State.
+	cut := make(chan struct{})
+	var cutOnce sync.Once
 	for _, kind := range watched {
 		ch, err := d.opts.Backend.Watch(ctx, kind, "", "")
 		if err != nil {
@@ -244,6 +248,7 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 				default:
 				}
 			}
+			cutOnce.Do(func() { close(cut) })
 		}()
 	}
 	history, points := d.traffic.subscribe()
@@ -272,6 +277,8 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-cut:
 			return
 		case <-changed:
 			dirty = true
