@@ -218,7 +218,8 @@ function chart(service, revs) {
   const y = (v) => T + (1 - v / max) * (H - T - B);
   const grid = [0, 0.5, 1].map((f) => `<line class="grid-line" x1="${L}" x2="${W - R}" y1="${y(max * f)}" y2="${y(max * f)}"/><text x="${L - 4}" y="${y(max * f) + 3}" text-anchor="end">${fmt(max * f)}</text>`).join("")
     + [4, 3, 2, 1, 0].map((i) => {
-      const ago = (span * i) / 4, label = !i ? "now" : span > 120000 ? "-" + fmt(ago / 60000) + "m" : "-" + Math.round(ago / 1000) + "s";
+      const ago = (span * i) / 4, secs = Math.round(ago / 1000);
+      const label = !i ? "now" : secs >= 120 ? "-" + Math.floor(secs / 60) + "m" + (secs % 60 ? (secs % 60) + "s" : "") : "-" + secs + "s";
       return `<text x="${x(t1 - ago)}" y="${H - 4}" text-anchor="${i === 4 ? "start" : i ? "middle" : "end"}">${label}</text>`;
     }).join("");
   const line = (val) => shown.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(val(p)).toFixed(1)}`).join("");
