@@ -104,6 +104,10 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newLabelCommand(g),
 		newAnnotateCommand(g),
 		newEditCommand(g),
+		newCreateCommand(g),
+		newExposeCommand(g),
+		newRunCommand(g),
+		newPatchCommand(g),
 	)
 	usageErrors(root)
 	return root
