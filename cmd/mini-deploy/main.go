@@ -108,6 +108,7 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newExposeCommand(g),
 		newRunCommand(g),
 		newPatchCommand(g),
+		newReplaceCommand(g),
 	)
 	usageErrors(root)
 	return root

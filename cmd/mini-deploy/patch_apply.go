@@ -27,13 +27,13 @@ var strategicKeys = map[string][]string{
 }
 
 // yamlOrJSON decodes a patch written in JSON or YAML into generic values.
+// Numbers come out as api.Generic gives them, to compare with an object's.
 func yamlOrJSON(data []byte, v *any) error {
-	if err := json.Unmarshal(data, v); err == nil {
-		return nil
-	}
 	var y any
-	if err := yaml.Unmarshal(data, &y); err != nil {
-		return err
+	if err := json.Unmarshal(data, &y); err != nil {
+		if err := yaml.Unmarshal(data, &y); err != nil {
+			return err
+		}
 	}
 	g, err := api.Generic(y)
 	if err != nil {
