@@ -18,7 +18,7 @@ KUBIA_STAMPS := $(KUBIA_TAGS:%=$(BUILD_DIR)/kubia-%.stamp)
 
 .DEFAULT_GOAL := build
 
-.PHONY: build images kubia-stamps test lint clean demo bench help
+.PHONY: build images kubia-stamps test lint clean demo bench screenshot help k8s
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -49,6 +49,12 @@ $(BUILD_DIR)/kubia-%.stamp: $(KUBIA_SRC) examples/kubia/Dockerfile
 	$(DOCKER) build -q -t luksa/kubia:$* $(BUILD_DIR)/kubia-$*
 	@touch $@
 
+# The real Kubernetes control plane the side-by-side tests (k8stest/) run
+# against, built from the Go module proxy at the version hack/k8s/go.mod pins,
+# into a cache outside the repo; reused when present (cold: ~20-30 min on 2 cores).
+k8s: ## build etcd, kube-apiserver, kube-controller-manager and kubectl for k8stest (cached)
+	./hack/k8s/build.sh
+
 test: images ## unit and integration tests on the real engine, with -race
 	$(GO) test -race -count=1 -timeout $(GO_TEST_TIMEOUT) ./...
 
@@ -74,3 +80,7 @@ bench: build images ## print the measured claims: proxy vs nginx, self-healing, 
 	@echo "== self-healing and zero-downtime rollouts (real engine)"
 	@$(GO) test -count=1 -run 'TestSelfHealing|TestDeploymentRolloutAndUndoUnderLoad|TestBlueGreenSetSelectorUnderLoad' -v ./orchestrator/ \
 		| grep -E 'self-healing:|rollout to v[12]:|set selector:|^(--- |ok|FAIL)'
+
+screenshot: images ## retake docs/dashboard.png: the dashboard mid-rollout, by the browser test (needs chromium)
+	DASHBOARD_SCREENSHOT=$(CURDIR)/docs/dashboard.png $(GO) test -count=1 -run TestE2EDashboardInBrowser ./cmd/mini-deploy/
+	@ls -l docs/dashboard.png

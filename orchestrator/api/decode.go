@@ -287,6 +287,22 @@ func ClearServerFields(obj Object) {
 	}
 }
 
+// DecodeStrict decodes one object sent to the API (JSON, or YAML) with the
+// same strictness as a manifest file: unknown fields, duplicate keys and
+// values of the wrong type are errors. name says where it came from in the
+// errors ("object 2"). Whoever the client is, the server stores nothing the
+// CLI would have refused.
+func DecodeStrict(name string, data []byte) (Object, error) {
+	objs, err := DecodeManifests(name, data)
+	if err != nil {
+		return nil, err
+	}
+	if len(objs) != 1 {
+		return nil, fmt.Errorf("%s: expected one object, got %d", name, len(objs))
+	}
+	return objs[0], nil
+}
+
 // manifestExts are the files a directory contributes, as kubectl picks them.
 var manifestExts = map[string]bool{".yaml": true, ".yml": true, ".json": true}
 

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
@@ -49,6 +50,14 @@ func Validate(obj Object) error {
 		validateMeta(&errs, obj.Meta(), func(errs *fieldErrors, path, name string) {
 			errs.each(path, name, IsDNS1123Subdomain(name))
 		})
+	}
+	if len(errs) == 0 {
+		// Each field within its bounds, the object may still be too big
+		// to store: a long env value or command, many containers.
+		if b, err := json.Marshal(obj); err == nil && len(b) > MaxObjectBytes {
+			errs = append(errs, FieldError{Path: "<object>", Type: ErrorTypeTooLong,
+				Detail: fmt.Sprintf("the object is %d bytes encoded, and may not be more than %d bytes", len(b), MaxObjectBytes)})
+		}
 	}
 	if len(errs) == 0 {
 		return nil
@@ -156,9 +165,22 @@ func validateMeta(errs *fieldErrors, m *ObjectMeta, validName nameValidator) {
 	validateAnnotations(errs, m.Annotations, "metadata.annotations")
 }
 
+// Size limits, Kubernetes' own: annotations (keys and values together) of
+// one object or template, and the whole object as stored (etcd's request
+// limit, which the API server applies to every object).
+const (
+	MaxAnnotationsBytes = 256 << 10
+	MaxObjectBytes      = 1536 << 10
+)
+
 func validateAnnotations(errs *fieldErrors, annotations map[string]string, path string) {
+	total := 0
 	for _, k := range sortedKeys(annotations) {
 		errs.each(path, k, IsQualifiedName(strings.ToLower(k)))
+		total += len(k) + len(annotations[k])
+	}
+	if total > MaxAnnotationsBytes {
+		errs.tooLong(path, MaxAnnotationsBytes)
 	}
 	if v, ok := annotations[AnnotationAutoRollback]; ok && v != "true" && v != "false" {
 		errs.invalid(key(path, AnnotationAutoRollback), v, `must be "true" or "false"`)

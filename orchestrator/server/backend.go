@@ -167,13 +167,16 @@ type PlanStep struct {
 
 // Info describes a running daemon.
 type Info struct {
-	Version    string   `json:"version"`
-	PID        int      `json:"pid"`
-	Home       string   `json:"home"`
-	Address    string   `json:"address"`    // the Service proxies' bind address
-	MetricsURL string   `json:"metricsURL"` // Prometheus
-	Network    string   `json:"network"`    // the Docker network pods run on
-	StartedAt  api.Time `json:"startedAt"`
+	Version    string `json:"version"`
+	PID        int    `json:"pid"`
+	Home       string `json:"home"`
+	Address    string `json:"address"`    // the Service proxies' bind address
+	MetricsURL string `json:"metricsURL"` // Prometheus
+	Network    string `json:"network"`    // the Docker network pods run on
+	// Dashboard is the web page's URL with its token; "" when it is off.
+	// Only the API's socket, private to its user, tells it.
+	Dashboard string   `json:"dashboard,omitempty"`
+	StartedAt api.Time `json:"startedAt"`
 	// NotServing lists the Service ports whose proxy cannot listen, because
 	// another program holds the node port; the daemon keeps retrying.
 	NotServing []PortProblem `json:"notServing,omitempty"`

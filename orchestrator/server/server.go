@@ -151,9 +151,9 @@ func (h *handler) decodeObjects(w http.ResponseWriter, r *http.Request, req *App
 	}
 	objs := make([]api.Object, 0, len(req.Objects))
 	for i, raw := range req.Objects {
-		obj, err := DecodeObject("", raw)
+		obj, err := api.DecodeStrict(fmt.Sprintf("object %d", i+1), raw)
 		if err != nil {
-			h.fail(w, r, badRequest(fmt.Sprintf("object %d: %v", i+1, err)))
+			h.fail(w, r, badRequest(err.Error()))
 			return nil, false
 		}
 		objs = append(objs, obj)
@@ -184,6 +184,13 @@ func (h *handler) update(w http.ResponseWriter, r *http.Request) {
 	}
 	var raw json.RawMessage
 	if !h.decode(w, r, &raw) {
+		return
+	}
+	// As strict as an apply; DecodeStrict drops what only the server
+	// sets, so the object itself is decoded again to keep its
+	// resourceVersion, the update's precondition.
+	if _, err := api.DecodeStrict("the object", raw); err != nil {
+		h.fail(w, r, badRequest(err.Error()))
 		return
 	}
 	obj, err := DecodeObject(kind, raw)
