@@ -5,6 +5,7 @@ package main
 // prints for the same case, as its documentation and source word it.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -76,6 +78,10 @@ func TestE2EWaitAndDiff(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, "replicaz") {
 		t.Errorf("diff of a bad file: exit %d, want 2; stderr %q", code, errOut)
 	}
+
+	e.portForward("deploy/kubia", "8080", "--address=localhost")
+	e.portForward("svc/kubia", "80")
+	e.portForward("pod/"+podNames(e.pods())[0], "8080")
 
 	// --for=delete: a deleted pod is waited for until it is gone.
 	pod := podNames(e.pods())[0]
@@ -260,4 +266,41 @@ func TestE2EGenerateAndChange(t *testing.T) {
 	os.WriteFile(created, []byte(manifest), 0o644)
 	e.expect(0, "deployment.apps/kubia scaled\n", "", "scale", "-f", created, "--replicas=3")
 	e.expect(0, "deployment.apps/kubia condition met\n", "", "wait", "--for=jsonpath={.status.readyReplicas}=3", "deploy/kubia", "--timeout=60s")
+}
+
+var forwardingLine = regexp.MustCompile(`^Forwarding from 127\.0\.0\.1:(\d+) -> 8080\n$`)
+
+// portForward runs `port-forward TARGET :REMOTE`, checks kubectl's lines,
+// sends a request through it to kubia and stops it with Ctrl-C (SIGINT).
+func (e *e2e) portForward(target, remote string, flags ...string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cliBound)
+	defer cancel()
+	cmd := e.command(ctx, append([]string{"port-forward", target, ":" + remote}, flags...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewReader(stdout)
+	first, err := lines.ReadString('\n')
+	m := forwardingLine.FindStringSubmatch(first)
+	if m == nil {
+		e.t.Fatalf("port-forward %s :%s: first line %q (%v), stderr %q", target, remote, first, err, errOut.String())
+	}
+	answers(e.t, "http://127.0.0.1:"+m[1]+"/", "v1", 2)
+	for range 2 {
+		if l, _ := lines.ReadString('\n'); l != "Handling connection for "+m[1]+"\n" {
+			e.t.Errorf("port-forward %s: line %q, want \"Handling connection for %s\"", target, l, m[1])
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		e.t.Errorf("port-forward %s after Ctrl-C: %v; stderr %q", target, err, errOut.String())
+	}
 }

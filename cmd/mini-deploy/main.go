@@ -110,6 +110,7 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newRunCommand(g),
 		newPatchCommand(g),
 		newReplaceCommand(g),
+		newPortForwardCommand(g),
 	)
 	usageErrors(root)
 	return root

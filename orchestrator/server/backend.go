@@ -39,6 +39,9 @@ type Backend interface {
 	// Exec runs command in a pod's running container and waits for it, as
 	// `kubectl exec POD -- COMMAND` does without a terminal.
 	Exec(ctx context.Context, namespace, pod string, command []string) (ExecResult, error)
+	// PodAddr is where the daemon's host reaches port of a pod's
+	// container (port-forward dials it).
+	PodAddr(ctx context.Context, namespace, pod string, port int) (string, error)
 	// Events lists events, those about one object when ref is not nil.
 	Events(ctx context.Context, namespace string, ref *api.ObjectReference) ([]*api.Event, error)
 	Rollout(ctx context.Context, req RolloutRequest) (RolloutResponse, error)
