@@ -111,6 +111,8 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newPatchCommand(g),
 		newReplaceCommand(g),
 		newPortForwardCommand(g),
+		newExplainCommand(g),
+		newAPIResourcesCommand(g),
 	)
 	usageErrors(root)
 	return root
