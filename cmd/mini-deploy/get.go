@@ -241,7 +241,7 @@ func watchGet(ctx context.Context, o *getOptions, p *printer.Printer, targets []
 				if ctx.Err() != nil {
 					return nil
 				}
-				return errors.New("the daemon closed the watch")
+				return errors.New("the daemon closed the watch: this client fell behind, or the daemon stopped; run the command again")
 			}
 			if !want(ev.Object) {
 				continue

@@ -21,6 +21,10 @@ const (
 	// AnnotationAutoRollback ("true") makes a Deployment roll back by itself
 	// when its progress deadline passes. A mini-deploy extension.
 	AnnotationAutoRollback = "mini-deploy.io/auto-rollback"
+	// AnnotationMaxConnections on a Service bounds the client connections
+	// each of its ports serves at once (default 10000); more wait to be
+	// accepted. It is read when the port starts listening.
+	AnnotationMaxConnections = "mini-deploy.io/max-connections"
 	// AnnotationRestartedAt is set by `rollout restart` on the pod template.
 	AnnotationRestartedAt = "kubectl.kubernetes.io/restartedAt"
 	// AnnotationLastApplied holds the manifest an object was last applied
