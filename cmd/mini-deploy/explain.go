@@ -166,4 +166,3 @@ func indent(text, prefix string) string {
 	}
 	return b.String()
 }
-

@@ -115,6 +115,7 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newAPIResourcesCommand(g),
 	)
 	usageErrors(root)
+	addCompletion(root, g)
 	return root
 }
 
