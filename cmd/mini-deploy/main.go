@@ -105,8 +105,17 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newLabelCommand(g),
 		newAnnotateCommand(g),
 		newEditCommand(g),
+		newCreateCommand(g),
+		newExposeCommand(g),
+		newRunCommand(g),
+		newPatchCommand(g),
+		newReplaceCommand(g),
+		newPortForwardCommand(g),
+		newExplainCommand(g),
+		newAPIResourcesCommand(g),
 	)
 	usageErrors(root)
+	addCompletion(root, g)
 	return root
 }
 

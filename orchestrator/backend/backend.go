@@ -58,6 +58,8 @@ type Pods interface {
 	Terminate(namespace, name string, grace *time.Duration) (view *api.Pod, done <-chan struct{}, ok bool)
 	Logs(ctx context.Context, namespace, name string, opts server.LogOptions) (io.ReadCloser, error)
 	Exec(ctx context.Context, namespace, name string, command []string, out io.Writer) (server.ExecResult, error)
+	// Addr is where this host reaches a port of a pod's container.
+	Addr(namespace, name string, port int) (string, error)
 	// StopAll stops every pod and removes every container of this control
 	// plane; it returns when they are gone or ctx ends.
 	StopAll(ctx context.Context)
@@ -346,6 +348,14 @@ func (a *API) Logs(ctx context.Context, namespace, name string, opts server.LogO
 // Exec runs command in the pod's container.
 func (a *API) Exec(ctx context.Context, namespace, name string, command []string, out io.Writer) (server.ExecResult, error) {
 	return a.pods.Exec(ctx, nsOrDefault(namespace), name, command, out)
+}
+
+// PodAddr is where this host reaches a port of a pod, for port-forward.
+func (a *API) PodAddr(ctx context.Context, namespace, name string, port int) (string, error) {
+	if port <= 0 || port > 65535 {
+		return "", fmt.Errorf("port %d: not a port number", port)
+	}
+	return a.pods.Addr(nsOrDefault(namespace), name, port)
 }
 
 // setImages sets the image of each named container of t ("*": every one),

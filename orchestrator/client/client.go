@@ -366,6 +366,17 @@ func (c *Client) Exec(ctx context.Context, namespace, pod string, command []stri
 	return res, nil
 }
 
+// PodAddr is where this host reaches port of a pod.
+func (c *Client) PodAddr(ctx context.Context, namespace, pod string, port int) (string, error) {
+	p, err := objectPath(api.KindPod, namespace, pod)
+	if err != nil {
+		return "", err
+	}
+	var resp server.PodAddrResponse
+	err = c.call(ctx, http.MethodGet, p+"/addr", url.Values{"port": {strconv.Itoa(port)}}, nil, &resp)
+	return resp.Address, err
+}
+
 // Rollout runs one rollout verb on a Deployment.
 func (c *Client) Rollout(ctx context.Context, req server.RolloutRequest) (server.RolloutResponse, error) {
 	var resp server.RolloutResponse

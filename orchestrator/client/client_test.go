@@ -59,6 +59,11 @@ func (f *fakeBackend) Update(ctx context.Context, obj api.Object) (api.Object, e
 	return obj, nil
 }
 
+func (f *fakeBackend) PodAddr(ctx context.Context, ns, pod string, port int) (string, error) {
+	f.record("PodAddr %s %s %d", ns, pod, port)
+	return "127.0.0.1:1", f.err
+}
+
 func (f *fakeBackend) Diff(ctx context.Context, objs []api.Object) ([]server.DiffResult, error) {
 	f.record("Diff %d", len(objs))
 	return nil, f.err

@@ -98,6 +98,19 @@ func (v APIView) Exec(ctx context.Context, namespace, name string, command []str
 	return server.ExecResult{ExitCode: res.ExitCode}, nil
 }
 
+// Addr is where this host reaches port of a pod's running container, for
+// port-forward: its IP on the pods' network, or its published 127.0.0.1 port.
+func (v APIView) Addr(namespace, name string, port int) (string, error) {
+	p, ok := v.n.pods.get(namespace, name)
+	if !ok {
+		return "", api.NotFound(api.KindPod, name)
+	}
+	if !p.running() || p.ip(v.n.addrs.network) == "" && !v.n.addrs.publish {
+		return "", fmt.Errorf("unable to forward port because pod is not running. Current status=%s", v.n.podView(p).Status.Phase)
+	}
+	return v.n.addrs.podAddr(p, port), nil
+}
+
 // StopAll stops every pod and waits until they are gone or ctx ends; then
 // it removes the containers this instance made that the cache never knew (a
 // crash between create and record).

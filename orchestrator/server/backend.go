@@ -41,6 +41,9 @@ type Backend interface {
 	// Exec runs command in the pod and streams its output to out as it
 	// comes; an error before the command started has written nothing.
 	Exec(ctx context.Context, namespace, pod string, command []string, out io.Writer) (ExecResult, error)
+	// PodAddr is where the daemon's host reaches port of a pod's
+	// container (port-forward dials it).
+	PodAddr(ctx context.Context, namespace, pod string, port int) (string, error)
 	// Events lists events, those about one object when ref is not nil.
 	Events(ctx context.Context, namespace string, ref *api.ObjectReference) ([]*api.Event, error)
 	Rollout(ctx context.Context, req RolloutRequest) (RolloutResponse, error)
