@@ -18,7 +18,7 @@ KUBIA_STAMPS := $(KUBIA_TAGS:%=$(BUILD_DIR)/kubia-%.stamp)
 
 .DEFAULT_GOAL := build
 
-.PHONY: build images kubia-stamps test lint clean demo bench help k8s
+.PHONY: build images kubia-stamps test lint clean demo bench screenshot help k8s
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -80,3 +80,7 @@ bench: build images ## print the measured claims: proxy vs nginx, self-healing, 
 	@echo "== self-healing and zero-downtime rollouts (real engine)"
 	@$(GO) test -count=1 -run 'TestSelfHealing|TestDeploymentRolloutAndUndoUnderLoad|TestBlueGreenSetSelectorUnderLoad' -v ./orchestrator/ \
 		| grep -E 'self-healing:|rollout to v[12]:|set selector:|^(--- |ok|FAIL)'
+
+screenshot: images ## retake docs/dashboard.png: the dashboard mid-rollout, by the browser test (needs chromium)
+	DASHBOARD_SCREENSHOT=$(CURDIR)/docs/dashboard.png $(GO) test -count=1 -run TestE2EDashboardInBrowser ./cmd/mini-deploy/
+	@ls -l docs/dashboard.png

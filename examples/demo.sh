@@ -8,7 +8,9 @@
 # per-second timeline in which the v1 answers turn into v2 answers.
 #
 # It runs its own daemon in .build/demo-home, so it never touches a daemon you
-# run yourself. KEEP=1 leaves everything running afterwards.
+# run yourself. KEEP=1 leaves everything running afterwards. It prints the
+# web dashboard's URL before the rollout and, on a terminal, waits DEMO_WAIT
+# seconds (default 5) so that a person can open it and watch.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -51,6 +53,13 @@ run up -f examples/kubia/ | tee "$LOG_DIR/up.out"
 URL=$(grep -o 'http://[0-9.:]*' "$LOG_DIR/up.out" | head -n 1)
 [ -n "$URL" ] || { echo "error: up printed no Service URL" >&2; exit 1; }
 run get pods
+
+step "1b. Watch it in the browser"
+run dashboard
+if [ -t 1 ]; then
+	echo "Open the URL above to watch the rollout live; it starts in ${DEMO_WAIT:-5} seconds."
+	sleep "${DEMO_WAIT:-5}"
+fi
 
 step "2. The seed's curl loop, in the background: while true; do curl $URL; done"
 # One line per request: unix time, HTTP code (000 when curl got no answer),

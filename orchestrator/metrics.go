@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/mini-deploy/mini-deploy/proxy"
 )
@@ -72,6 +73,13 @@ func (m *metrics) InFlight(service string, delta int) {
 	m.inflight.WithLabelValues(service).Add(float64(delta))
 }
 
+// EndpointGone deletes the series of a pod that left the Service, so that
+// pods coming and going leave nothing behind.
+func (m *metrics) EndpointGone(service string, ep proxy.Endpoint) {
+	m.requests.DeletePartialMatch(prometheus.Labels{"service": service, "pod": ep.Pod})
+	m.retries.DeleteLabelValues(service, ep.Pod)
+}
+
 func (m *metrics) ReadyEndpoints(service string, n int) {
 	m.ready.WithLabelValues(service).Set(float64(n))
 }
@@ -88,4 +96,52 @@ func (m *metrics) serve(addr string) (*http.Server, error) {
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }() // ends with ErrServerClosed on Close
 	return srv, nil
+}
+
+// RequestCount is the running total of one Service's requests that one
+// revision answered with one status code (0: no answer at all).
+type RequestCount struct {
+	Service  string
+	Revision string // "" for requests no pod answered (503 without endpoints)
+	Code     int
+	Count    uint64
+}
+
+// RequestCounts reads the proxies' request counters, summed over pods and
+// methods: the numbers the dashboard turns into requests per second by
+// revision. They are the same counters /metrics exports.
+func (o *Orchestrator) RequestCounts() []RequestCount {
+	ch := make(chan prometheus.Metric, 64)
+	go func() {
+		o.metrics.requests.Collect(ch)
+		close(ch)
+	}()
+	type key struct {
+		service, revision string
+		code              int
+	}
+	sums := map[key]uint64{}
+	for m := range ch {
+		var pb dto.Metric
+		if m.Write(&pb) != nil {
+			continue
+		}
+		var k key
+		for _, l := range pb.GetLabel() {
+			switch l.GetName() {
+			case "service":
+				k.service = l.GetValue()
+			case "revision":
+				k.revision = l.GetValue()
+			case "code":
+				k.code, _ = strconv.Atoi(l.GetValue())
+			}
+		}
+		sums[k] += uint64(pb.GetCounter().GetValue())
+	}
+	out := make([]RequestCount, 0, len(sums))
+	for k, n := range sums {
+		out = append(out, RequestCount{Service: k.service, Revision: k.revision, Code: k.code, Count: n})
+	}
+	return out
 }

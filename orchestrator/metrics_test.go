@@ -42,3 +42,34 @@ func TestMetricsAreServedPerServicePodAndRevision(t *testing.T) {
 		}
 	}
 }
+
+// A pod that leaves a Service takes its series with it, and a request with an
+// invented method adds no series of its own.
+func TestMetricsStayBoundedByPodsAndMethods(t *testing.T) {
+	m := newMetrics()
+	series := func() int {
+		n := 0
+		mfs, err := m.registry.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if name := mf.GetName(); name == "minideploy_service_requests_total" || name == "minideploy_service_retries_total" {
+				n += len(mf.GetMetric())
+			}
+		}
+		return n
+	}
+	before := series()
+	for i := range 100 {
+		ep := proxy.Endpoint{Pod: "kubia-" + strings.Repeat("x", i%7) + string(rune('a'+i%26)), Revision: "r"}
+		for j := range 10 {
+			m.RequestDone("kubia", ep, proxy.MethodLabel(strings.Repeat("Z", 100+j)), 200, time.Millisecond)
+		}
+		m.Retry("kubia", ep)
+		m.EndpointGone("kubia", ep)
+	}
+	if after := series(); after != before {
+		t.Fatalf("%d request and retry series after 100 pods came and went, want %d", after, before)
+	}
+}

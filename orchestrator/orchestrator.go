@@ -245,7 +245,11 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	}
 	// Watch before the first list, so no change between the two is lost.
 	changes := o.store.Watch(o.bgCtx)
-	for _, obj := range o.listAll(api.KindService) {
+	services, err := o.store.List(api.KindService, "")
+	if err != nil {
+		return fmt.Errorf("read the Services from the store: %w", err)
+	}
+	for _, obj := range services {
 		o.services.Put(obj, false)
 	}
 	events := o.rt.Events(o.bgCtx)
@@ -255,7 +259,7 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	if err := o.node.Start(o.bgCtx); err != nil {
 		return err
 	}
-	for _, obj := range o.listAll(api.KindService) {
+	for _, obj := range services {
 		if _, err := o.dataplane.SyncService(ctx, api.KeyOf(obj)); err != nil {
 			o.log.Warn("service not served yet", "service", obj.Meta().Name, "error", err)
 		}
@@ -294,21 +298,19 @@ func (o *Orchestrator) ownLabels() map[string]string {
 	return l
 }
 
-func (o *Orchestrator) listAll(kind string) []api.Object {
-	objs, err := o.store.List(kind, "")
-	if err != nil {
-		o.log.Error("list", "kind", kind, "error", err)
-		return nil
-	}
-	return objs
-}
-
 func (o *Orchestrator) enqueueAll() {
 	for _, k := range api.Kinds(nil) {
 		if _, ok := o.controllers[k.Kind]; !ok {
 			continue
 		}
-		for _, obj := range o.listAll(k.Kind) {
+		objs, err := o.store.List(k.Kind, "")
+		if err != nil {
+			// Nothing is enqueued, so nothing acts on a partial view; the
+			// next resync tries again.
+			o.log.Error("resync: list", "kind", k.Kind, "error", err)
+			continue
+		}
+		for _, obj := range objs {
 			o.queue.Add(api.KeyOf(obj))
 		}
 	}

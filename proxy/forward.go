@@ -20,20 +20,33 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var start time.Time
 	code := 0
 	var served Endpoint
+	var cur *target // the attempt under way; released after it is counted
 	if p.metrics != nil {
 		start = time.Now()
 		p.metrics.InFlight(p.opts.Service, 1)
-		// Deferred so that a response aborted half-way (panic with
-		// http.ErrAbortHandler) is still counted.
-		defer func() {
-			p.metrics.InFlight(p.opts.Service, -1)
-			p.metrics.RequestDone(p.opts.Service, served, r.Method, code, time.Since(start))
-		}()
 	}
+	// Deferred so that a response aborted half-way (panic with
+	// http.ErrAbortHandler) is still counted. The endpoint is released only
+	// after its request is counted: once released, a removed endpoint may be
+	// forgotten, metrics included, and must not come back.
+	defer func() {
+		if p.metrics != nil {
+			p.metrics.InFlight(p.opts.Service, -1)
+			p.metrics.RequestDone(p.opts.Service, served, MethodLabel(r.Method), code, time.Since(start))
+		}
+		if cur != nil {
+			cur.release()
+		}
+	}()
 
 	// Only a request without a body can be sent twice: the body of the first
-	// attempt has been consumed, and the pod may have acted on it.
-	o := outgoing{retryable: r.Body == nil || r.Body == http.NoBody, upgrade: upgradeTo(r)}
+	// attempt has been consumed. Whether it may be, once written, depends on
+	// its method (canRetry).
+	o := outgoing{
+		retryable:  r.Body == nil || r.Body == http.NoBody,
+		idempotent: idempotent(r),
+		upgrade:    upgradeTo(r),
+	}
 	// Most requests take the short way: their head is written straight to
 	// the pod. The rest (a body, trailers, CONNECT) go through Request.Write,
 	// which frames a body by its length or in chunks.
@@ -55,7 +68,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		tried = append(tried, t)
-		served = t.ep
+		served, cur = t.ep, t
 		c, err := p.forward(w, r, o, t)
 		if err == nil {
 			code = c
@@ -68,10 +81,12 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			code = 499
 			return
 		}
-		if !canRetry(r, o.retryable, err) || len(tried) >= p.opts.MaxTries {
+		if !canRetry(o, err) || len(tried) >= p.opts.MaxTries {
 			code = p.fail(w, r, err)
 			return
 		}
+		cur = nil
+		t.release()
 		p.log.LogAttrs(r.Context(), slog.LevelDebug, "retrying request on another endpoint",
 			slog.String("pod", t.ep.Pod), slog.String("addr", t.ep.Addr), slog.Any("error", err))
 		if p.metrics != nil {
@@ -82,16 +97,24 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // outgoing is what every attempt of one request sends.
 type outgoing struct {
-	header    http.Header // for Request.Write; nil: writeHead writes the head
-	retryable bool        // no body: the request can be sent again
-	upgrade   string      // the protocol the client asks to switch to, if any
+	header     http.Header // for Request.Write; nil: writeHead writes the head
+	retryable  bool        // no body: the request can be sent again
+	idempotent bool        // sending it twice does what sending it once does
+	upgrade    string      // the protocol the client asks to switch to, if any
 }
 
-// forward makes one attempt on t. It returns an error only when no response
-// byte has reached the client, so the caller may still answer or retry.
-func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, o outgoing, t *target) (int, error) {
-	defer t.release()
+// attemptError is a failed attempt that never reached the pod: not a byte of
+// the request was written on the connection, so the pod cannot have acted on
+// it, whatever the method.
+type attemptError struct{ err error }
 
+func (e *attemptError) Error() string { return e.err.Error() }
+func (e *attemptError) Unwrap() error { return e.err }
+
+// forward makes one attempt on t. It returns an error only when no response
+// byte has reached the client, so the caller may still answer or retry. The
+// caller releases t.
+func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, o outgoing, t *target) (int, error) {
 	var out *http.Request
 	if o.header != nil {
 		out = new(http.Request)
@@ -108,26 +131,43 @@ func (p *Proxy) forward(w http.ResponseWriter, r *http.Request, o outgoing, t *t
 	if err != nil {
 		return 0, err
 	}
+	if reused && !(o.retryable && o.idempotent) && !c.open() {
+		// A request that may not be sent twice is never written to a
+		// connection the pod may have closed: once written, a failure could
+		// not be told from the pod acting on it and dying.
+		c.Close()
+		if c, err = t.pool.dial(ctx); err != nil {
+			return 0, err
+		}
+		reused = false
+	}
 	// One watch on the client for the whole exchange: when it leaves, every
 	// read and write on the pod's connection fails at once, so neither the
 	// wait for the pod's headers nor the copy of its body outlives it.
 	stop := context.AfterFunc(ctx, c.abort)
+	sent := c.written
 	resp, err := p.roundTrip(ctx, c, r, out, t.ep.Addr, o.upgrade)
-	if err != nil && reused && o.retryable && ctx.Err() == nil && retryableError(err) {
-		// A pooled connection failing says nothing about the pod: it may
+	if err != nil && reused && ctx.Err() == nil && retryableError(err) && o.retryable &&
+		(c.written == sent || o.idempotent) {
+		// A pooled connection failing says little about the pod: it may
 		// have closed it an instant ago. Try once on a fresh connection
-		// before blaming the pod.
+		// before blaming the pod, when nothing reached it or sending the
+		// request again is harmless.
 		stop()
 		c.Close()
 		if c, err = t.pool.dial(ctx); err != nil {
 			return 0, err
 		}
 		stop = context.AfterFunc(ctx, c.abort)
+		sent = c.written
 		resp, err = p.roundTrip(ctx, c, r, out, t.ep.Addr, o.upgrade)
 	}
 	if err != nil {
 		stop()
 		c.Close()
+		if c.written == sent && o.retryable {
+			err = &attemptError{err}
+		}
 		return 0, err
 	}
 	if resp.StatusCode == http.StatusSwitchingProtocols {
@@ -251,7 +291,7 @@ func copyBody(w http.ResponseWriter, body io.Reader, buf []byte, flush bool) err
 func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) int {
 	code := http.StatusBadGateway
 	text := "bad gateway: no endpoint of service " + p.opts.Service + " answered"
-	if ne, ok := err.(net.Error); ok && ne.Timeout() || errors.Is(err, context.DeadlineExceeded) {
+	if isTimeout(err) {
 		code = http.StatusGatewayTimeout
 		text = "gateway timeout: no endpoint of service " + p.opts.Service + " answered in time"
 	}
@@ -261,28 +301,53 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) int {
 	return code
 }
 
-// canRetry reports whether a failed attempt may be sent to another pod.
-// A dial failure can always be: nothing was written, not even a body. A
-// request without a body can be after the pod refused, reset or closed the
-// connection before answering. A safe method (GET, HEAD, OPTIONS) can be even
-// after the pod died half-way through its response headers: nothing has
-// reached the client yet, and running it twice changes nothing.
-func canRetry(r *http.Request, bodyless bool, err error) bool {
+// canRetry reports whether a failed attempt may be sent to another pod, by
+// the rule Go's http.Transport and nginx's proxy_next_upstream share:
+//   - a failed dial, or an attempt of which not a byte was written, can be
+//     retried whatever the method: the pod never saw it;
+//   - once the request may have reached the pod, only an idempotent one
+//     (GET, HEAD, OPTIONS, TRACE, or one carrying Idempotency-Key or
+//     X-Idempotency-Key) without a body is sent again, after the pod refused,
+//     reset or closed the connection before its response headers were read.
+//     A POST the pod may have acted on before dying is never replayed.
+//
+// A timeout is never retried: the pod may still be working on the request.
+func canRetry(o outgoing, err error) bool {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		return true
 	}
-	if !bodyless {
+	var ae *attemptError
+	if errors.As(err, &ae) {
+		return !isTimeout(err)
+	}
+	if !o.retryable || !o.idempotent {
 		return false
 	}
-	if retryableError(err) {
+	return retryableError(err) || errors.Is(err, io.ErrUnexpectedEOF)
+}
+
+// idempotent reports whether sending r twice does what sending it once does:
+// the methods RFC 9110 calls idempotent and safe to retry automatically, or a
+// request whose client marked it with an idempotency key (the IETF draft's
+// Idempotency-Key, or the older X-Idempotency-Key), as Go's Transport reads
+// them. PUT and DELETE are idempotent by the RFC, yet neither Go nor nginx
+// retries them unasked, and neither does the proxy.
+func idempotent(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace:
 		return true
 	}
-	switch r.Method {
-	case http.MethodGet, http.MethodHead, http.MethodOptions:
-		return errors.Is(err, io.ErrUnexpectedEOF)
+	if _, ok := r.Header["Idempotency-Key"]; ok {
+		return true
 	}
-	return false
+	_, ok := r.Header["X-Idempotency-Key"]
+	return ok
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout() || errors.Is(err, context.DeadlineExceeded)
 }
 
 // retryableError reports whether err means the pod never got the request or

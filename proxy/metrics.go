@@ -18,4 +18,27 @@ type Metrics interface {
 	InFlight(service string, delta int)
 	// ReadyEndpoints reports the size of the endpoint set after each change.
 	ReadyEndpoints(service string, n int)
+	// EndpointGone reports that ep left the Service and its last request
+	// has been counted: whatever the implementation keeps per endpoint can
+	// go, so a Service whose pods come and go keeps no state for the dead.
+	EndpointGone(service string, ep Endpoint)
+}
+
+// knownMethods are the methods a metric names; every other one is counted as
+// OtherMethod, so that a client inventing methods cannot grow the metrics.
+var knownMethods = map[string]string{
+	"GET": "GET", "HEAD": "HEAD", "POST": "POST", "PUT": "PUT", "DELETE": "DELETE",
+	"CONNECT": "CONNECT", "OPTIONS": "OPTIONS", "TRACE": "TRACE", "PATCH": "PATCH",
+}
+
+// OtherMethod stands for every method outside RFC 9110's and PATCH.
+const OtherMethod = "OTHER"
+
+// MethodLabel is method as RequestDone reports it: itself when it is a
+// standard method, OtherMethod otherwise.
+func MethodLabel(method string) string {
+	if m, ok := knownMethods[method]; ok {
+		return m
+	}
+	return OtherMethod
 }

@@ -42,6 +42,18 @@ type upstreamConn struct {
 	bw       *bufio.Writer
 	idleFrom time.Time
 	abort    func() // fails every pending and later read and write; made once
+	// written counts the bytes the kernel took on this connection, so that
+	// a failed attempt knows whether any of its request left the proxy.
+	written int64
+}
+
+// countingWriter is the writer under an upstreamConn's bufio.Writer.
+type countingWriter struct{ c *upstreamConn }
+
+func (w countingWriter) Write(b []byte) (int, error) {
+	n, err := w.c.Conn.Write(b)
+	w.c.written += int64(n)
+	return n, err
 }
 
 func newPool(addr string, o *Options) *pool {
@@ -83,7 +95,8 @@ func (p *pool) dial(ctx context.Context) (*upstreamConn, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &upstreamConn{Conn: conn, br: bufio.NewReaderSize(conn, 4096), bw: bufio.NewWriterSize(conn, 4096)}
+	c := &upstreamConn{Conn: conn, br: bufio.NewReaderSize(conn, 4096)}
+	c.bw = bufio.NewWriterSize(countingWriter{c}, 4096)
 	c.abort = func() { conn.SetDeadline(aLongTimeAgo) }
 	if sc, ok := conn.(syscall.Conn); ok {
 		c.raw, _ = sc.SyscallConn()
@@ -159,7 +172,17 @@ const recheckAfter = 100 * time.Millisecond
 // written to a connection the pod has already closed, and a request with a
 // body could not be retried.
 func (c *upstreamConn) alive(now time.Time) bool {
-	if now.Sub(c.idleFrom) < recheckAfter || c.raw == nil {
+	if now.Sub(c.idleFrom) < recheckAfter {
+		return true
+	}
+	return c.open()
+}
+
+// open asks the kernel, without blocking, whether the pod has closed the
+// connection or sent something unasked. It is the last look before a
+// request that may not be sent twice is written on a reused connection.
+func (c *upstreamConn) open() bool {
+	if c.raw == nil {
 		return true
 	}
 	if c.br.Buffered() > 0 {

@@ -277,14 +277,19 @@ func (p *Proxy) retire(gone []*target, remaining int) {
 	}
 }
 
-// forget drops a finished target from live.
+// forget drops a finished target from live, and its metrics unless the same
+// endpoint is back in the set meanwhile.
 func (p *Proxy) forget(t *target) {
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	ts := slices.DeleteFunc(p.live[t.ep.Addr], func(x *target) bool { return x == t })
 	if len(ts) == 0 {
 		delete(p.live, t.ep.Addr)
 	} else {
 		p.live[t.ep.Addr] = ts
+	}
+	back := slices.ContainsFunc(ts, func(x *target) bool { return x.ep.Pod == t.ep.Pod })
+	p.mu.Unlock()
+	if p.metrics != nil && !back {
+		p.metrics.EndpointGone(p.opts.Service, t.ep)
 	}
 }

@@ -357,6 +357,7 @@ type fakeMetrics struct {
 	mu       sync.Mutex
 	done     []string
 	ready    []int
+	gone     []string
 	retries  atomic.Int64
 	inFlight atomic.Int64
 	maxIn    atomic.Int64
@@ -372,6 +373,11 @@ func (m *fakeMetrics) InFlight(_ string, delta int) {
 	if n := m.inFlight.Add(int64(delta)); n > m.maxIn.Load() {
 		m.maxIn.Store(n)
 	}
+}
+func (m *fakeMetrics) EndpointGone(service string, ep Endpoint) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.gone = append(m.gone, service+" "+ep.Pod)
 }
 func (m *fakeMetrics) ReadyEndpoints(_ string, n int) {
 	m.mu.Lock()

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator"
+	"github.com/mini-deploy/mini-deploy/orchestrator/dashboard"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 	"github.com/mini-deploy/mini-deploy/runtime/docker"
@@ -33,16 +34,18 @@ const DefaultMetricsAddress = "127.0.0.1:0"
 // daemonFlags configure the control plane; `up` passes them on to the
 // daemon it starts.
 type daemonFlags struct {
-	address        string
-	metricsAddress string
-	publishPorts   bool
-	logFormat      string
-	logLevel       string
+	address          string
+	metricsAddress   string
+	dashboardAddress string
+	publishPorts     bool
+	logFormat        string
+	logLevel         string
 }
 
 func (f *daemonFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.address, "address", orchestrator.DefaultAddress, "address the Service proxies listen on")
 	fs.StringVar(&f.metricsAddress, "metrics-address", DefaultMetricsAddress, `where Prometheus metrics are served ("" turns them off)`)
+	fs.StringVar(&f.dashboardAddress, "dashboard-address", dashboard.DefaultAddress, `where the web dashboard is served ("" turns it off); "mini-deploy dashboard" prints its URL`)
 	fs.BoolVar(&f.publishPorts, "publish-ports", false, "reach pods through ports published on 127.0.0.1, for engines whose container IPs the host cannot reach (Docker Desktop)")
 	fs.StringVar(&f.logFormat, "log-format", "text", "daemon log format: text or json")
 	fs.StringVar(&f.logLevel, "log-level", "info", "daemon log level: debug, info, warn or error")
@@ -60,6 +63,7 @@ func (f *daemonFlags) args() []string {
 	a := []string{
 		"--address=" + f.address,
 		"--metrics-address=" + f.metricsAddress,
+		"--dashboard-address=" + f.dashboardAddress,
 		"--log-format=" + f.logFormat,
 		"--log-level=" + f.logLevel,
 	}
@@ -183,6 +187,17 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 	defer os.Remove(sock)
 	log.Info("API listening", "socket", sock, "pid", os.Getpid())
 
+	dash, err := startDashboard(ctx, o.flags.dashboardAddress, home, instance, orch, log)
+	if err != nil {
+		stop()
+		<-runErr
+		return err
+	}
+	if dash != nil {
+		backend = withDashboard{Backend: backend, url: dash.url}
+		defer func() { <-dash.done }()
+	}
+
 	serveErr := make(chan error, 1)
 	go func() { serveErr <- server.Serve(ctx, ln, server.New(backend, log)) }()
 
@@ -246,4 +261,83 @@ func listenSocket(path string) (net.Listener, error) {
 		return nil, fmt.Errorf("chmod socket: %w", err)
 	}
 	return ln, nil
+}
+
+// tokenName is the file in the state directory that keeps the dashboard's
+// token, so that a page left open keeps working across daemon restarts.
+const tokenName = "dashboard-token"
+
+// runningDashboard is the dashboard a daemon serves.
+type runningDashboard struct {
+	url  string
+	done chan struct{} // closed once it stopped serving
+}
+
+// startDashboard serves the web dashboard on addr until ctx ends; nil when
+// addr is "".
+func startDashboard(ctx context.Context, addr, home, instance string, orch *orchestrator.Orchestrator, log *slog.Logger) (*runningDashboard, error) {
+	if addr == "" {
+		return nil, nil
+	}
+	token, err := dashboardToken(filepath.Join(home, tokenName))
+	if err != nil {
+		return nil, err
+	}
+	d, err := dashboard.New(dashboard.Options{
+		Backend: orch, Token: token, Name: instance, Logger: log,
+		Requests: func() []dashboard.RequestCount {
+			counts := orch.RequestCounts()
+			out := make([]dashboard.RequestCount, len(counts))
+			for i, c := range counts {
+				out[i] = dashboard.RequestCount(c)
+			}
+			return out
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("dashboard address %s: %w (pass another --dashboard-address, or \"\" to turn it off)", addr, err)
+	}
+	r := &runningDashboard{url: dashboard.URL(ln.Addr().String(), token), done: make(chan struct{})}
+	go func() {
+		defer close(r.done)
+		if err := dashboard.Serve(ctx, ln, d); err != nil {
+			log.Error("dashboard stopped", "error", err)
+		}
+	}()
+	log.Info("dashboard listening", "address", ln.Addr().String())
+	return r, nil
+}
+
+// dashboardToken reads the token kept in path, or makes one and keeps it
+// there, readable by its owner only.
+func dashboardToken(path string) (string, error) {
+	if b, err := os.ReadFile(path); err == nil {
+		if tok := strings.TrimSpace(string(b)); len(tok) >= 16 {
+			return tok, nil
+		}
+	}
+	tok, err := dashboard.NewToken()
+	if err != nil {
+		return "", err
+	}
+	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("write dashboard token: %w", err)
+	}
+	return tok, nil
+}
+
+// withDashboard tells the dashboard's URL in Info.
+type withDashboard struct {
+	server.Backend
+	url string
+}
+
+func (b withDashboard) Info(ctx context.Context) (server.Info, error) {
+	info, err := b.Backend.Info(ctx)
+	info.Dashboard = b.url
+	return info, err
 }

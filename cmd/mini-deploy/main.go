@@ -99,8 +99,15 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newRollingUpdateCommand(g),
 		newLoadCommand(g),
 		newExportCommand(g),
+		newDashboardCommand(g),
 		newVersionCommand(g),
+		newWaitCommand(g),
+		newDiffCommand(g),
+		newLabelCommand(g),
+		newAnnotateCommand(g),
+		newEditCommand(g),
 	)
+	usageErrors(root)
 	return root
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -75,6 +76,31 @@ func (f *fakeBackend) Apply(ctx context.Context, objs []api.Object, opts server.
 		res = append(res, server.ApplyResult{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name, Action: action})
 	}
 	return res, nil
+}
+
+func (f *fakeBackend) Update(ctx context.Context, obj api.Object) (api.Object, error) {
+	k := api.KeyOf(obj)
+	f.record("Update %s %s rv=%q", k.Kind, k.Name, obj.Meta().ResourceVersion)
+	if _, ok := f.objects[k]; !ok {
+		return nil, &notFoundErr{fmt.Sprintf("%s %q not found", api.Resource(k.Kind), k.Name)}
+	}
+	f.objects[k] = obj
+	return obj, nil
+}
+
+func (f *fakeBackend) Diff(ctx context.Context, objs []api.Object) ([]server.DiffResult, error) {
+	f.record("Diff %d", len(objs))
+	var out []server.DiffResult
+	for _, o := range objs {
+		k := api.KeyOf(o)
+		r := server.DiffResult{Kind: k.Kind, Namespace: k.Namespace, Name: k.Name}
+		if live, ok := f.objects[k]; ok {
+			r.Live, _ = json.Marshal(live)
+		}
+		r.Merged, _ = json.Marshal(o)
+		out = append(out, r)
+	}
+	return out, nil
 }
 
 func (f *fakeBackend) Get(ctx context.Context, kind, ns, name string) (api.Object, error) {

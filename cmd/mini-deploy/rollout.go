@@ -43,7 +43,6 @@ Examples:
   mini-deploy rollout history deployment/kubia
   mini-deploy rollout undo deployment/kubia --to-revision=1
   mini-deploy rollout plan deployment/kubia --image=nodejs=luksa/kubia:v2`,
-		Args: cobra.NoArgs,
 	}
 	sub := func(action, short string, flags func(*cobra.Command, *rolloutOptions)) *cobra.Command {
 		o := &rolloutOptions{globalOptions: g, action: action, watch: true, replicas: -1}

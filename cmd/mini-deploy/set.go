@@ -18,7 +18,6 @@ func newSetCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "set SUBCOMMAND",
 		Short: "Change one field of an object: a template's image, a Service's selector",
-		Args:  cobra.NoArgs,
 	}
 	cmd.AddCommand(newSetImageCommand(g), newSetSelectorCommand(g))
 	return cmd

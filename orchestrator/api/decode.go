@@ -11,8 +11,6 @@ import (
 	"reflect"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"gopkg.in/yaml.v3"
 )
@@ -160,7 +158,7 @@ func decodeDocument(root *yaml.Node, src Source) ([]Object, []error) {
 	}
 	apiVersion, kind := scalarField(n, "apiVersion"), scalarField(n, "kind")
 	if kind != KindList {
-		obj, err := decodeObject(n, src)
+		obj, err := decodeObject(n, src, newExpansion(root))
 		if err != nil {
 			return nil, []error{err}
 		}
@@ -175,6 +173,7 @@ func decodeDocument(root *yaml.Node, src Source) ([]Object, []error) {
 	}
 	var objs []Object
 	var errs []error
+	exp := newExpansion(root)
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, v := n.Content[i], resolveAlias(n.Content[i+1])
 		switch k.Value {
@@ -201,7 +200,7 @@ func decodeDocument(root *yaml.Node, src Source) ([]Object, []error) {
 					errs = append(errs, &DecodeError{Source: itemSrc, Kind: KindList, Line: item.Line, Msg: "a List may not contain a List"})
 					continue
 				}
-				obj, err := decodeObject(item, itemSrc)
+				obj, err := decodeObject(item, itemSrc, exp)
 				if err != nil {
 					errs = append(errs, err)
 					continue
@@ -216,7 +215,7 @@ func decodeDocument(root *yaml.Node, src Source) ([]Object, []error) {
 }
 
 // decodeObject checks one object's mapping against its Go type and decodes it.
-func decodeObject(n *yaml.Node, src Source) (Object, error) {
+func decodeObject(n *yaml.Node, src Source, exp *expansion) (Object, error) {
 	apiVersion, kind := scalarField(n, "apiVersion"), scalarField(n, "kind")
 	var name string
 	if md := mappingField(n, "metadata"); md != nil {
@@ -251,7 +250,7 @@ func decodeObject(n *yaml.Node, src Source) (Object, error) {
 	}
 	// status is the server's to write; a copy of `get -o yaml` carries it.
 	spec := withoutField(n, "status")
-	c := &converter{base: base}
+	c := newConverter(base, exp)
 	generic := c.convert(spec, reflect.TypeOf(obj).Elem(), "")
 	if len(c.errs) > 0 {
 		return nil, errors.Join(c.errs...)
@@ -288,282 +287,20 @@ func ClearServerFields(obj Object) {
 	}
 }
 
-// converter walks a yaml.Node alongside a Go type and returns the same data
-// as plain JSON values, collecting an error for every field that does not fit.
-type converter struct {
-	base DecodeError
-	errs []error
-}
-
-func (c *converter) fail(path string, n *yaml.Node, msg string) {
-	e := c.base
-	e.Path, e.Line, e.Msg = path, n.Line, msg
-	c.errs = append(c.errs, &e)
-}
-
-var (
-	timeType        = reflect.TypeFor[Time]()
-	intOrStringType = reflect.TypeFor[IntOrString]()
-	quantityType    = reflect.TypeFor[Quantity]()
-)
-
-func (c *converter) convert(n *yaml.Node, t reflect.Type, path string) any {
-	n = resolveAlias(n)
-	if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null" {
-		return nil
+// DecodeStrict decodes one object sent to the API (JSON, or YAML) with the
+// same strictness as a manifest file: unknown fields, duplicate keys and
+// values of the wrong type are errors. name says where it came from in the
+// errors ("object 2"). Whoever the client is, the server stores nothing the
+// CLI would have refused.
+func DecodeStrict(name string, data []byte) (Object, error) {
+	objs, err := DecodeManifests(name, data)
+	if err != nil {
+		return nil, err
 	}
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
+	if len(objs) != 1 {
+		return nil, fmt.Errorf("%s: expected one object, got %d", name, len(objs))
 	}
-	switch t {
-	case timeType:
-		tag := n.ShortTag()
-		if n.Kind == yaml.ScalarNode && (tag == "!!str" || tag == "!!timestamp") {
-			if _, err := time.Parse(time.RFC3339Nano, n.Value); err == nil {
-				return n.Value
-			}
-		}
-		c.fail(path, n, "expected an RFC 3339 time, got "+describe(n))
-		return nil
-	case quantityType:
-		if n.Kind == yaml.ScalarNode {
-			switch n.ShortTag() {
-			case "!!str", "!!int", "!!float":
-				return n.Value
-			}
-		}
-		c.fail(path, n, "expected a quantity such as 500m or 128Mi, got "+describe(n))
-		return nil
-	case intOrStringType:
-		switch {
-		case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!str":
-			return n.Value
-		case n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int":
-			return c.integer(n, reflect.TypeFor[int32](), path)
-		}
-		c.fail(path, n, "expected an integer or a string, got "+describe(n))
-		return nil
-	}
-
-	switch t.Kind() {
-	case reflect.Struct:
-		return c.object(n, t, path)
-	case reflect.Map:
-		if n.Kind != yaml.MappingNode {
-			c.fail(path, n, "expected an object, got "+describe(n))
-			return nil
-		}
-		out := map[string]any{}
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			k := resolveAlias(n.Content[i])
-			p := key(path, k.Value)
-			if _, dup := out[k.Value]; dup {
-				c.fail(p, k, "duplicate field")
-				continue
-			}
-			out[k.Value] = c.convert(n.Content[i+1], t.Elem(), p)
-		}
-		return out
-	case reflect.Slice:
-		if n.Kind != yaml.SequenceNode {
-			c.fail(path, n, "expected a list, got "+describe(n))
-			return nil
-		}
-		out := make([]any, len(n.Content))
-		for i, item := range n.Content {
-			out[i] = c.convert(item, t.Elem(), index(path, i))
-		}
-		return out
-	case reflect.String:
-		if n.Kind == yaml.ScalarNode && (n.ShortTag() == "!!str" || n.ShortTag() == "!!timestamp") {
-			return n.Value
-		}
-		c.fail(path, n, "expected a string, got "+describe(n))
-		return nil
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!int" {
-			return c.integer(n, t, path)
-		}
-		c.fail(path, n, "expected an integer, got "+describe(n))
-		return nil
-	case reflect.Bool:
-		if n.Kind == yaml.ScalarNode && n.ShortTag() == "!!bool" {
-			var b bool
-			if err := n.Decode(&b); err == nil {
-				return b
-			}
-		}
-		c.fail(path, n, "expected true or false, got "+describe(n))
-		return nil
-	}
-	c.fail(path, n, "field of unsupported type "+t.String())
-	return nil
-}
-
-func (c *converter) integer(n *yaml.Node, t reflect.Type, path string) any {
-	var v int64
-	if err := n.Decode(&v); err != nil || reflect.New(t).Elem().OverflowInt(v) {
-		c.fail(path, n, fmt.Sprintf("%s is out of range for %s", n.Value, t))
-		return nil
-	}
-	return v
-}
-
-func (c *converter) object(n *yaml.Node, t reflect.Type, path string) any {
-	if n.Kind != yaml.MappingNode {
-		c.fail(path, n, "expected an object, got "+describe(n))
-		return nil
-	}
-	fields := jsonFields(t)
-	out := map[string]any{}
-	var merged map[string]any
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		k, v := resolveAlias(n.Content[i]), n.Content[i+1]
-		if k.ShortTag() == "!!merge" {
-			// `<<: *defaults` merges another mapping; keys written here win.
-			merged, _ = c.object(mergeSource(v), t, path).(map[string]any)
-			continue
-		}
-		p := child(path, k.Value)
-		ft, ok := fields[k.Value]
-		if _, dup := out[k.Value]; dup {
-			c.fail(p, k, "duplicate field")
-			continue
-		}
-		if !ok {
-			c.fail(p, k, "unknown field")
-			continue
-		}
-		out[k.Value] = c.convert(v, ft, p)
-	}
-	for mk, mv := range merged {
-		if _, set := out[mk]; !set {
-			out[mk] = mv
-		}
-	}
-	return out
-}
-
-// mergeSource flattens the value of a merge key, a mapping or a list of them
-// (earlier ones win), into one mapping node.
-func mergeSource(n *yaml.Node) *yaml.Node {
-	n = resolveAlias(n)
-	if n.Kind != yaml.SequenceNode {
-		return n
-	}
-	m := &yaml.Node{Kind: yaml.MappingNode, Tag: "!!map", Line: n.Line}
-	seen := map[string]bool{}
-	for _, item := range n.Content {
-		item = resolveAlias(item)
-		for i := 0; i+1 < len(item.Content); i += 2 {
-			if k := item.Content[i].Value; !seen[k] {
-				seen[k] = true
-				m.Content = append(m.Content, item.Content[i], item.Content[i+1])
-			}
-		}
-	}
-	return m
-}
-
-// jsonFields maps each JSON field name of a struct to its type, flattening
-// embedded structs without a name (TypeMeta, ProbeHandler) as encoding/json
-// does, and letting a struct's own fields win over embedded ones.
-var fieldCache sync.Map // reflect.Type -> map[string]reflect.Type
-
-func jsonFields(t reflect.Type) map[string]reflect.Type {
-	if f, ok := fieldCache.Load(t); ok {
-		return f.(map[string]reflect.Type)
-	}
-	fields := map[string]reflect.Type{}
-	var embedded []reflect.Type
-	for i := range t.NumField() {
-		f := t.Field(i)
-		tag := f.Tag.Get("json")
-		if tag == "-" || (!f.IsExported() && !f.Anonymous) {
-			continue
-		}
-		name, _, _ := strings.Cut(tag, ",")
-		ft := f.Type
-		for ft.Kind() == reflect.Pointer {
-			ft = ft.Elem()
-		}
-		if f.Anonymous && name == "" && ft.Kind() == reflect.Struct {
-			embedded = append(embedded, ft)
-			continue
-		}
-		if name == "" {
-			name = f.Name
-		}
-		fields[name] = f.Type
-	}
-	for _, et := range embedded {
-		for name, ft := range jsonFields(et) {
-			if _, own := fields[name]; !own {
-				fields[name] = ft
-			}
-		}
-	}
-	fieldCache.Store(t, fields)
-	return fields
-}
-
-func resolveAlias(n *yaml.Node) *yaml.Node {
-	for n.Kind == yaml.AliasNode && n.Alias != nil {
-		n = n.Alias
-	}
-	return n
-}
-
-// describe names what a node holds for "expected X, got Y": strings quoted,
-// other scalars as written.
-func describe(n *yaml.Node) string {
-	switch n.Kind {
-	case yaml.MappingNode:
-		return "an object"
-	case yaml.SequenceNode:
-		return "a list"
-	case yaml.ScalarNode:
-		if n.ShortTag() == "!!str" {
-			return strconv.Quote(n.Value)
-		}
-		return n.Value
-	}
-	return "nothing"
-}
-
-// scalarField returns the string value of key in mapping n, or "".
-func scalarField(n *yaml.Node, key string) string {
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			if v := resolveAlias(n.Content[i+1]); v.Kind == yaml.ScalarNode {
-				return v.Value
-			}
-		}
-	}
-	return ""
-}
-
-func mappingField(n *yaml.Node, key string) *yaml.Node {
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value == key {
-			if v := resolveAlias(n.Content[i+1]); v.Kind == yaml.MappingNode {
-				return v
-			}
-		}
-	}
-	return nil
-}
-
-// withoutField returns a shallow copy of mapping n without key.
-func withoutField(n *yaml.Node, key string) *yaml.Node {
-	cp := *n
-	cp.Content = nil
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if n.Content[i].Value != key {
-			cp.Content = append(cp.Content, n.Content[i], n.Content[i+1])
-		}
-	}
-	return &cp
+	return objs[0], nil
 }
 
 // manifestExts are the files a directory contributes, as kubectl picks them.

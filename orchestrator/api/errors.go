@@ -20,6 +20,7 @@ const (
 	ErrorTypeDuplicate    ErrorType = "Duplicate value"
 	ErrorTypeForbidden    ErrorType = "Forbidden"
 	ErrorTypeTooMany      ErrorType = "Too many"
+	ErrorTypeTooLong      ErrorType = "Too long"
 )
 
 // FieldError is one problem with one field of an object. Path is written the
@@ -38,7 +39,7 @@ func (e FieldError) Error() string {
 	b.WriteString(e.Path)
 	b.WriteString(": ")
 	b.WriteString(string(e.Type))
-	if e.Type != ErrorTypeRequired && e.Type != ErrorTypeForbidden {
+	if e.Type != ErrorTypeRequired && e.Type != ErrorTypeForbidden && e.Type != ErrorTypeTooLong {
 		b.WriteString(": ")
 		b.WriteString(formatValue(e.Value))
 	}
@@ -120,6 +121,10 @@ func (l *fieldErrors) required(path, detail string) {
 
 func (l *fieldErrors) invalid(path string, value any, detail string) {
 	*l = append(*l, FieldError{Path: path, Type: ErrorTypeInvalid, Value: value, Detail: detail})
+}
+
+func (l *fieldErrors) tooLong(path string, max int) {
+	*l = append(*l, FieldError{Path: path, Type: ErrorTypeTooLong, Detail: fmt.Sprintf("may not be more than %d bytes", max)})
 }
 
 func (l *fieldErrors) forbidden(path, detail string) {

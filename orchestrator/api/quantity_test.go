@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"math"
 	"strings"
 	"testing"
 )
@@ -9,26 +10,46 @@ import (
 func TestParseQuantity(t *testing.T) {
 	for _, tc := range []struct {
 		in   string
-		want float64
+		want string // canonical, as Kubernetes writes it back
 	}{
-		{"1", 1}, {"0.5", 0.5}, {"500m", 0.5}, {"250u", 0.00025}, {"128Mi", 128 << 20}, {"1Gi", 1 << 30},
-		{"1G", 1e9}, {"512M", 512e6}, {"2k", 2000}, {"1e3", 1000}, {"1.5Ki", 1536}, {"1E", 1e18}, {"0", 0},
+		{"1", "1"}, {"0.5", "500m"}, {"500m", "500m"}, {"250u", "250u"}, {"128Mi", "128Mi"}, {"1Gi", "1Gi"},
+		{"1G", "1G"}, {"512M", "512M"}, {"2k", "2k"}, {"1e3", "1e3"}, {"1.5Ki", "1536"}, {"1E", "1E"}, {"0", "0"},
 	} {
 		got, err := ParseQuantity(tc.in)
-		if err != nil || got != tc.want {
-			t.Errorf("ParseQuantity(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
+		if err != nil || got.String() != tc.want {
+			t.Errorf("ParseQuantity(%q) = %v, %v; want %v", tc.in, got.String(), err, tc.want)
 		}
 	}
-	for _, bad := range []string{"", "m", "12x", "1MB", "0x10", "Inf", "NaN", "5e", "1_000", "--1"} {
+	// 1e3Mi: an exponent and a suffix together, which Kubernetes refuses.
+	for _, bad := range []string{"", "12x", "1MB", "0x10", "Inf", "NaN", "5e", "1_000", "--1", "1e3Mi"} {
 		if v, err := ParseQuantity(bad); err == nil {
-			t.Errorf("ParseQuantity(%q) = %v, want an error", bad, v)
+			t.Errorf("ParseQuantity(%q) = %v, want an error", bad, v.String())
 		}
 	}
-	if m, _ := MilliCPU("0.1"); m != 100 {
-		t.Errorf("MilliCPU(0.1) = %d, want 100", m)
-	}
-	if b, _ := Bytes("1.5Ki"); b != 1536 {
-		t.Errorf("Bytes(1.5Ki) = %d, want 1536", b)
+}
+
+// Quantities convert exactly, rounding up to the unit as Kubernetes does,
+// and saturate instead of overflowing.
+func TestQuantityConversions(t *testing.T) {
+	for _, tc := range []struct {
+		in         string
+		milli, raw int64
+	}{
+		{"0.1", 100, 1},
+		{"1.0000000001", 1001, 2}, // rounds up: a float would say 1000
+		{"1.5Ki", 1536000, 1536},
+		{"10G", 10e12, 10e9},
+		{"8Ei", math.MaxInt64, math.MaxInt64},
+		{"9223372036854775807", math.MaxInt64, math.MaxInt64},
+	} {
+		m, err := MilliCPU(tc.in)
+		if err != nil || m != tc.milli {
+			t.Errorf("MilliCPU(%q) = %d, %v; want %d", tc.in, m, err, tc.milli)
+		}
+		b, err := Bytes(tc.in)
+		if err != nil || b != tc.raw {
+			t.Errorf("Bytes(%q) = %d, %v; want %d", tc.in, b, err, tc.raw)
+		}
 	}
 }
 

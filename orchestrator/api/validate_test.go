@@ -306,3 +306,44 @@ func TestFieldErrorFormat(t *testing.T) {
 		}
 	}
 }
+
+// Sizes have Kubernetes' limits: annotations at most 256 KiB together, an
+// object at most 1.5 MiB encoded, whichever field makes it big.
+func TestSizeLimits(t *testing.T) {
+	decode := func(y string) Object {
+		t.Helper()
+		objs, err := DecodeManifests("big.yaml", []byte(y))
+		if err != nil {
+			t.Fatal(err)
+		}
+		SetDefaults(objs[0])
+		return objs[0]
+	}
+	big := strings.Repeat("x", MaxAnnotationsBytes)
+	for name, tc := range map[string]struct{ yaml, want string }{
+		"annotation of 256 KiB plus its key": {
+			strings.Replace(deployBase, "metadata:\n", "metadata:\n  annotations: {note: "+big+"}\n", 1),
+			"metadata.annotations: Too long: may not be more than 262144 bytes",
+		},
+		"template annotations": {
+			strings.Replace(deployBase, "      labels:", "      annotations: {a: "+big[:MaxAnnotationsBytes/2]+", b: "+big[:MaxAnnotationsBytes/2]+"}\n      labels:", 1),
+			"spec.template.metadata.annotations: Too long",
+		},
+		"a 2 MB env value": {
+			deployBase + "        env: [{name: BIG, value: " + strings.Repeat("y", 2<<20) + "}]\n",
+			"<object>: Too long: the object is",
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			err := Validate(decode(tc.yaml))
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("got %v, want %q", err, tc.want)
+			}
+		})
+	}
+	// Just under the bound is fine.
+	ok := strings.Replace(deployBase, "metadata:\n", "metadata:\n  annotations: {note: "+big[:MaxAnnotationsBytes-4]+"}\n", 1)
+	if err := Validate(decode(ok)); err != nil {
+		t.Fatalf("annotations of exactly 256 KiB: %v", err)
+	}
+}

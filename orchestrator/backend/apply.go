@@ -23,6 +23,13 @@ var errDryRun = errors.New("dry run")
 // ones; uid, creation time, status, allocated node ports and the annotations
 // controllers own are kept.
 func (a *API) Apply(ctx context.Context, objs []api.Object, opts server.ApplyOptions) ([]server.ApplyResult, error) {
+	return a.apply(ctx, objs, opts, nil)
+}
+
+// apply is Apply; seen, when not nil, is shown each object as it is stored
+// (live, nil for a new one) and as the apply makes it (next), inside the
+// transaction, before anything is written.
+func (a *API) apply(ctx context.Context, objs []api.Object, opts server.ApplyOptions, seen func(live, next api.Object)) ([]server.ApplyResult, error) {
 	// Each manifest as the user wrote it, before defaults: what the next
 	// apply merges against (apply_merge.go).
 	cfgs := make([]map[string]any, len(objs))
@@ -72,6 +79,9 @@ func (a *API) Apply(ctx context.Context, objs []api.Object, opts server.ApplyOpt
 				if err := a.prepareNew(obj, services, opts, reserved); err != nil {
 					return err
 				}
+				if seen != nil {
+					seen(nil, obj)
+				}
 				if _, err := tx.Create(obj); err != nil {
 					return err
 				}
@@ -91,6 +101,9 @@ func (a *API) Apply(ctx context.Context, objs []api.Object, opts server.ApplyOpt
 				merged, err := a.mergeApply(existing, applied, services, opts, reserved)
 				if err != nil {
 					return err
+				}
+				if seen != nil {
+					seen(existing, merged)
 				}
 				if sameDesired(existing, merged) {
 					res.Action = "unchanged"
@@ -112,7 +125,7 @@ func (a *API) Apply(ctx context.Context, objs []api.Object, opts server.ApplyOpt
 		return nil
 	})
 	if err != nil || opts.DryRun {
-		a.services.Release(reserved)
+		a.release(reserved)
 	}
 	if err != nil && !errors.Is(err, errDryRun) {
 		return nil, err
@@ -129,6 +142,13 @@ func (a *API) Apply(ctx context.Context, objs []api.Object, opts server.ApplyOpt
 		}
 	}
 	return results, nil
+}
+
+// release gives back the node ports an apply held and did not keep.
+func (a *API) release(reserved map[int32]net.Listener) {
+	if len(reserved) > 0 {
+		a.services.Release(reserved)
+	}
 }
 
 func (a *API) prepareNew(obj api.Object, services []*api.Service, opts server.ApplyOptions, reserved map[int32]net.Listener) error {

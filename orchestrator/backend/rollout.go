@@ -8,6 +8,7 @@ import (
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/deployment"
+	"github.com/mini-deploy/mini-deploy/orchestrator/rollingupdate"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 )
@@ -181,7 +182,19 @@ func (a *API) RollingUpdate(ctx context.Context, namespace string, spec api.Roll
 			return nil, fmt.Errorf("invalid update period %q: %w", spec.UpdatePeriod, err)
 		}
 	}
-	if _, err := a.store.Get(api.Key{Kind: api.KindReplicationController, Namespace: ns, Name: spec.From}); err != nil {
+	oldObj, err := a.store.Get(api.Key{Kind: api.KindReplicationController, Namespace: ns, Name: spec.From})
+	if err != nil {
+		return nil, err
+	}
+	// What the controller will create is validated now, as an apply of it
+	// would be: a bad name or image fails here, not as a rollout that never
+	// ends.
+	next, err := rollingupdate.NewReplicationController(oldObj.(*api.ReplicationController), spec)
+	if err != nil {
+		return nil, err
+	}
+	api.SetDefaults(next)
+	if err := api.Validate(next); err != nil {
 		return nil, err
 	}
 	if _, err := a.store.Get(api.Key{Kind: api.KindReplicationController, Namespace: ns, Name: spec.To}); err == nil {

@@ -150,6 +150,34 @@ func (c *Client) Apply(ctx context.Context, objs []api.Object, opts server.Apply
 	return resp.Results, nil
 }
 
+// Diff says what applying objs would change, changing nothing.
+func (c *Client) Diff(ctx context.Context, objs []api.Object) ([]server.DiffResult, error) {
+	req := server.ApplyRequest{Objects: make([]json.RawMessage, 0, len(objs))}
+	for _, obj := range objs {
+		raw, err := json.Marshal(obj)
+		if err != nil {
+			return nil, fmt.Errorf("encode %s %q: %w", obj.GetTypeMeta().Kind, obj.Meta().Name, err)
+		}
+		req.Objects = append(req.Objects, raw)
+	}
+	var resp server.DiffResponse
+	if err := c.call(ctx, http.MethodPost, "/diff", nil, req, &resp); err != nil {
+		return nil, err
+	}
+	return resp.Results, nil
+}
+
+// Update replaces an object's desired state; its resourceVersion, when
+// set, must still be the stored one.
+func (c *Client) Update(ctx context.Context, obj api.Object) (api.Object, error) {
+	kind := obj.GetTypeMeta().Kind
+	p, err := objectPath(kind, obj.Meta().Namespace, obj.Meta().Name)
+	if err != nil {
+		return nil, err
+	}
+	return c.object(ctx, kind, http.MethodPut, p, nil, obj)
+}
+
 // Get returns one object.
 func (c *Client) Get(ctx context.Context, kind, namespace, name string) (api.Object, error) {
 	p, err := objectPath(kind, namespace, name)

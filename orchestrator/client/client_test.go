@@ -51,6 +51,19 @@ func (f *fakeBackend) Apply(ctx context.Context, objs []api.Object, opts server.
 	return res, nil
 }
 
+func (f *fakeBackend) Update(ctx context.Context, obj api.Object) (api.Object, error) {
+	f.record("Update %s %s %s rv=%q", obj.GetTypeMeta().Kind, obj.Meta().Namespace, obj.Meta().Name, obj.Meta().ResourceVersion)
+	if f.err != nil {
+		return nil, f.err
+	}
+	return obj, nil
+}
+
+func (f *fakeBackend) Diff(ctx context.Context, objs []api.Object) ([]server.DiffResult, error) {
+	f.record("Diff %d", len(objs))
+	return nil, f.err
+}
+
 func (f *fakeBackend) Get(ctx context.Context, kind, ns, name string) (api.Object, error) {
 	f.record("Get %s %s %s", kind, ns, name)
 	if obj, ok := f.objects[kind+"/"+ns+"/"+name]; ok {

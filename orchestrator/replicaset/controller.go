@@ -13,6 +13,7 @@ package replicaset
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sort"
 	"time"
@@ -23,13 +24,20 @@ import (
 
 // Controller reconciles ReplicaSets and ReplicationControllers.
 type Controller struct {
-	store *store.Store
+	store Store
 	node  NodeAgent
 	log   *slog.Logger
 }
 
+// Store is what the controller reads and writes of the store (*store.Store).
+type Store interface {
+	Get(api.Key) (api.Object, error)
+	List(kind, namespace string) ([]api.Object, error)
+	UpdateStatus(api.Object) (api.Object, error)
+}
+
 // NewController returns the controller.
-func NewController(st *store.Store, node NodeAgent, log *slog.Logger) *Controller {
+func NewController(st Store, node NodeAgent, log *slog.Logger) *Controller {
 	return &Controller{store: st, node: node, log: log}
 }
 
@@ -85,7 +93,13 @@ func (c *Controller) Reconcile(ctx context.Context, key api.Key) (time.Duration,
 		c.log.Error("invalid workload is not retried", "key", key.String(), "error", err)
 		return 0, nil
 	}
-	pods := c.claimPods(w)
+	// Without the list of owners, every pod would look ownerless and be
+	// adopted, then scaled away: a store that cannot be read stops the
+	// reconcile instead.
+	pods, err := c.claimPods(w)
+	if err != nil {
+		return 0, err
+	}
 	var active []Pod
 	for _, p := range pods {
 		if !p.Terminating() {
@@ -142,8 +156,11 @@ func (c *Controller) Reconcile(ctx context.Context, key api.Key) (time.Duration,
 // claimPods returns the pods w owns, adopting orphans its selector matches,
 // with Kubernetes' ControllerRef rule: a pod whose owner is alive belongs to
 // that owner alone, even when another selector matches it too.
-func (c *Controller) claimPods(w *Workload) []Pod {
-	live := c.liveOwners()
+func (c *Controller) claimPods(w *Workload) ([]Pod, error) {
+	live, err := c.liveOwners()
+	if err != nil {
+		return nil, err
+	}
 	var out []Pod
 	for _, p := range c.node.ListPods() {
 		if p.Namespace() != w.Namespace {
@@ -161,16 +178,16 @@ func (c *Controller) claimPods(w *Workload) []Pod {
 			out = append(out, np)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // liveOwners is the set of UIDs of every ReplicaSet and ReplicationController.
-func (c *Controller) liveOwners() map[string]bool {
+func (c *Controller) liveOwners() (map[string]bool, error) {
 	live := map[string]bool{}
 	for _, kind := range []string{api.KindReplicaSet, api.KindReplicationController} {
 		objs, err := c.store.List(kind, "")
 		if err != nil {
-			c.log.Error("list", "kind", kind, "error", err)
+			return nil, fmt.Errorf("list %s to tell owned pods from orphans: %w", api.Resource(kind), err)
 		}
 		for _, obj := range objs {
 			if obj.Meta().DeletionTimestamp == nil {
@@ -178,7 +195,7 @@ func (c *Controller) liveOwners() map[string]bool {
 			}
 		}
 	}
-	return live
+	return live, nil
 }
 
 // pickVictims chooses n pods to remove: those without a running container
@@ -220,7 +237,12 @@ func (c *Controller) updateReplicaStatus(w *Workload) time.Duration {
 	minReady := time.Duration(w.MinReady) * time.Second
 	var replicas, ready, available int32
 	var next time.Duration
-	for _, p := range c.claimPods(w) {
+	pods, err := c.claimPods(w)
+	if err != nil {
+		c.log.Error("replica status not updated", "workload", w.Name, "error", err)
+		return time.Second
+	}
+	for _, p := range pods {
 		if p.Terminating() {
 			continue
 		}

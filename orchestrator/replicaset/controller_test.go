@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -136,5 +137,48 @@ spec:
 	}
 	if want := []string{"terminate kubia-orphan"}; !slices.Equal(node.actions, want) {
 		t.Fatalf("scaled to 2: actions %q, want %q", node.actions, want)
+	}
+}
+
+// failingList is a store whose lists fail, as a damaged or closing database's
+// would, while single reads still work.
+type failingList struct{ *store.Store }
+
+func (failingList) List(kind, namespace string) ([]api.Object, error) {
+	return nil, fmt.Errorf("bbolt: read %s: input/output error", kind)
+}
+
+// A store that cannot list owners is an error, not an empty list: every pod
+// would otherwise look ownerless, be adopted by whatever selector matches it
+// and be scaled away.
+func TestUnreadableStoreStopsTheReconcile(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(t.TempDir(), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	one := int32(1)
+	rs, err := st.Create(&api.ReplicaSet{
+		TypeMeta:   api.TypeMeta{APIVersion: "apps/v1", Kind: api.KindReplicaSet},
+		ObjectMeta: api.ObjectMeta{Name: "kubia", Namespace: "default"},
+		Spec: api.ReplicaSetSpec{Replicas: &one, Selector: &api.LabelSelector{MatchLabels: map[string]string{"app": "kubia"}},
+			Template: api.PodTemplateSpec{ObjectMeta: api.ObjectMeta{Labels: map[string]string{"app": "kubia"}},
+				Spec: api.PodSpec{Containers: []api.Container{{Name: "c", Image: "luksa/kubia:v1"}}}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	kubia := map[string]string{"app": "kubia"}
+	node := &fakeNode{pods: []*fakePod{
+		{ns: "default", name: "other-a", owner: "uid-of-another-rs", labels: kubia, ready: true, created: time.Now()},
+		{ns: "default", name: "other-b", owner: "uid-of-another-rs", labels: kubia, ready: true, created: time.Now()},
+	}}
+	c := NewController(failingList{st}, node, slog.New(slog.DiscardHandler))
+	if _, err := c.Reconcile(ctx, api.KeyOf(rs)); err == nil || !strings.Contains(err.Error(), "input/output error") {
+		t.Fatalf("Reconcile = %v, want the store's error", err)
+	}
+	if len(node.actions) != 0 {
+		t.Fatalf("acted on a store it could not read: %q", node.actions)
 	}
 }

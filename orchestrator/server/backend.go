@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/json"
 	"io"
 	"time"
 
@@ -16,6 +17,11 @@ import (
 type Backend interface {
 	// Apply creates or updates every object in one transaction: all or nothing.
 	Apply(ctx context.Context, objs []api.Object, opts ApplyOptions) ([]ApplyResult, error)
+	// Diff says what Apply would do to each object, writing nothing.
+	Diff(ctx context.Context, objs []api.Object) ([]DiffResult, error)
+	// Update replaces a stored object's spec, labels and annotations; a
+	// resourceVersion in obj must be the stored one.
+	Update(ctx context.Context, obj api.Object) (api.Object, error)
 	Get(ctx context.Context, kind, namespace, name string) (api.Object, error)
 	// List returns objects of kind; namespace "" means all; selector is a
 	// label selector string ("" means everything).
@@ -57,6 +63,17 @@ type ApplyResult struct {
 	Namespace string `json:"namespace"`
 	Name      string `json:"name"`
 	Action    string `json:"action"` // created, configured, unchanged
+}
+
+// DiffResult is one object of a Diff: Live as stored (absent when the
+// apply would create it) and Merged as the apply would store it, each an
+// object's JSON with its kind.
+type DiffResult struct {
+	Kind      string          `json:"kind"`
+	Namespace string          `json:"namespace"`
+	Name      string          `json:"name"`
+	Live      json.RawMessage `json:"live,omitempty"`
+	Merged    json.RawMessage `json:"merged"`
 }
 
 // DeleteOptions tune a delete.
@@ -150,13 +167,16 @@ type PlanStep struct {
 
 // Info describes a running daemon.
 type Info struct {
-	Version    string   `json:"version"`
-	PID        int      `json:"pid"`
-	Home       string   `json:"home"`
-	Address    string   `json:"address"`    // the Service proxies' bind address
-	MetricsURL string   `json:"metricsURL"` // Prometheus
-	Network    string   `json:"network"`    // the Docker network pods run on
-	StartedAt  api.Time `json:"startedAt"`
+	Version    string `json:"version"`
+	PID        int    `json:"pid"`
+	Home       string `json:"home"`
+	Address    string `json:"address"`    // the Service proxies' bind address
+	MetricsURL string `json:"metricsURL"` // Prometheus
+	Network    string `json:"network"`    // the Docker network pods run on
+	// Dashboard is the web page's URL with its token; "" when it is off.
+	// Only the API's socket, private to its user, tells it.
+	Dashboard string   `json:"dashboard,omitempty"`
+	StartedAt api.Time `json:"startedAt"`
 	// NotServing lists the Service ports whose proxy cannot listen, because
 	// another program holds the node port; the daemon keeps retrying.
 	NotServing []PortProblem `json:"notServing,omitempty"`

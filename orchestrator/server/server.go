@@ -20,7 +20,6 @@
 package server
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -48,48 +47,6 @@ const (
 	maxBody = 16 << 20
 )
 
-// ApplyRequest is the body of POST /apply.
-type ApplyRequest struct {
-	Objects []json.RawMessage `json:"objects"`
-	Options ApplyOptions      `json:"options"`
-}
-
-// ApplyResponse is the answer of POST /apply.
-type ApplyResponse struct {
-	Results []ApplyResult `json:"results"`
-}
-
-// ObjectList is how a list of objects travels: each item carries its kind,
-// so the client can decode it with api.Decode.
-type ObjectList struct {
-	APIVersion string            `json:"apiVersion"`
-	Kind       string            `json:"kind"`
-	Items      []json.RawMessage `json:"items"`
-}
-
-// ScaleRequest is the body of PUT .../{name}/scale.
-type ScaleRequest struct {
-	Replicas int32 `json:"replicas"`
-}
-
-// ImageRequest is the body of POST .../{name}/image.
-type ImageRequest struct {
-	Images map[string]string `json:"images"`
-}
-
-// SelectorRequest is the body of PUT .../services/{name}/selector.
-type SelectorRequest struct {
-	Selector        map[string]string `json:"selector"`
-	ResourceVersion string            `json:"resourceVersion,omitempty"`
-}
-
-// WireWatchEvent is a WatchEvent as it travels: the object stays raw until
-// the reader knows which kind to decode it into.
-type WireWatchEvent struct {
-	Type   string          `json:"type"`
-	Object json.RawMessage `json:"object"`
-}
-
 type handler struct {
 	b   Backend
 	log *slog.Logger
@@ -110,6 +67,8 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	mux.HandleFunc("GET /api/v1/{resource}", h.list)
 	mux.HandleFunc("GET "+ns+"/{resource}", h.list)
 	mux.HandleFunc("GET "+ns+"/{resource}/{name}", h.get)
+	mux.HandleFunc("PUT "+ns+"/{resource}/{name}", h.update)
+	mux.HandleFunc("POST /diff", h.diff)
 	mux.HandleFunc("DELETE "+ns+"/{resource}/{name}", h.delete)
 	mux.HandleFunc("PUT "+ns+"/{resource}/{name}/scale", h.scale)
 	mux.HandleFunc("POST "+ns+"/{resource}/{name}/image", h.setImage)
@@ -154,25 +113,6 @@ func Serve(ctx context.Context, ln net.Listener, h http.Handler) error {
 	return nil
 }
 
-// stopKey carries Serve's shutdown signal to streaming handlers: Shutdown
-// waits for active connections, and a watch would otherwise never end.
-type stopKey struct{}
-
-// streamContext is r's context, also cancelled when the server shuts down.
-func streamContext(r *http.Request) (context.Context, context.CancelFunc) {
-	ctx, cancel := context.WithCancel(r.Context())
-	if stop, ok := r.Context().Value(stopKey{}).(<-chan struct{}); ok {
-		go func() {
-			select {
-			case <-stop:
-				cancel()
-			case <-ctx.Done():
-			}
-		}()
-	}
-	return ctx, cancel
-}
-
 func (h *handler) info(w http.ResponseWriter, r *http.Request) {
 	info, err := h.b.Info(r.Context())
 	if err != nil {
@@ -192,17 +132,9 @@ func (h *handler) down(w http.ResponseWriter, r *http.Request) {
 
 func (h *handler) apply(w http.ResponseWriter, r *http.Request) {
 	var req ApplyRequest
-	if !h.decode(w, r, &req) {
+	objs, ok := h.decodeObjects(w, r, &req)
+	if !ok {
 		return
-	}
-	objs := make([]api.Object, 0, len(req.Objects))
-	for i, raw := range req.Objects {
-		obj, err := DecodeObject("", raw)
-		if err != nil {
-			h.fail(w, r, badRequest(fmt.Sprintf("object %d: %v", i+1, err)))
-			return
-		}
-		objs = append(objs, obj)
 	}
 	results, err := h.b.Apply(r.Context(), objs, req.Options)
 	if err != nil {
@@ -210,6 +142,73 @@ func (h *handler) apply(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.reply(w, ApplyResponse{Results: results})
+}
+
+// decodeObjects reads the objects of an apply or a diff.
+func (h *handler) decodeObjects(w http.ResponseWriter, r *http.Request, req *ApplyRequest) ([]api.Object, bool) {
+	if !h.decode(w, r, req) {
+		return nil, false
+	}
+	objs := make([]api.Object, 0, len(req.Objects))
+	for i, raw := range req.Objects {
+		obj, err := api.DecodeStrict(fmt.Sprintf("object %d", i+1), raw)
+		if err != nil {
+			h.fail(w, r, badRequest(err.Error()))
+			return nil, false
+		}
+		objs = append(objs, obj)
+	}
+	return objs, true
+}
+
+func (h *handler) diff(w http.ResponseWriter, r *http.Request) {
+	var req ApplyRequest
+	objs, ok := h.decodeObjects(w, r, &req)
+	if !ok {
+		return
+	}
+	results, err := h.b.Diff(r.Context(), objs)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.reply(w, DiffResponse{Results: results})
+}
+
+// update replaces the object at the path with the body, which must name
+// the same object.
+func (h *handler) update(w http.ResponseWriter, r *http.Request) {
+	kind, ok := h.kind(w, r)
+	if !ok {
+		return
+	}
+	var raw json.RawMessage
+	if !h.decode(w, r, &raw) {
+		return
+	}
+	// As strict as an apply; DecodeStrict drops what only the server
+	// sets, so the object itself is decoded again to keep its
+	// resourceVersion, the update's precondition.
+	if _, err := api.DecodeStrict("the object", raw); err != nil {
+		h.fail(w, r, badRequest(err.Error()))
+		return
+	}
+	obj, err := DecodeObject(kind, raw)
+	if err != nil {
+		h.fail(w, r, badRequest(err.Error()))
+		return
+	}
+	ns, name := r.PathValue("ns"), r.PathValue("name")
+	m := obj.Meta()
+	if m.Namespace == "" {
+		m.Namespace = ns
+	}
+	if obj.GetTypeMeta().Kind != kind || m.Name != name || m.Namespace != ns {
+		h.fail(w, r, badRequest(fmt.Sprintf("the object in the body (%s %s/%s) is not the one in the path (%s %s/%s)", obj.GetTypeMeta().Kind, m.Namespace, m.Name, kind, ns, name)))
+		return
+	}
+	updated, err := h.b.Update(r.Context(), obj)
+	h.replyObject(w, r, kind, updated, err)
 }
 
 func (h *handler) list(w http.ResponseWriter, r *http.Request) {
@@ -282,42 +281,6 @@ func involvedObject(sel string) (*api.ObjectReference, error) {
 	return ref, nil
 }
 
-func (h *handler) watch(w http.ResponseWriter, r *http.Request, kind, ns, selector string) {
-	ctx, cancel := streamContext(r)
-	defer cancel()
-	events, err := h.b.Watch(ctx, kind, ns, selector)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	rc.Flush()
-	enc := json.NewEncoder(w)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-events:
-			if !ok {
-				return
-			}
-			raw, err := encodeObject(kind, ev.Object)
-			if err != nil {
-				h.log.Warn("watch: encode object", "error", err)
-				continue
-			}
-			if err := enc.Encode(WireWatchEvent{Type: ev.Type, Object: raw}); err != nil {
-				return
-			}
-			if err := rc.Flush(); err != nil {
-				return
-			}
-		}
-	}
-}
-
 func (h *handler) get(w http.ResponseWriter, r *http.Request) {
 	kind, ok := h.kind(w, r)
 	if !ok {
@@ -378,72 +341,6 @@ func (h *handler) setSelector(w http.ResponseWriter, r *http.Request) {
 	}
 	obj, err := h.b.SetSelector(r.Context(), r.PathValue("ns"), r.PathValue("name"), req.Selector, req.ResourceVersion)
 	h.replyObject(w, r, api.KindService, obj, err)
-}
-
-func (h *handler) logs(w http.ResponseWriter, r *http.Request) {
-	q := r.URL.Query()
-	var opts LogOptions
-	opts.Follow, _ = strconv.ParseBool(q.Get("follow"))
-	opts.Timestamps, _ = strconv.ParseBool(q.Get("timestamps"))
-	if t := q.Get("tail"); t != "" {
-		n, err := strconv.Atoi(t)
-		if err != nil {
-			h.fail(w, r, badRequest(fmt.Sprintf("tail %q: not a number", t)))
-			return
-		}
-		opts.Tail = n
-	}
-	ctx, cancel := streamContext(r)
-	defer cancel()
-	rd, err := h.b.Logs(ctx, r.PathValue("ns"), r.PathValue("name"), opts)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	defer rd.Close()
-	// The reader may block in Read with no regard for ctx; closing it is
-	// what unblocks it when the client leaves.
-	go func() {
-		<-ctx.Done()
-		rd.Close()
-	}()
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.WriteHeader(http.StatusOK)
-	rc := http.NewResponseController(w)
-	rc.Flush()
-	br := bufio.NewReaderSize(rd, 32<<10)
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := br.Read(buf)
-		if n > 0 {
-			if _, werr := w.Write(buf[:n]); werr != nil {
-				return
-			}
-			if br.Buffered() == 0 {
-				rc.Flush()
-			}
-		}
-		if err != nil {
-			return
-		}
-	}
-}
-
-func (h *handler) exec(w http.ResponseWriter, r *http.Request) {
-	var req ExecRequest
-	if !h.decode(w, r, &req) {
-		return
-	}
-	if len(req.Command) == 0 {
-		h.fail(w, r, badRequest("exec: no command given"))
-		return
-	}
-	res, err := h.b.Exec(r.Context(), r.PathValue("ns"), r.PathValue("name"), req.Command)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	h.reply(w, res)
 }
 
 func (h *handler) rollout(w http.ResponseWriter, r *http.Request) {
@@ -531,38 +428,4 @@ func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(st.Code)
 	json.NewEncoder(w).Encode(st)
-}
-
-// encodeObject writes obj as JSON with its kind set, so that whoever reads it
-// can decode it without knowing the kind beforehand.
-func encodeObject(kind string, obj api.Object) (json.RawMessage, error) {
-	if obj == nil {
-		return nil, fmt.Errorf("backend returned no %s", kind)
-	}
-	if tm := obj.GetTypeMeta(); tm.Kind == "" {
-		obj = obj.DeepCopy()
-		proto, err := api.New(kind)
-		if err == nil {
-			*obj.GetTypeMeta() = *proto.GetTypeMeta()
-		} else {
-			obj.GetTypeMeta().Kind = kind
-		}
-	}
-	return json.Marshal(obj)
-}
-
-// DecodeObject reads one object written by the API. The kind comes from the
-// object itself, or from kind when the object leaves it out.
-func DecodeObject(kind string, raw []byte) (api.Object, error) {
-	var tm api.TypeMeta
-	if err := json.Unmarshal(raw, &tm); err != nil {
-		return nil, fmt.Errorf("decode object: %w", err)
-	}
-	if tm.Kind != "" {
-		kind = tm.Kind
-	}
-	if kind == "" {
-		return nil, errors.New("object has no kind")
-	}
-	return api.Decode(kind, raw)
 }

@@ -262,3 +262,26 @@ func (fs *FieldSelector) Filter(objs []api.Object) ([]api.Object, error) {
 	}
 	return out, nil
 }
+
+// JSONPathValue is the value at path in obj, printed as kubectl's
+// jsonpath prints it, for `wait --for=jsonpath`: path is written with or
+// without braces ({.status.phase}, .status.phase); found is false when the
+// path finds nothing.
+func JSONPathValue(path string, obj any) (value string, found bool, err error) {
+	j, _, err := fieldPath("value", path)
+	if err != nil {
+		return "", false, err
+	}
+	doc, err := api.Generic(obj)
+	if err != nil {
+		return "", false, err
+	}
+	v, found, err := firstValue(j, doc)
+	if err != nil || !found {
+		return "", false, err
+	}
+	if s, ok := v.(string); ok {
+		return s, true, nil
+	}
+	return fmt.Sprint(v), true, nil
+}

@@ -1,0 +1,186 @@
+package main
+
+// End-to-end tests of the everyday kubectl verbs (issue 15) through the real
+// binary, its daemon and the engine. Each expected output is what kubectl
+// prints for the same case, as its documentation and source word it.
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// e2eExpect runs a command line and checks its exit code and its whole
+// output on stdout and stderr.
+func (e *e2e) expect(code int, stdout, stderr string, args ...string) {
+	e.t.Helper()
+	out, errOut, got := e.run(args...)
+	if got != code || out != stdout || errOut != stderr {
+		e.t.Errorf("mini-deploy %s:\nexit %d, want %d\nstdout:\n%s\nwant:\n%s\nstderr:\n%s\nwant:\n%s",
+			strings.Join(args, " "), got, code, out, stdout, errOut, stderr)
+	}
+}
+
+// `wait` and `diff` on the seed's Deployment: what scripts use instead of
+// sleeping, with kubectl's lines and exit codes.
+func TestE2EWaitAndDiff(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	e.up(kubiaDir, "deployment.apps/kubia created")
+
+	e.expect(0, "deployment.apps/kubia condition met\n", "", "wait", "--for=condition=Available", "deployment/kubia", "--timeout=60s")
+	e.expect(0, "deployment.apps/kubia condition met\n", "", "wait", "--for=condition=progressing", "deploy", "kubia")
+	e.expect(0, "deployment.apps/kubia condition met\n", "", "wait", "--for=jsonpath={.status.readyReplicas}=3", "deploy/kubia")
+	out := e.ok("wait", "--for=condition=Ready", "pod", "-l", "app=kubia")
+	if !regexp.MustCompile(`^(pod/kubia-[a-z0-9]+-[a-z0-9]{5} condition met\n){3}$`).MatchString(out) {
+		t.Errorf("wait for 3 ready pods:\n%s", out)
+	}
+	e.expect(1, "", "error: timed out waiting for the condition on deployments/kubia\n", "wait", "--for=condition=Bogus", "deploy/kubia", "--timeout=1s")
+	e.expect(1, "", "error: no matching resources found\n", "wait", "--for=condition=Ready", "pods", "-l", "app=nothing")
+	e.expect(1, "", "error: deployments.apps \"nope\" not found\n", "wait", "--for=condition=Available", "deploy/nope")
+
+	// Nothing to change: exit 0, nothing printed.
+	e.expect(0, "", "", "diff", "-f", kubiaDir)
+	// A new image: exit 1 and the unified diff of live against merged.
+	manifest, err := os.ReadFile(filepath.Join(kubiaDir, "kubia.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2 := filepath.Join(t.TempDir(), "kubia-v2.yaml")
+	os.WriteFile(v2, []byte(strings.Replace(string(manifest), "luksa/kubia:v1", "luksa/kubia:v2", 1)), 0o644)
+	out, errOut, code := e.run("diff", "-f", v2)
+	if code != 1 || errOut != "" {
+		t.Errorf("diff of a new image: exit %d, want 1; stderr %q", code, errOut)
+	}
+	header := regexp.MustCompile(`(?m)^diff -u -N /\S*/LIVE-\d+/apps\.v1\.Deployment\.default\.kubia /\S*/MERGED-\d+/apps\.v1\.Deployment\.default\.kubia\n--- /\S*/LIVE-\d+/apps\.v1\.Deployment\.default\.kubia\t.*\n\+\+\+ /\S*/MERGED-\d+/apps\.v1\.Deployment\.default\.kubia\t.*\n@@ `)
+	for _, want := range []string{"\n-        - image: luksa/kubia:v1\n", "\n+        - image: luksa/kubia:v2\n", "\n-  generation: 1\n", "\n+  generation: 2\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("diff: no %q in:\n%s", want, out)
+		}
+	}
+	if !header.MatchString(out) || strings.Contains(out, "v1.Service.default.kubia") {
+		t.Errorf("diff: want kubectl's header for the Deployment alone:\n%s", out)
+	}
+	// The diff changed nothing.
+	e.expect(0, "", "", "diff", "-f", kubiaDir)
+	// An error: exit 2, as kubectl's "more than 1".
+	bad := filepath.Join(t.TempDir(), "bad.yaml")
+	os.WriteFile(bad, []byte(strings.Replace(string(manifest), "replicas: 3", "replicaz: 3", 1)), 0o644)
+	_, errOut, code = e.run("diff", "-f", bad)
+	if code != 2 || !strings.Contains(errOut, "replicaz") {
+		t.Errorf("diff of a bad file: exit %d, want 2; stderr %q", code, errOut)
+	}
+
+	// --for=delete: a deleted pod is waited for until it is gone.
+	pod := podNames(e.pods())[0]
+	e.ok("delete", "pod", pod, "--wait=false")
+	e.expect(0, "pod/"+pod+" condition met\n", "", "wait", "--for=delete", "pod/"+pod, "--timeout=60s")
+}
+
+// runEnv runs one command line with extra environment variables.
+func (e *e2e) runEnv(env []string, args ...string) (stdout, stderr string, code int) {
+	ctx, cancel := context.WithTimeout(context.Background(), cliBound)
+	defer cancel()
+	var out, errOut bytes.Buffer
+	cmd := e.command(ctx, args...)
+	cmd.Env = append(cmd.Env, env...)
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	var exit *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exit):
+		code = exit.ExitCode()
+	default:
+		code = -1
+		errOut.WriteString(err.Error())
+	}
+	return out.String(), errOut.String(), code
+}
+
+// label, annotate (the change-cause in rollout history) and edit (with a
+// script as the editor) on the seed's Deployment and Service.
+func TestE2ELabelAnnotateEdit(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	e.up(kubiaDir, "deployment.apps/kubia created")
+
+	e.expect(0, "deployment.apps/kubia labeled\n", "", "label", "deployment", "kubia", "tier=web")
+	e.expect(0, "deployment.apps/kubia not labeled\n", "", "label", "deploy/kubia", "tier=web")
+	e.expect(1, "", "error: 'tier' already has a value (web), and --overwrite is false\n", "label", "deploy/kubia", "tier=api")
+	e.expect(0, "deployment.apps/kubia labeled\n", "", "label", "deploy/kubia", "tier=api", "--overwrite")
+	e.expect(0, "service/kubia labeled\ndeployment.apps/kubia labeled\n", "", "label", "svc/kubia", "deploy/kubia", "team=blue")
+	e.expect(0, "kubia\tblue,api\n", "", "get", "deploy", "kubia", "-o", `jsonpath={.metadata.name}{"\t"}{.metadata.labels.team},{.metadata.labels.tier}{"\n"}`)
+	e.expect(0, "deployment.apps/kubia unlabeled\n", "", "label", "deploy", "-l", "team=blue", "tier-")
+	e.expect(0, "service/kubia unlabeled\n", "", "label", "svc", "--all", "team-")
+	e.expect(1, "", "error: at least one label update is required\n", "label", "deploy/kubia")
+	e.expect(1, "", "error: resource(s) were provided, but no name was specified: give NAME, -l SELECTOR or --all\n", "label", "deploy", "x=y")
+
+	e.expect(0, "deployment.apps/kubia annotated\n", "", "annotate", "deploy/kubia", "owner=blue")
+	e.expect(1, "", "error: --overwrite is false but found the following declared annotation(s): 'owner' already has a value (blue)\n", "annotate", "deploy/kubia", "owner=red")
+	e.expect(0, "deployment.apps/kubia annotated\n", "", "annotate", "deploy/kubia", "owner-")
+
+	// The change-cause of the revision running now, and of the next one,
+	// written with annotate: rollout history shows them.
+	e.expect(0, "deployment.apps/kubia annotated\n", "", "annotate", "deploy/kubia", "kubernetes.io/change-cause=kubia v1, from the seed")
+	e.ok("set", "image", "deploy/kubia", "nodejs=luksa/kubia:v2")
+	e.expect(0, "deployment.apps/kubia annotated\n", "", "annotate", "deploy/kubia", "kubernetes.io/change-cause=kubia v2, the new greeting", "--overwrite")
+	e.ok("rollout", "status", "deploy/kubia")
+	e.waitFor("both change-causes in rollout history", func() bool {
+		out, _, _ := e.run("rollout", "history", "deploy/kubia")
+		return out == "deployment.apps/kubia\nREVISION  CHANGE-CAUSE\n1         kubia v1, from the seed\n2         kubia v2, the new greeting\n"
+	})
+
+	// edit: a script is the editor. It scales to 2; then an invalid value
+	// re-opens the file with the error on top, and the fix is stored.
+	dir := t.TempDir()
+	editor := filepath.Join(dir, "editor.sh")
+	state := filepath.Join(dir, "state")
+	os.WriteFile(editor, []byte(`#!/bin/sh
+n=$(cat "$STATE" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$STATE"
+cp "$1" "$STATE.$n"
+case "$MODE.$n" in
+scale.1) sed -i 's/^  replicas: 3$/  replicas: 2/' "$1" ;;
+invalid.1) sed -i 's/^  replicas: 2$/  replicas: -1/' "$1" ;;
+invalid.2) sed -i 's/^  replicas: -1$/  replicas: 1/' "$1" ;;
+esac
+`), 0o755)
+	env := func(mode string) []string {
+		os.Remove(state)
+		return []string{"KUBE_EDITOR=" + editor, "STATE=" + state, "MODE=" + mode}
+	}
+	out, errOut, code := e.runEnv(env("none"), "edit", "deploy/kubia")
+	if code != 0 || out != "Edit cancelled, no changes made.\n" {
+		t.Errorf("edit saved unchanged: exit %d, %q %q", code, out, errOut)
+	}
+	opened, _ := os.ReadFile(state + ".1")
+	if !strings.HasPrefix(string(opened), editHeader+"apiVersion: apps/v1\nkind: Deployment\n") {
+		t.Errorf("edit opened:\n%s", opened)
+	}
+	out, errOut, code = e.runEnv(env("scale"), "edit", "deployment", "kubia")
+	if code != 0 || out != "deployment.apps/kubia edited\n" {
+		t.Errorf("edit to 2 replicas: exit %d, %q %q", code, out, errOut)
+	}
+	e.expect(0, "2", "", "get", "deploy/kubia", "-o", "jsonpath={.spec.replicas}")
+	out, errOut, code = e.runEnv(env("invalid"), "edit", "deploy/kubia")
+	if code != 0 || out != "deployment.apps/kubia edited\n" {
+		t.Errorf("edit with an invalid value, then fixed: exit %d, %q %q", code, out, errOut)
+	}
+	reopened, _ := os.ReadFile(state + ".2")
+	if !strings.HasPrefix(string(reopened), editHeader+"# deployment.apps \"kubia\" was not valid:\n# * ") || !strings.Contains(string(reopened), "\n  replicas: -1\n") {
+		t.Errorf("edit re-opened:\n%s", reopened)
+	}
+	e.expect(0, "1", "", "get", "deploy/kubia", "-o", "jsonpath={.spec.replicas}")
+	// Invalid, then saved as it was: kubectl's words, exit 1.
+	os.WriteFile(editor, []byte("#!/bin/sh\nsed -i 's/^  replicas: 1$/  replicas: -1/' \"$1\"\n"), 0o755)
+	_, errOut, code = e.runEnv(env("x"), "edit", "deploy/kubia")
+	if code != 1 || errOut != "error: Edit cancelled, no valid changes were saved.\n" {
+		t.Errorf("edit left invalid: exit %d, %q", code, errOut)
+	}
+}
