@@ -263,19 +263,44 @@ func (k *kube) settle(t *testing.T) {
 	t.Fatalf("kube-controller-manager: no steady state after 90s:\n%s", k.snapshot(t))
 }
 
+// fingerprint returns the resource versions of everything the scenario
+// watches, and whether each controller has caught up with what it reads:
+// every pod running, every owner's status counting its pods as they are,
+// the Deployment's status summing its ReplicaSets'.
 func (k *kube) fingerprint(t *testing.T) (string, bool) {
 	var b strings.Builder
 	done := true
-	if k.kind == "Deployment" {
-		d, err := k.cp.Client.AppsV1().Deployments(k.ns).Get(bg, k.name, metav1.GetOptions{})
-		if err != nil {
-			t.Fatal(err)
+	type counts struct{ pods, ready int32 }
+	owned := map[string]*counts{}
+	for _, p := range k.pods(t) {
+		done = done && p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil
+		b.WriteString("," + p.ResourceVersion)
+		if ref := metav1.GetControllerOf(&p); ref != nil {
+			c := owned[string(ref.UID)]
+			if c == nil {
+				c = &counts{}
+				owned[string(ref.UID)] = c
+			}
+			c.pods++
+			if podReady(&p) {
+				c.ready++
+			}
 		}
-		done = d.Status.ObservedGeneration == d.Generation
-		b.WriteString(d.ResourceVersion)
 	}
+	check := func(uid string, spec, replicas, ready int32) {
+		c := owned[uid]
+		if c == nil {
+			c = &counts{}
+		}
+		done = done && spec == replicas && c.pods == replicas && c.ready == ready
+	}
+	var sum [3]int32
 	for _, rs := range k.replicaSets(t) {
-		done = done && rs.Status.ObservedGeneration == rs.Generation && rs.Status.Replicas == *rs.Spec.Replicas
+		done = done && rs.Status.ObservedGeneration == rs.Generation
+		check(string(rs.UID), *rs.Spec.Replicas, rs.Status.Replicas, rs.Status.ReadyReplicas)
+		sum[0] += rs.Status.Replicas
+		sum[1] += rs.Status.ReadyReplicas
+		sum[2] += rs.Status.AvailableReplicas
 		b.WriteString("," + rs.ResourceVersion)
 	}
 	rcs, err := k.cp.Client.CoreV1().ReplicationControllers(k.ns).List(bg, metav1.ListOptions{})
@@ -283,12 +308,19 @@ func (k *kube) fingerprint(t *testing.T) (string, bool) {
 		t.Fatal(err)
 	}
 	for _, rc := range rcs.Items {
-		done = done && rc.Status.ObservedGeneration == rc.Generation && rc.Status.Replicas == *rc.Spec.Replicas
+		done = done && rc.Status.ObservedGeneration == rc.Generation
+		check(string(rc.UID), *rc.Spec.Replicas, rc.Status.Replicas, rc.Status.ReadyReplicas)
 		b.WriteString("," + rc.ResourceVersion)
 	}
-	for _, p := range k.pods(t) {
-		done = done && p.Status.Phase == corev1.PodRunning && p.DeletionTimestamp == nil
-		b.WriteString("," + p.ResourceVersion)
+	if k.kind == "Deployment" {
+		d, err := k.cp.Client.AppsV1().Deployments(k.ns).Get(bg, k.name, metav1.GetOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		st := d.Status
+		done = done && st.ObservedGeneration == d.Generation &&
+			st.Replicas == sum[0] && st.ReadyReplicas == sum[1] && st.AvailableReplicas == sum[2]
+		b.WriteString("," + d.ResourceVersion)
 	}
 	return b.String(), done
 }
