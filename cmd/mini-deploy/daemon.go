@@ -13,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -116,12 +115,9 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 	if err != nil {
 		return err
 	}
-	home, err := filepath.Abs(o.home)
+	home, err := prepareHome(o.home)
 	if err != nil {
 		return err
-	}
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return fmt.Errorf("create state directory: %w", err)
 	}
 	st, err := store.Open(home, store.Options{})
 	if errors.Is(err, store.ErrLocked) {
@@ -131,6 +127,13 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 		return err
 	}
 	defer st.Close()
+	// Written once the store's lock is ours, so the pid is this home's
+	// daemon's.
+	pidFile := filepath.Join(home, pidName)
+	if err := writeFileNoFollow(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	defer os.Remove(pidFile)
 
 	engine, err := docker.New(ctx)
 	if err != nil {
@@ -157,12 +160,6 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 		return err
 	}
 	var backend server.Backend = orch
-
-	pidFile := filepath.Join(home, pidName)
-	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write pid file: %w", err)
-	}
-	defer os.Remove(pidFile)
 
 	runErr := make(chan error, 1)
 	go func() { runErr <- orch.Run(ctx) }()
@@ -233,36 +230,6 @@ func instanceOf(home string) (instance, network string) {
 	return "home-" + id, orchestrator.DefaultNetwork + "-" + id
 }
 
-// listenSocket listens on a unix socket only its owner may use. A socket
-// file left by a daemon that died is removed first, but one that answers
-// belongs to a live daemon and is left alone.
-func listenSocket(path string) (net.Listener, error) {
-	if _, err := os.Stat(path); err == nil {
-		conn, err := net.DialTimeout("unix", path, time.Second)
-		if err == nil {
-			conn.Close()
-			return nil, fmt.Errorf("another daemon answers on %s", path)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("remove stale socket: %w", err)
-		}
-	}
-	// The state directory is 0700, so the socket is private from its first
-	// moment; the chmod makes the file itself 0600 whatever the umask.
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		if strings.Contains(err.Error(), "invalid argument") && len(path) > 100 {
-			return nil, fmt.Errorf("listen on %s: the path is too long for a unix socket; use a shorter --home", path)
-		}
-		return nil, fmt.Errorf("listen on %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("chmod socket: %w", err)
-	}
-	return ln, nil
-}
-
 // tokenName is the file in the state directory that keeps the dashboard's
 // token, so that a page left open keeps working across daemon restarts.
 const tokenName = "dashboard-token"
@@ -324,7 +291,7 @@ func dashboardToken(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+	if err := writeFileNoFollow(path, []byte(tok+"\n")); err != nil {
 		return "", fmt.Errorf("write dashboard token: %w", err)
 	}
 	return tok, nil

@@ -77,6 +77,13 @@ var e2eBinary = sync.OnceValues(func() (string, error) {
 var e2eDir string
 
 func TestMain(m *testing.M) {
+	// startDaemon runs os.Executable(), which in a test is this binary: a
+	// test that lets it get that far must not start every test again, each
+	// of which could do the same.
+	if len(os.Args) > 1 && os.Args[1] == "daemon" {
+		fmt.Fprintln(os.Stderr, "the test binary was started as a daemon: a test let startDaemon exec os.Executable()")
+		os.Exit(2)
+	}
 	code := m.Run()
 	if e2eDir != "" {
 		os.RemoveAll(e2eDir)
