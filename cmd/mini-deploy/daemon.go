@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -119,6 +117,8 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 	if err != nil {
 		return err
 	}
+	_, statErr := os.Stat(filepath.Join(home, store.DBFile))
+	hadState := statErr == nil
 	st, err := store.Open(home, store.Options{})
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("%w: only one daemon may own a state directory; stop it with \"mini-deploy down\" or pass another --home", err)
@@ -143,7 +143,10 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	instance, network := instanceOf(home)
+	instance, network, err := resolveInstance(ctx, home, hadState, st, engine)
+	if err != nil {
+		return err
+	}
 	orch, err := orchestrator.New(engine, st, orchestrator.Options{
 		Instance:     instance,
 		Network:      network,
@@ -215,19 +218,6 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 	}
 	log.Info("daemon stopped; containers keep running")
 	return firstErr
-}
-
-// instanceOf names the control plane of a state directory. The usual one,
-// ~/.mini-deploy, is "default" on the network "mini-deploy"; any other gets
-// a name derived from its path, so daemons of different directories (a
-// demo, a test) never see or touch each other's containers.
-func instanceOf(home string) (instance, network string) {
-	if userHome, err := os.UserHomeDir(); err == nil && home == filepath.Join(userHome, ".mini-deploy") {
-		return orchestrator.DefaultInstance, orchestrator.DefaultNetwork
-	}
-	sum := sha256.Sum256([]byte(home))
-	id := hex.EncodeToString(sum[:4])
-	return "home-" + id, orchestrator.DefaultNetwork + "-" + id
 }
 
 // tokenName is the file in the state directory that keeps the dashboard's
