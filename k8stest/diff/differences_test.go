@@ -34,3 +34,27 @@ var validationDifferences = map[string]string{
 // rolloutDifferences are the rollout scenarios where mini-deploy's steps
 // differ from kube-controller-manager's on purpose, with the reason.
 var rolloutDifferences = map[string]string{}
+
+// recreateProgressing is a difference that shows in some runs and not in
+// others, by kube-controller-manager's own timing, so the scenarios that
+// meet it tolerate it either way (and log it when it shows).
+const recreateProgressing = "while a Recreate rollout's new pods start, kube-controller-manager sometimes keeps the old " +
+	"revision's Progressing=True NewReplicaSetAvailable condition (it records progress only when a sync sees the counts " +
+	"move, which depends on how its informer events batch); mini-deploy always reports the new ReplicaSet as " +
+	"progressing (ReplicaSetUpdated) at once. Found here; not aligned: the real one is not deterministic"
+
+// rolloutTolerated are scenarios whose listed difference may or may not show.
+var rolloutTolerated = map[string]string{
+	"Recreate, 3 replicas":                 recreateProgressing,
+	"Recreate, 10 replicas, new pods slow": recreateProgressing,
+}
+
+// inProgress are the Progressing=True reasons of a rollout under way that
+// compare as one: kube-controller-manager writes NewReplicaSetCreated when it
+// makes the new ReplicaSet, and replaces it with ReplicaSetUpdated only if a
+// later sync sees the counts move, which depends on how its informer events
+// batch (seen both ways in runs of the same scenario). mini-deploy writes
+// ReplicaSetUpdated.
+var inProgress = map[string]bool{"NewReplicaSetCreated": true, "ReplicaSetUpdated": true, "FoundNewReplicaSet": true}
+
+const progressingReasons = "NewReplicaSetCreated|ReplicaSetUpdated|FoundNewReplicaSet"

@@ -85,7 +85,14 @@ func (m *mini) update(t *testing.T, change func(d *api.Deployment)) {
 	}
 }
 
+// sameSecond keeps mini-deploy's side from making two ReplicaSets in one
+// second: creation times have one-second resolution on both sides, both
+// break a tie by name (a hash, different on each side), and the real
+// control plane never runs a whole step in under a second.
+func sameSecond() { time.Sleep(1100 * time.Millisecond) }
+
 func (m *mini) setImage(t *testing.T, img string) {
+	sameSecond()
 	m.update(t, func(d *api.Deployment) { d.Spec.Template.Spec.Containers[0].Image = img })
 }
 
@@ -112,6 +119,7 @@ func (m *mini) setPaused(t *testing.T, paused bool) {
 }
 
 func (m *mini) undo(t *testing.T) {
+	sameSecond()
 	if _, err := deployment.Rollback(m.st, m.key.Namespace, m.key.Name, 0); err != nil {
 		t.Fatalf("rollback: %v", err)
 	}

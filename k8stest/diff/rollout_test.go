@@ -196,7 +196,9 @@ var scenarios = []struct {
 	{"undo mid-rollout", []op{create(webDeployment(4, rolling("1", "1"))), roll(), setImage("luksa/kubia:v2"), ready("2", 1), undo(), roll()}},
 	{"three revisions then undo twice", []op{create(webDeployment(2, rolling("1", "0"))), roll(), setImage("luksa/kubia:v2"), roll(), setImage("luksa/kubia:v3"), roll(), undo(), roll(), undo(), roll()}},
 	{"readiness lost mid-rollout", []op{create(webDeployment(4, rolling("1", "1"))), roll(), setImage("luksa/kubia:v2"), unready("1", 2), ready("2", -1), roll()}},
-	{"minReadySeconds", []op{create(webDeployment(2, rolling("1", "0"), "minReadySeconds: 2")), ready("", -1), wait(3 * time.Second), setImage("luksa/kubia:v2"), ready("2", -1), wait(3 * time.Second), ready("2", -1), wait(3 * time.Second)}},
+	// minReadySeconds is long enough that the real side's settling (a
+	// second or two) ends well inside it.
+	{"minReadySeconds", []op{create(webDeployment(2, rolling("1", "0"), "minReadySeconds: 8")), ready("", -1), wait(9 * time.Second), setImage("luksa/kubia:v2"), ready("2", -1), wait(9 * time.Second), ready("2", -1), wait(9 * time.Second)}},
 	{"progress deadline exceeded", []op{create(webDeployment(2, rolling("1", "0"), "progressDeadlineSeconds: 2")), roll(), setImage("luksa/kubia:v2"), wait(4 * time.Second), ready("2", -1), roll()}},
 }
 
@@ -223,6 +225,10 @@ func TestRolloutsMatchControllerManager(t *testing.T) {
 func compare(t *testing.T, name string, mini, kube []step) {
 	t.Helper()
 	why, listed := rolloutDifferences[name]
+	tolerated, either := rolloutTolerated[name]
+	if either {
+		why, listed = tolerated, true
+	}
 	for i := 0; i < len(mini) || i < len(kube); i++ {
 		switch {
 		case i >= len(mini) || i >= len(kube):
@@ -234,7 +240,7 @@ func compare(t *testing.T, name string, mini, kube []step) {
 			return
 		}
 	}
-	if listed {
+	if listed && !either {
 		t.Errorf("listed as a difference (%s), but both sides agree at all %d steps now: remove it from rolloutDifferences and the README", why, len(mini))
 		return
 	}
@@ -259,6 +265,17 @@ func report(t *testing.T, listed bool, why, what string, mini, kube []step) {
 func conditionString(typ, status, reason, msg string, names map[string]string) string {
 	for name, rev := range names {
 		msg = strings.ReplaceAll(msg, `"`+name+`"`, `"`+rev+`"`)
+	}
+	if typ == "Progressing" && status == "True" && inProgress[reason] {
+		// Which of these kube-controller-manager writes after it makes a
+		// new ReplicaSet depends on how its informer events batch
+		// (progressingReasons in differences_test.go), so they compare
+		// as one: a rollout in progress, of that ReplicaSet.
+		rs := msg
+		if i, j := strings.Index(msg, `"`), strings.LastIndex(msg, `"`); i >= 0 && j > i {
+			rs = msg[i : j+1]
+		}
+		return fmt.Sprintf("%s=%s (%s) %s", typ, status, progressingReasons, rs)
 	}
 	return fmt.Sprintf("%s=%s %s %q", typ, status, reason, msg)
 }
