@@ -7,14 +7,22 @@ package orchestrator_test
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/deploytest"
 	"github.com/mini-deploy/mini-deploy/loadgen"
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/client"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
 )
 
@@ -81,15 +89,17 @@ func TestExecInAPod(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	pod := env.Pods("app=kubia")[0].Name
-	res, err := env.Orch.Exec(ctx, "default", pod, []string{"/kubia"})
-	if err != nil || res.ExitCode != 1 || !strings.Contains(string(res.Output), "address already in use") {
-		t.Errorf("exec /kubia: %d %q %v; want exit 1, address already in use", res.ExitCode, res.Output, err)
+	var out strings.Builder
+	res, err := env.Orch.Exec(ctx, "default", pod, []string{"/kubia"}, &out)
+	if err != nil || res.ExitCode != 1 || !strings.Contains(out.String(), "address already in use") {
+		t.Errorf("exec /kubia: %d %q %v; want exit 1, address already in use", res.ExitCode, out.String(), err)
 	}
-	res, err = env.Orch.Exec(ctx, "default", pod, []string{"sh"})
-	if err != nil || res.ExitCode != 126 || !strings.Contains(string(res.Output), "executable file not found") {
-		t.Errorf("exec sh: %d %q %v; want exit 126, executable file not found", res.ExitCode, res.Output, err)
+	out.Reset()
+	res, err = env.Orch.Exec(ctx, "default", pod, []string{"sh"}, &out)
+	if err != nil || res.ExitCode != 126 || !strings.Contains(out.String(), "executable file not found") {
+		t.Errorf("exec sh: %d %q %v; want exit 126, executable file not found", res.ExitCode, out.String(), err)
 	}
-	_, err = env.Orch.Exec(ctx, "default", "kubia-v1-nope", []string{"ls"})
+	_, err = env.Orch.Exec(ctx, "default", "kubia-v1-nope", []string{"ls"}, io.Discard)
 	if err == nil || err.Error() != `pods "kubia-v1-nope" not found` {
 		t.Errorf("exec in a missing pod: %v", err)
 	}
@@ -421,5 +431,172 @@ func TestStalledRolloutRollsBackByItself(t *testing.T) {
 			load.Check(t, "stalled rollout to "+image)
 			onlyVersion(t, url, "v1")
 		})
+	}
+}
+
+// An exec's output is streamed, not collected: a command printing 256 MiB
+// through the daemon's API costs the daemon a few MB at most.
+func TestExecOutputIsStreamedNotHeld(t *testing.T) {
+	t.Parallel()
+	env := deploytest.Start(t, kubiaImages, deploytest.WithManifests(seedV1))
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	pod := env.Pods("app=kubia")[0].Name
+	const size = 256 << 20
+	var before runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	var peak atomic.Uint64
+	stop := make(chan struct{})
+	sampled := make(chan struct{})
+	go func() {
+		defer close(sampled)
+		for {
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			if ms.HeapInuse > peak.Load() {
+				peak.Store(ms.HeapInuse)
+			}
+			select {
+			case <-stop:
+				return
+			case <-time.After(20 * time.Millisecond):
+			}
+		}
+	}()
+	var n countingWriter
+	// Through the daemon's own API, as the CLI calls it.
+	sock := filepath.Join(t.TempDir(), "api.sock")
+	ln, err := net.Listen("unix", sock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sctx, scancel := context.WithCancel(ctx)
+	served := make(chan error, 1)
+	go func() { served <- server.Serve(sctx, ln, server.New(env.Orch, nil)) }()
+	defer func() { scancel(); <-served }()
+	c := client.New(sock)
+	defer c.Close()
+	res, err := c.Exec(ctx, "default", pod, []string{"/kubia", "print", strconv.Itoa(size)}, &n)
+	close(stop)
+	<-sampled
+	if err != nil || res.ExitCode != 0 || n != size {
+		t.Fatalf("exec: exit %d, %d bytes, %v; want 0, %d bytes", res.ExitCode, n, err, size)
+	}
+	grew := int64(peak.Load()) - int64(before.HeapInuse)
+	t.Logf("streamed %d MiB; heap in use grew by at most %.1f MB", size>>20, float64(grew)/1e6)
+	if grew > 32<<20 {
+		t.Errorf("heap grew by %d MB while streaming %d MiB", grew>>20, size>>20)
+	}
+}
+
+type countingWriter int64
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	*w += countingWriter(len(p))
+	return len(p), nil
+}
+
+func containerOf(t *testing.T, p *api.Pod) string {
+	t.Helper()
+	if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].ContainerID == "" {
+		t.Fatalf("pod %s has no container", p.Name)
+	}
+	return strings.TrimPrefix(p.Status.ContainerStatuses[0].ContainerID, "docker://")
+}
+
+func docker(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+		t.Fatalf("docker %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+}
+
+func hasEvent(t *testing.T, env *deploytest.Env, pod, reason string) bool {
+	evs, err := env.Orch.Events(context.Background(), "default", &api.ObjectReference{Kind: api.KindPod, Name: pod})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if ev.Reason == reason {
+			return true
+		}
+	}
+	return false
+}
+
+// What the engine reports is read right: a paused pod is Paused, not
+// Completed, leaves the endpoints and is not restarted; unpaused, it is the
+// same pod again with no restart counted.
+func TestPausedPodIsPausedNotRestarted(t *testing.T) {
+	t.Parallel()
+	env := deploytest.Start(t, kubiaImages, deploytest.WithManifests(seedV1))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pod := env.Pods("app=kubia")[0]
+	id := containerOf(t, pod)
+	docker(t, "pause", id)
+	t.Cleanup(func() { exec.Command("docker", "unpause", id).Run() })
+	paused := func() *api.Pod {
+		for _, p := range env.Pods("app=kubia") {
+			if p.Name == pod.Name {
+				return p
+			}
+		}
+		return nil
+	}
+	if err := env.WaitFor(ctx, "the pod shown paused and not ready", func() bool {
+		p := paused()
+		if p == nil || len(p.Status.ContainerStatuses) == 0 {
+			return false
+		}
+		cs := p.Status.ContainerStatuses[0]
+		return cs.State.Waiting != nil && cs.State.Waiting.Reason == "Paused" && !cs.Ready
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !hasEvent(t, env, pod.Name, "Paused") {
+		t.Error("no Paused event")
+	}
+	docker(t, "unpause", id)
+	if err := env.WaitFor(ctx, "the pod ready again", func() bool {
+		p := paused()
+		return p != nil && len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].Ready
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p := paused()
+	if cs := p.Status.ContainerStatuses[0]; cs.RestartCount != 0 || containerOf(t, p) != id {
+		t.Errorf("after unpause: %d restarts, container %s; want 0 and the same container %s", cs.RestartCount, containerOf(t, p), id)
+	}
+	if hasEvent(t, env, pod.Name, "BackOff") || hasEvent(t, env, pod.Name, "FailedRestart") {
+		t.Error("the paused pod was treated as exited")
+	}
+}
+
+// A pod cut off its network is replaced, with an event saying why.
+func TestPodCutOffItsNetworkIsReplaced(t *testing.T) {
+	t.Parallel()
+	env := deploytest.Start(t, kubiaImages, deploytest.WithManifests(seedV1))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pod := env.Pods("app=kubia")[0]
+	docker(t, "network", "disconnect", env.Network, containerOf(t, pod))
+	if err := env.WaitFor(ctx, "the cut-off pod replaced and 3 ready again", func() bool {
+		ready := 0
+		for _, p := range env.Pods("app=kubia") {
+			if p.Name == pod.Name {
+				return false
+			}
+			if len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].Ready {
+				ready++
+			}
+		}
+		return ready == 3
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !hasEvent(t, env, pod.Name, "NetworkLost") {
+		t.Error("no NetworkLost event")
 	}
 }

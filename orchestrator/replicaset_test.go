@@ -3,6 +3,7 @@ package orchestrator_test
 import (
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -323,7 +324,7 @@ spec:
 		return st.Replicas == 1 && st.ReadyReplicas == 1 && terminating
 	})
 	// It still runs while it terminates, and exec reaches it, as in Kubernetes.
-	if _, err := h.O.Exec(context.Background(), "default", victim, []string{"ls"}); err != nil {
+	if _, err := h.O.Exec(context.Background(), "default", victim, []string{"ls"}, io.Discard); err != nil {
 		t.Errorf("exec in a terminating pod: %v", err)
 	}
 }

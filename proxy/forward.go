@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"syscall"
 	"time"
@@ -39,6 +40,11 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 
+	var guard *stallGuard
+	if r.Body != nil && r.Body != http.NoBody {
+		guard = &stallGuard{body: r.Body, rc: http.NewResponseController(w), timeout: p.opts.BodyReadTimeout}
+		r.Body = guard
+	}
 	// Only a request without a body can be sent twice: the body of the first
 	// attempt has been consumed. Whether it may be, once written, depends on
 	// its method (canRetry).
@@ -75,6 +81,13 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		lastErr = err
+		if guard != nil && guard.stalled {
+			// The client stopped sending its body; nginx answers 408.
+			code = http.StatusRequestTimeout
+			w.Header().Set("Connection", "close")
+			http.Error(w, "request body timed out: no byte for "+p.opts.BodyReadTimeout.String(), code)
+			return
+		}
 		if r.Context().Err() != nil {
 			// The client is gone; nobody is waiting for an answer. 499 is
 			// nginx's code for it, so the metrics tell it from a pod's error.
@@ -529,3 +542,36 @@ func namedIn(values []string, name string) bool {
 	}
 	return false
 }
+
+// stallGuard bounds the wait for each read of a request body, so a client
+// that sends headers and then a body byte by byte, or not at all, holds a
+// connection and a pod's request for BodyReadTimeout at most, not forever.
+// Once the body is read the deadline is lifted: the server's own watch on
+// the connection must not see it while the pod answers.
+type stallGuard struct {
+	body    io.ReadCloser
+	rc      *http.ResponseController
+	timeout time.Duration
+	done    bool
+	stalled bool // a read waited out the timeout
+}
+
+func (g *stallGuard) Read(b []byte) (int, error) {
+	if g.done {
+		return g.body.Read(b)
+	}
+	g.rc.SetReadDeadline(time.Now().Add(g.timeout))
+	n, err := g.body.Read(b)
+	switch {
+	case err == io.EOF:
+		g.done = true
+		g.rc.SetReadDeadline(time.Time{})
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		// The deadline stays: the server must not wait for the rest of
+		// this body either, and closes the connection.
+		g.stalled = true
+	}
+	return n, err
+}
+
+func (g *stallGuard) Close() error { return g.body.Close() }

@@ -44,6 +44,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/net/netutil"
 )
 
 // Defaults for the zero values of Options.
@@ -68,6 +70,16 @@ const (
 	DefaultMaxIdleConnsPerEndpoint = 128
 	// DefaultMaxTries bounds the attempts for one request, the first included.
 	DefaultMaxTries = 3
+	// DefaultMaxConns bounds the client connections served at once; more
+	// wait in the kernel's accept queue, as with HAProxy's maxconn.
+	DefaultMaxConns = 10000
+	// DefaultBodyReadTimeout is how long a request body may go without a
+	// byte before the proxy gives up on it (nginx's client_body_timeout).
+	DefaultBodyReadTimeout = 60 * time.Second
+	// DefaultTunnelIdleTimeout closes a WebSocket (or other upgraded)
+	// connection that carried nothing either way for this long (HAProxy's
+	// timeout tunnel).
+	DefaultTunnelIdleTimeout = time.Hour
 )
 
 // ErrAddrInUse is returned, wrapped, by Start when the listen address is taken.
@@ -89,6 +101,9 @@ type Options struct {
 	IdleConnTimeout         time.Duration // transport: keep an idle pod connection
 	MaxIdleConnsPerEndpoint int           // transport: idle connections kept per pod
 	MaxTries                int           // attempts per request, retries included
+	MaxConns                int           // server: client connections served at once
+	BodyReadTimeout         time.Duration // server: longest wait for the next byte of a request body
+	TunnelIdleTimeout       time.Duration // tunnels: longest time without a byte either way
 }
 
 func (o *Options) setDefaults() {
@@ -115,6 +130,11 @@ func (o *Options) setDefaults() {
 	if o.MaxTries <= 0 {
 		o.MaxTries = DefaultMaxTries
 	}
+	if o.MaxConns <= 0 {
+		o.MaxConns = DefaultMaxConns
+	}
+	def(&o.BodyReadTimeout, DefaultBodyReadTimeout)
+	def(&o.TunnelIdleTimeout, DefaultTunnelIdleTimeout)
 }
 
 // Proxy is the reverse proxy of one Service port. It is an http.Handler, so
@@ -174,6 +194,7 @@ func (p *Proxy) Serve(ln net.Listener) {
 
 func (p *Proxy) serve(ln net.Listener) {
 	p.ln = ln
+	ln = netutil.LimitListener(ln, p.opts.MaxConns)
 	p.server = &http.Server{
 		Handler:           p,
 		ReadHeaderTimeout: p.opts.ReadHeaderTimeout,

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // A client that asks to switch protocols (a WebSocket handshake: GET with
@@ -96,13 +98,44 @@ func (p *Proxy) pipe(tn *tunnel, fromClient *bufio.Reader, ep Endpoint) {
 	defer p.removeTunnel(ep.Addr, tn)
 	defer tn.close()
 	done := make(chan struct{}, 2)
+	var last atomic.Int64 // unix nanoseconds of the last byte either way
+	last.Store(time.Now().UnixNano())
 	go func() {
-		io.Copy(tn.pod.Conn, fromClient)
+		copyMarking(tn.pod.Conn, fromClient, &last)
 		done <- struct{}{}
 	}()
 	go func() {
-		io.Copy(tn.client, tn.pod.br)
+		copyMarking(tn.client, tn.pod.br, &last)
 		done <- struct{}{}
+	}()
+	// A tunnel idle both ways for TunnelIdleTimeout is closed: a client
+	// that went away without a FIN (a laptop lid, a NAT that forgot it)
+	// would otherwise hold two connections for good.
+	idle := p.opts.TunnelIdleTimeout
+	var tmu sync.Mutex
+	var timer *time.Timer
+	stopped := false
+	check := func() {
+		since := time.Since(time.Unix(0, last.Load()))
+		if since >= idle {
+			p.log.Info("tunnel closed after being idle", slog.String("pod", ep.Pod), slog.Duration("idle", since.Round(time.Second)))
+			tn.close()
+			return
+		}
+		tmu.Lock()
+		defer tmu.Unlock()
+		if !stopped {
+			timer.Reset(idle - since)
+		}
+	}
+	tmu.Lock()
+	timer = time.AfterFunc(idle, check)
+	tmu.Unlock()
+	defer func() {
+		tmu.Lock()
+		stopped = true
+		timer.Stop()
+		tmu.Unlock()
 	}()
 	<-done
 	p.log.Debug("tunnel closed", slog.String("pod", ep.Pod), slog.String("addr", ep.Addr))
@@ -150,5 +183,25 @@ func (p *Proxy) closeTunnels(addr string) {
 	}
 	if len(tns) > 0 {
 		p.log.Info("tunnels closed", slog.String("addr", addr), slog.Int("count", len(tns)))
+	}
+}
+
+// copyMarking copies src to dst until either fails, storing the time of each
+// chunk in last.
+func copyMarking(dst io.Writer, src io.Reader, last *atomic.Int64) {
+	bp := bufferPool.Get().(*[]byte)
+	defer bufferPool.Put(bp)
+	buf := *bp
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			last.Store(time.Now().UnixNano())
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
 	}
 }

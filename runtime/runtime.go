@@ -114,6 +114,8 @@ const (
 	EventDie     EventType = "die"
 	EventDestroy EventType = "destroy"
 	EventOOM     EventType = "oom"
+	EventPause   EventType = "pause"   // frozen by `docker pause`: alive, answering nothing
+	EventUnpause EventType = "unpause" // thawed by `docker unpause`
 	EventResync  EventType = "resync"
 )
 
@@ -134,10 +136,10 @@ type LogOptions struct {
 	Timestamps bool
 }
 
-// ExecResult is the outcome of a command run inside a container.
+// ExecResult is the outcome of a command run inside a container; its output
+// went to the writer Exec was given.
 type ExecResult struct {
 	ExitCode int
-	Output   []byte // stdout and stderr, interleaved
 }
 
 // BuildOptions describe an image build from a directory.
@@ -186,8 +188,11 @@ type Runtime interface {
 	// Logs returns the container's output; with Follow it streams until ctx
 	// ends or the container stops.
 	Logs(ctx context.Context, id string, opts LogOptions) (io.ReadCloser, error)
-	// Exec runs cmd in the running container and waits for it.
-	Exec(ctx context.Context, id string, cmd []string) (ExecResult, error)
+	// Exec runs cmd in the running container and waits for it, writing its
+	// stdout and stderr, interleaved, to out as they come: nothing is held
+	// whole, so a command that prints without end costs no memory. A slow
+	// out slows the command's output down.
+	Exec(ctx context.Context, id string, cmd []string, out io.Writer) (ExecResult, error)
 	// ImageExists reports whether ref is present on the engine.
 	ImageExists(ctx context.Context, ref string) (bool, error)
 	// BuildImage builds an image from a directory.

@@ -42,7 +42,6 @@ Examples:
   mini-deploy delete pod/kubia-v1-x7k2p
   mini-deploy delete pods -l app=kubia
   mini-deploy delete -f examples/kubia/`,
-		ValidArgsFunction: completeTypes,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.args = args
 			return runDelete(cmd.Context(), o)

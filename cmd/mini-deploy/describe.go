@@ -29,7 +29,6 @@ Examples:
   mini-deploy describe deploy kubia
   mini-deploy describe svc/kubia
   mini-deploy describe pods -l app=kubia`,
-		ValidArgsFunction: completeTypes,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.args = args
 			return runDescribe(cmd.Context(), o)

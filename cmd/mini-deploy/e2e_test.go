@@ -112,6 +112,7 @@ type e2e struct {
 	instance string
 	network  string
 	engine   *docker.Engine
+	env      []string // added to every command's environment (DOCKER_HOST)
 	// userHome, when set, is $HOME of the commands, which then use their
 	// default state directory, <userHome>/.mini-deploy, with no --home.
 	userHome string
@@ -212,7 +213,7 @@ func (e *e2e) killDaemon() {
 
 func (e *e2e) command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, e.bin, append([]string{"--home", e.home}, args...)...)
-	cmd.Env = append(os.Environ(), "MINI_DEPLOY_HOME="+e.home)
+	cmd.Env = append(append(os.Environ(), "MINI_DEPLOY_HOME="+e.home), e.env...)
 	cmd.Dir = "."
 	if e.userHome != "" {
 		cmd = exec.CommandContext(ctx, e.bin, args...)
@@ -220,6 +221,7 @@ func (e *e2e) command(ctx context.Context, args ...string) *exec.Cmd {
 		if h := os.Getenv("DOCKER_HOST"); h != "" {
 			cmd.Env = append(cmd.Env, "DOCKER_HOST="+h)
 		}
+		cmd.Env = append(cmd.Env, e.env...)
 		cmd.Dir = e.userHome
 	}
 	if e.as != nil {

@@ -122,6 +122,7 @@ func saveEdited(ctx context.Context, o *editOptions, t target, edited []byte) er
 	}
 	obj := objs[0]
 	m := obj.Meta()
+	m.ResourceVersion = resourceVersionsIn(edited)[obj.GetTypeMeta().Kind+"/"+m.Name]
 	if m.Namespace == "" {
 		m.Namespace = o.namespace
 	}

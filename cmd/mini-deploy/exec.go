@@ -77,11 +77,10 @@ func runExec(ctx context.Context, o *execOptions) error {
 		return fmt.Errorf("exec: -i and -t (an interactive terminal) are not supported; run: docker exec -it %s %s",
 			id, strings.Join(o.command, " "))
 	}
-	res, err := c.Exec(ctx, o.namespace, pod, o.command)
+	res, err := c.Exec(ctx, o.namespace, pod, o.command, o.out)
 	if err != nil {
 		return err
 	}
-	o.out.Write(res.Output)
 	if res.ExitCode != 0 {
 		fmt.Fprintf(o.errOut, "command terminated with exit code %d\n", res.ExitCode)
 		return &exitError{msg: "command failed", code: res.ExitCode}

@@ -40,7 +40,6 @@ Examples:
   mini-deploy get rc kubia-v1 -o yaml
   mini-deploy get deploy/kubia svc/kubia
   mini-deploy get pods -l app=kubia -w`,
-		ValidArgsFunction: completeTypes,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			o.args = args
 			return runGet(cmd.Context(), o)
@@ -57,17 +56,6 @@ Examples:
 	f.StringVar(&o.sortBy, "sort-by", "", "sort by the value at this jsonpath, e.g. .metadata.creationTimestamp")
 	f.StringVar(&o.fieldSelector, "field-selector", "", "keep objects whose fields match, e.g. status.phase=Running,metadata.name!=x")
 	return cmd
-}
-
-func completeTypes(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-	if len(args) > 0 {
-		return nil, cobra.ShellCompDirectiveNoFileComp
-	}
-	names := []string{"all"}
-	for _, rt := range resourceTypes {
-		names = append(names, rt.plural)
-	}
-	return names, cobra.ShellCompDirectiveNoFileComp
 }
 
 func runGet(ctx context.Context, o *getOptions) error {
@@ -241,7 +229,7 @@ func watchGet(ctx context.Context, o *getOptions, p *printer.Printer, targets []
 				if ctx.Err() != nil {
 					return nil
 				}
-				return errors.New("the daemon closed the watch")
+				return errors.New("the daemon closed the watch: this client fell behind, or the daemon stopped; run the command again")
 			}
 			if !want(ev.Object) {
 				continue

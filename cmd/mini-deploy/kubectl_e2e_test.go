@@ -5,6 +5,7 @@ package main
 // prints for the same case, as its documentation and source word it.
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -76,6 +78,10 @@ func TestE2EWaitAndDiff(t *testing.T) {
 	if code != 2 || !strings.Contains(errOut, "replicaz") {
 		t.Errorf("diff of a bad file: exit %d, want 2; stderr %q", code, errOut)
 	}
+
+	e.portForward("deploy/kubia", "8080", "--address=localhost")
+	e.portForward("svc/kubia", "80")
+	e.portForward("pod/"+podNames(e.pods())[0], "8080")
 
 	// --for=delete: a deleted pod is waited for until it is gone.
 	pod := podNames(e.pods())[0]
@@ -182,5 +188,119 @@ esac
 	_, errOut, code = e.runEnv(env("x"), "edit", "deploy/kubia")
 	if code != 1 || errOut != "error: Edit cancelled, no valid changes were saved.\n" {
 		t.Errorf("edit left invalid: exit %d, %q", code, errOut)
+	}
+}
+
+// create deployment, expose, run, patch (three types), set env, set
+// resources, replace -f (and its conflict) and scale -f, from an empty
+// control plane to a Service that answers.
+func TestE2EGenerateAndChange(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	if _, errOut, code := e.run("up"); code != 0 {
+		t.Fatalf("up: exit %d: %s", code, errOut)
+	}
+	dir := t.TempDir()
+
+	// The manifest a dry run prints is the one created next, and a file
+	// to scale by.
+	manifest := e.ok("create", "deployment", "kubia", "--image=luksa/kubia:v1", "--replicas=2", "--port=8080", "--dry-run=client", "-o", "yaml")
+	for _, want := range []string{"kind: Deployment\n", "  labels:\n    app: kubia\n", "  replicas: 2\n", "        - image: luksa/kubia:v1\n          name: kubia\n          ports:\n            - containerPort: 8080\n"} {
+		if !strings.Contains(manifest, want) {
+			t.Errorf("create --dry-run=client -o yaml: no %q in:\n%s", want, manifest)
+		}
+	}
+	e.expect(0, "deployment.apps/kubia created\n", "", "create", "deployment", "kubia", "--image=luksa/kubia:v1", "--replicas=2", "--port=8080")
+	e.expect(1, "", "error: deployments.apps \"kubia\" already exists\n", "create", "deployment", "kubia", "--image=luksa/kubia:v1")
+	e.expect(0, "service/kubia exposed\n", "", "expose", "deployment", "kubia", "--port=80", "--target-port=8080", "--type=NodePort")
+	e.expect(0, "deployment.apps/kubia condition met\n", "", "wait", "--for=condition=Available", "deploy/kubia", "--timeout=60s")
+	url := e.ok("get", "svc", "kubia", "-o", "jsonpath=http://{.spec.clusterIP}:{.spec.ports[0].nodePort}")
+	answers(t, url, "v1", 4)
+
+	e.expect(0, "replicationcontroller/kubia-rc created\n", "", "run", "kubia-rc", "--image=luksa/kubia:v1", "--port=8080", "--generator=run/v1")
+	e.expect(0, "kubia-rc 1 kubia-rc", "", "get", "rc", "kubia-rc", "-o", "jsonpath={.spec.selector.run} {.spec.replicas} {.spec.template.metadata.labels.run}")
+
+	// patch: strategic (the default), merge and json.
+	e.expect(0, "deployment.apps/kubia patched\n", "", "patch", "deployment", "kubia", "-p", `{"spec":{"replicas":3}}`)
+	e.expect(0, "deployment.apps/kubia patched (no change)\n", "", "patch", "deploy/kubia", "-p", `{"spec":{"replicas":3}}`)
+	e.expect(0, "deployment.apps/kubia patched\n", "", "patch", "deploy/kubia", "-p", `{"spec":{"template":{"spec":{"containers":[{"name":"kubia","image":"luksa/kubia:v2"}]}}}}`)
+	e.expect(0, "8080", "", "get", "deploy/kubia", "-o", "jsonpath={.spec.template.spec.containers[0].ports[0].containerPort}")
+	e.ok("rollout", "status", "deploy/kubia", "--timeout=90s")
+	answers(t, url, "v2", 4)
+	e.expect(0, "deployment.apps/kubia patched\n", "", "patch", "deploy/kubia", "--type=json", "-p", `[{"op":"replace","path":"/spec/replicas","value":2}]`)
+	e.expect(0, "deployment.apps/kubia patched\n", "", "patch", "deploy/kubia", "--type", "merge", "-p", "metadata:\n  labels:\n    tier: web\n")
+	e.expect(0, "2 web", "", "get", "deploy/kubia", "-o", "jsonpath={.spec.replicas} {.metadata.labels.tier}")
+	if _, errOut, code := e.run("patch", "deploy/kubia", "-p", `{"spec":{"replicaz":2}}`); code != 1 || !strings.Contains(errOut, "replicaz") {
+		t.Errorf("patch with a misspelt field: exit %d, %q", code, errOut)
+	}
+
+	// set env and set resources.
+	e.expect(0, "deployment.apps/kubia env updated\n", "", "set", "env", "deployment/kubia", "GREETING=hello", "TIER=web")
+	e.expect(0, "# Deployment kubia, container kubia\nGREETING=hello\nTIER=web\n", "", "set", "env", "deploy/kubia", "--list")
+	e.expect(0, "deployment.apps/kubia env updated\n", "", "set", "env", "deploy/kubia", "TIER-")
+	e.expect(0, "GREETING=hello", "", "get", "deploy/kubia", "-o", "jsonpath={range .spec.template.spec.containers[0].env[*]}{.name}={.value}{end}")
+	e.expect(0, "deployment.apps/kubia resource requirements updated\n", "", "set", "resources", "deployment", "kubia", "--limits=cpu=200m,memory=64Mi", "--requests=cpu=100m")
+	e.expect(0, "200m 64Mi 100m", "", "get", "deploy/kubia", "-o", "jsonpath={.spec.template.spec.containers[0].resources.limits.cpu} {.spec.template.spec.containers[0].resources.limits.memory} {.spec.template.spec.containers[0].resources.requests.cpu}")
+	e.expect(1, "", "error: unable to find container named \"nope\"\n", "set", "env", "deploy/kubia", "-c", "nope", "A=b")
+	e.ok("rollout", "status", "deploy/kubia", "--timeout=90s")
+
+	// replace -f with what get -o yaml gave: replicas 1; the same file
+	// again carries a stale resourceVersion and is refused.
+	live := e.ok("get", "deploy/kubia", "-o", "yaml")
+	if !strings.Contains(live, "\n  replicas: 2\n") {
+		t.Fatalf("get -o yaml:\n%s", live)
+	}
+	file := filepath.Join(dir, "live.yaml")
+	os.WriteFile(file, []byte(strings.Replace(live, "\n  replicas: 2\n", "\n  replicas: 1\n", 1)), 0o644)
+	e.expect(0, "deployment.apps/kubia replaced\n", "", "replace", "-f", file)
+	e.expect(0, "1", "", "get", "deploy/kubia", "-o", "jsonpath={.spec.replicas}")
+	if _, errOut, code := e.run("replace", "-f", file); code != 1 || !strings.Contains(errOut, "the object has been modified") {
+		t.Errorf("replace with a stale resourceVersion: exit %d, %q", code, errOut)
+	}
+	other := filepath.Join(dir, "other.yaml")
+	os.WriteFile(other, []byte(strings.Replace(manifest, "\n  name: kubia\n", "\n  name: other\n", 1)), 0o644)
+	e.expect(1, "", "error: deployments.apps \"other\" not found\n", "replace", "-f", other)
+
+	// scale -f the file the dry run printed.
+	created := filepath.Join(dir, "created.yaml")
+	os.WriteFile(created, []byte(manifest), 0o644)
+	e.expect(0, "deployment.apps/kubia scaled\n", "", "scale", "-f", created, "--replicas=3")
+	e.expect(0, "deployment.apps/kubia condition met\n", "", "wait", "--for=jsonpath={.status.readyReplicas}=3", "deploy/kubia", "--timeout=60s")
+}
+
+var forwardingLine = regexp.MustCompile(`^Forwarding from 127\.0\.0\.1:(\d+) -> 8080\n$`)
+
+// portForward runs `port-forward TARGET :REMOTE`, checks kubectl's lines,
+// sends a request through it to kubia and stops it with Ctrl-C (SIGINT).
+func (e *e2e) portForward(target, remote string, flags ...string) {
+	e.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), cliBound)
+	defer cancel()
+	cmd := e.command(ctx, append([]string{"port-forward", target, ":" + remote}, flags...)...)
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var errOut bytes.Buffer
+	cmd.Stderr = &errOut
+	if err := cmd.Start(); err != nil {
+		e.t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	lines := bufio.NewReader(stdout)
+	first, err := lines.ReadString('\n')
+	m := forwardingLine.FindStringSubmatch(first)
+	if m == nil {
+		e.t.Fatalf("port-forward %s :%s: first line %q (%v), stderr %q", target, remote, first, err, errOut.String())
+	}
+	answers(e.t, "http://127.0.0.1:"+m[1]+"/", "v1", 2)
+	for range 2 {
+		if l, _ := lines.ReadString('\n'); l != "Handling connection for "+m[1]+"\n" {
+			e.t.Errorf("port-forward %s: line %q, want \"Handling connection for %s\"", target, l, m[1])
+		}
+	}
+	cmd.Process.Signal(syscall.SIGINT)
+	if err := cmd.Wait(); err != nil {
+		e.t.Errorf("port-forward %s after Ctrl-C: %v; stderr %q", target, err, errOut.String())
 	}
 }

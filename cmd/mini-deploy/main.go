@@ -98,6 +98,7 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newRolloutCommand(g),
 		newRollingUpdateCommand(g),
 		newLoadCommand(g),
+		newExportCommand(g),
 		newDashboardCommand(g),
 		newVersionCommand(g),
 		newWaitCommand(g),
@@ -105,8 +106,17 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newLabelCommand(g),
 		newAnnotateCommand(g),
 		newEditCommand(g),
+		newCreateCommand(g),
+		newExposeCommand(g),
+		newRunCommand(g),
+		newPatchCommand(g),
+		newReplaceCommand(g),
+		newPortForwardCommand(g),
+		newExplainCommand(g),
+		newAPIResourcesCommand(g),
 	)
 	usageErrors(root)
+	addCompletion(root, g)
 	return root
 }
 

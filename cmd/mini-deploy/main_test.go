@@ -88,6 +88,11 @@ func (f *fakeBackend) Update(ctx context.Context, obj api.Object) (api.Object, e
 	return obj, nil
 }
 
+func (f *fakeBackend) PodAddr(ctx context.Context, ns, pod string, port int) (string, error) {
+	f.record("PodAddr %s %d", pod, port)
+	return "127.0.0.1:1", nil
+}
+
 func (f *fakeBackend) Diff(ctx context.Context, objs []api.Object) ([]server.DiffResult, error) {
 	f.record("Diff %d", len(objs))
 	var out []server.DiffResult
@@ -176,15 +181,17 @@ func (f *fakeBackend) Logs(ctx context.Context, ns, pod string, opts server.LogO
 	return io.NopCloser(strings.NewReader("Kubia server starting...\n")), nil
 }
 
-func (f *fakeBackend) Exec(ctx context.Context, ns, pod string, command []string) (server.ExecResult, error) {
+func (f *fakeBackend) Exec(ctx context.Context, ns, pod string, command []string, out io.Writer) (server.ExecResult, error) {
 	f.record("Exec %s %q", pod, command)
 	if pod != "kubia-v1-x7k2p" {
 		return server.ExecResult{}, &notFoundErr{fmt.Sprintf("pods %q not found", pod)}
 	}
 	if command[0] == "false" {
-		return server.ExecResult{ExitCode: 3, Output: []byte("it failed\n")}, nil
+		io.WriteString(out, "it failed\n")
+		return server.ExecResult{ExitCode: 3}, nil
 	}
-	return server.ExecResult{Output: []byte(strings.Join(command[1:], " ") + "\n")}, nil
+	io.WriteString(out, strings.Join(command[1:], " ")+"\n")
+	return server.ExecResult{}, nil
 }
 
 func (f *fakeBackend) Events(ctx context.Context, ns string, ref *api.ObjectReference) ([]*api.Event, error) {

@@ -17,9 +17,9 @@ import (
 func newSetCommand(g *globalOptions) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "set SUBCOMMAND",
-		Short: "Change one field of an object: a template's image, a Service's selector",
+		Short: "Change one field of an object: a template's image, env or resources, a Service's selector",
 	}
-	cmd.AddCommand(newSetImageCommand(g), newSetSelectorCommand(g))
+	cmd.AddCommand(newSetImageCommand(g), newSetSelectorCommand(g), newSetEnvCommand(g), newSetResourcesCommand(g))
 	return cmd
 }
 

@@ -21,6 +21,10 @@ const (
 	// AnnotationAutoRollback ("true") makes a Deployment roll back by itself
 	// when its progress deadline passes. A mini-deploy extension.
 	AnnotationAutoRollback = "mini-deploy.io/auto-rollback"
+	// AnnotationMaxConnections on a Service bounds the client connections
+	// each of its ports serves at once (default 10000); more wait to be
+	// accepted. It is read when the port starts listening.
+	AnnotationMaxConnections = "mini-deploy.io/max-connections"
 	// AnnotationRestartedAt is set by `rollout restart` on the pod template.
 	AnnotationRestartedAt = "kubectl.kubernetes.io/restartedAt"
 	// AnnotationLastApplied holds the manifest an object was last applied
@@ -225,14 +229,28 @@ type Deployment struct {
 // DeploymentSpec with Kubernetes' defaults: replicas 1, RollingUpdate 25%/25%,
 // revisionHistoryLimit 10, progressDeadlineSeconds 600.
 type DeploymentSpec struct {
-	Replicas                *int32             `json:"replicas,omitempty"`
-	Selector                *LabelSelector     `json:"selector"`
-	Template                PodTemplateSpec    `json:"template"`
-	Strategy                DeploymentStrategy `json:"strategy,omitempty"`
-	MinReadySeconds         int32              `json:"minReadySeconds,omitempty"`
-	RevisionHistoryLimit    *int32             `json:"revisionHistoryLimit,omitempty"`
-	Paused                  bool               `json:"paused,omitempty"`
-	ProgressDeadlineSeconds *int32             `json:"progressDeadlineSeconds,omitempty"`
+	// Replicas is the number of pods wanted; default 1.
+	Replicas *int32 `json:"replicas,omitempty"`
+	// Selector picks the pods the Deployment owns; it must match the
+	// template's labels and cannot change.
+	Selector *LabelSelector `json:"selector"`
+	// Template is the pods to run; changing it starts a rollout.
+	Template PodTemplateSpec `json:"template"`
+	// Strategy says how old pods are replaced: RollingUpdate (the default)
+	// or Recreate.
+	Strategy DeploymentStrategy `json:"strategy,omitempty"`
+	// MinReadySeconds is how long a new pod must be ready, without its
+	// container restarting, to count as available; default 0.
+	MinReadySeconds int32 `json:"minReadySeconds,omitempty"`
+	// RevisionHistoryLimit is how many old ReplicaSets are kept for undo;
+	// default 10.
+	RevisionHistoryLimit *int32 `json:"revisionHistoryLimit,omitempty"`
+	// Paused stops rollouts: template changes wait until it is false.
+	Paused bool `json:"paused,omitempty"`
+	// ProgressDeadlineSeconds is how long a rollout may make no progress
+	// before its Progressing condition turns False
+	// (ProgressDeadlineExceeded); default 600.
+	ProgressDeadlineSeconds *int32 `json:"progressDeadlineSeconds,omitempty"`
 }
 
 // Deployment strategy types.
@@ -309,11 +327,16 @@ type ServiceSpec struct {
 
 // ServicePort is one proxied port.
 type ServicePort struct {
-	Name       string      `json:"name,omitempty"`
-	Protocol   string      `json:"protocol,omitempty"` // TCP
-	Port       int32       `json:"port"`
+	Name     string `json:"name,omitempty"`
+	Protocol string `json:"protocol,omitempty"` // TCP
+	// Port is the Service's port.
+	Port int32 `json:"port"`
+	// TargetPort is the pods' port, a number or the name of a container
+	// port; default: Port.
 	TargetPort IntOrString `json:"targetPort,omitempty"`
-	NodePort   int32       `json:"nodePort,omitempty"`
+	// NodePort is where the Service's proxy listens on this machine
+	// (30000-32767); allocated when left out.
+	NodePort int32 `json:"nodePort,omitempty"`
 }
 
 // ServiceStatus is empty for the kinds mini-deploy supports; kept for shape.

@@ -182,6 +182,11 @@ func validateAnnotations(errs *fieldErrors, annotations map[string]string, path 
 	if total > MaxAnnotationsBytes {
 		errs.tooLong(path, MaxAnnotationsBytes)
 	}
+	if v, ok := annotations[AnnotationMaxConnections]; ok {
+		if n, err := strconv.Atoi(v); err != nil || n < 1 {
+			errs.invalid(key(path, AnnotationMaxConnections), v, "must be a positive whole number of connections")
+		}
+	}
 	if v, ok := annotations[AnnotationAutoRollback]; ok && v != "true" && v != "false" {
 		errs.invalid(key(path, AnnotationAutoRollback), v, `must be "true" or "false"`)
 	}

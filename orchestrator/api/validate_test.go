@@ -347,3 +347,18 @@ func TestSizeLimits(t *testing.T) {
 		t.Fatalf("annotations of exactly 256 KiB: %v", err)
 	}
 }
+
+func TestMaxConnectionsAnnotation(t *testing.T) {
+	for v, ok := range map[string]bool{"1": true, "500": true, "0": false, "-3": false, "many": false, "1.5": false} {
+		y := strings.Replace(svcBase, "metadata:\n", "metadata:\n  annotations: {mini-deploy.io/max-connections: \""+v+"\"}\n", 1)
+		objs, err := DecodeManifests("svc.yaml", []byte(y))
+		if err != nil {
+			t.Fatal(err)
+		}
+		SetDefaults(objs[0])
+		err = Validate(objs[0])
+		if (err == nil) != ok {
+			t.Errorf("max-connections %q: %v", v, err)
+		}
+	}
+}

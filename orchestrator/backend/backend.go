@@ -57,7 +57,9 @@ type Pods interface {
 	// closes when it is gone.
 	Terminate(namespace, name string, grace *time.Duration) (view *api.Pod, done <-chan struct{}, ok bool)
 	Logs(ctx context.Context, namespace, name string, opts server.LogOptions) (io.ReadCloser, error)
-	Exec(ctx context.Context, namespace, name string, command []string) (server.ExecResult, error)
+	Exec(ctx context.Context, namespace, name string, command []string, out io.Writer) (server.ExecResult, error)
+	// Addr is where this host reaches a port of a pod's container.
+	Addr(namespace, name string, port int) (string, error)
 	// StopAll stops every pod and removes every container of this control
 	// plane; it returns when they are gone or ctx ends.
 	StopAll(ctx context.Context)
@@ -154,6 +156,10 @@ func (a *API) List(ctx context.Context, kind, namespace, selector string) ([]api
 	return out, nil
 }
 
+// maxWatchBacklog is how many changes may wait for a client's watch before
+// it is closed.
+const maxWatchBacklog = 1000
+
 // Watch streams changes of kind. Stored kinds come from the store's watch;
 // pods, which are not stored, are compared every 200ms.
 func (a *API) Watch(ctx context.Context, kind, namespace, selector string) (<-chan server.WatchEvent, error) {
@@ -214,7 +220,9 @@ func (a *API) Watch(ctx context.Context, kind, namespace, selector string) (<-ch
 		}()
 		return out, nil
 	}
-	changes := a.store.Watch(ctx)
+	// A client that stops reading (`get -w`, then Ctrl-Z) is cut off
+	// rather than have every later change queued for it.
+	changes := a.store.WatchLimited(ctx, maxWatchBacklog)
 	go func() {
 		defer close(out)
 		for ev := range changes {
@@ -338,8 +346,16 @@ func (a *API) Logs(ctx context.Context, namespace, name string, opts server.LogO
 }
 
 // Exec runs command in the pod's container.
-func (a *API) Exec(ctx context.Context, namespace, name string, command []string) (server.ExecResult, error) {
-	return a.pods.Exec(ctx, nsOrDefault(namespace), name, command)
+func (a *API) Exec(ctx context.Context, namespace, name string, command []string, out io.Writer) (server.ExecResult, error) {
+	return a.pods.Exec(ctx, nsOrDefault(namespace), name, command, out)
+}
+
+// PodAddr is where this host reaches a port of a pod, for port-forward.
+func (a *API) PodAddr(ctx context.Context, namespace, name string, port int) (string, error) {
+	if port <= 0 || port > 65535 {
+		return "", fmt.Errorf("port %d: not a port number", port)
+	}
+	return a.pods.Addr(nsOrDefault(namespace), name, port)
 }
 
 // setImages sets the image of each named container of t ("*": every one),

@@ -340,15 +340,41 @@ func (c *Client) Logs(ctx context.Context, namespace, pod string, opts server.Lo
 	return resp.Body, nil
 }
 
-// Exec runs command in a pod's container and returns what it did.
-func (c *Client) Exec(ctx context.Context, namespace, pod string, command []string) (server.ExecResult, error) {
+// Exec runs command in a pod's container, copying its output to out as it
+// comes, and returns its exit code.
+func (c *Client) Exec(ctx context.Context, namespace, pod string, command []string, out io.Writer) (server.ExecResult, error) {
 	var res server.ExecResult
 	p, err := objectPath(api.KindPod, namespace, pod)
 	if err != nil {
 		return res, err
 	}
-	err = c.call(ctx, http.MethodPost, p+"/exec", nil, server.ExecRequest{Command: command}, &res)
-	return res, err
+	resp, err := c.do(ctx, http.MethodPost, p+"/exec", nil, server.ExecRequest{Command: command})
+	if err != nil {
+		return res, err
+	}
+	defer resp.Body.Close()
+	if _, err := io.Copy(out, resp.Body); err != nil {
+		return res, fmt.Errorf("exec: output cut off: %w", err)
+	}
+	if msg := resp.Trailer.Get(server.ErrorTrailer); msg != "" {
+		return res, errors.New(msg)
+	}
+	code := resp.Trailer.Get(server.ExitCodeTrailer)
+	if res.ExitCode, err = strconv.Atoi(code); err != nil {
+		return res, fmt.Errorf("exec: the daemon sent no exit code (%q)", code)
+	}
+	return res, nil
+}
+
+// PodAddr is where this host reaches port of a pod.
+func (c *Client) PodAddr(ctx context.Context, namespace, pod string, port int) (string, error) {
+	p, err := objectPath(api.KindPod, namespace, pod)
+	if err != nil {
+		return "", err
+	}
+	var resp server.PodAddrResponse
+	err = c.call(ctx, http.MethodGet, p+"/addr", url.Values{"port": {strconv.Itoa(port)}}, nil, &resp)
+	return resp.Address, err
 }
 
 // Rollout runs one rollout verb on a Deployment.

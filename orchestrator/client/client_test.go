@@ -59,6 +59,11 @@ func (f *fakeBackend) Update(ctx context.Context, obj api.Object) (api.Object, e
 	return obj, nil
 }
 
+func (f *fakeBackend) PodAddr(ctx context.Context, ns, pod string, port int) (string, error) {
+	f.record("PodAddr %s %s %d", ns, pod, port)
+	return "127.0.0.1:1", f.err
+}
+
 func (f *fakeBackend) Diff(ctx context.Context, objs []api.Object) ([]server.DiffResult, error) {
 	f.record("Diff %d", len(objs))
 	return nil, f.err
@@ -117,9 +122,13 @@ func (f *fakeBackend) Logs(ctx context.Context, ns, pod string, opts server.LogO
 	return f.logs, f.err
 }
 
-func (f *fakeBackend) Exec(ctx context.Context, ns, pod string, command []string) (server.ExecResult, error) {
+func (f *fakeBackend) Exec(ctx context.Context, ns, pod string, command []string, out io.Writer) (server.ExecResult, error) {
 	f.record("Exec %s %s %q", ns, pod, command)
-	return server.ExecResult{ExitCode: 2, Output: []byte("out\n")}, f.err
+	if f.err != nil {
+		return server.ExecResult{}, f.err
+	}
+	io.WriteString(out, "out\n")
+	return server.ExecResult{ExitCode: 2}, nil
 }
 
 func (f *fakeBackend) Events(ctx context.Context, ns string, ref *api.ObjectReference) ([]*api.Event, error) {
@@ -251,9 +260,10 @@ func TestRoundTrips(t *testing.T) {
 	if err != nil || !rr.Done || len(rr.Plan) != 1 || rr.Plan[0].Total != 4 {
 		t.Fatalf("Rollout = %+v, %v", rr, err)
 	}
-	ex, err := c.Exec(ctx, "default", "kubia-v1-x7k2p", []string{"ls", "/"})
-	if err != nil || ex.ExitCode != 2 || string(ex.Output) != "out\n" {
-		t.Fatalf("Exec = %+v, %v", ex, err)
+	var exOut strings.Builder
+	ex, err := c.Exec(ctx, "default", "kubia-v1-x7k2p", []string{"ls", "/"}, &exOut)
+	if err != nil || ex.ExitCode != 2 || exOut.String() != "out\n" {
+		t.Fatalf("Exec = %+v %q, %v", ex, exOut.String(), err)
 	}
 	ru, err := c.RollingUpdate(ctx, "default", api.RollingUpdateSpec{From: "kubia-v1", To: "kubia-v2", Image: "luksa/kubia:v2"})
 	if err != nil || ru.Name != "kubia-v1" || ru.Status.Lines[0] != "Created kubia-v2" {

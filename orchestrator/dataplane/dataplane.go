@@ -170,11 +170,13 @@ func (d *Manager) SyncService(ctx context.Context, key api.Key) (time.Duration, 
 			cur.port = port
 			continue
 		}
+		maxConns, _ := strconv.Atoi(svc.Annotations[api.AnnotationMaxConnections]) // validated
 		p := proxy.New(proxy.Options{
-			Service: svc.Name,
-			Listen:  net.JoinHostPort(d.address, strconv.Itoa(int(np))),
-			Logger:  d.log,
-			Metrics: d.metrics,
+			Service:  svc.Name,
+			Listen:   net.JoinHostPort(d.address, strconv.Itoa(int(np))),
+			Logger:   d.log,
+			Metrics:  d.metrics,
+			MaxConns: maxConns,
 		})
 		if ln := d.takeReserved(np); ln != nil {
 			p.Serve(ln)

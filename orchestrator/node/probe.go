@@ -232,12 +232,15 @@ func (pr *prober) runProbe(ctx context.Context, p *pod, probe *api.Probe) error 
 		addr := pr.addrs.podAddr(p, resolvePort(p, probe.TCPSocket.Port, 0))
 		return pr.dialTCP(ctx, addr, timeout)
 	case probe.Exec != nil:
-		res, err := pr.rt.Exec(ctx, p.container.ID, probe.Exec.Command)
+		// A probe keeps the start of what the command prints, for the
+		// event; the rest is read and dropped.
+		out := &headWriter{max: maxProbeOutput}
+		res, err := pr.rt.Exec(ctx, p.container.ID, probe.Exec.Command, out)
 		if err != nil {
 			return err
 		}
 		if res.ExitCode != 0 {
-			return fmt.Errorf("command %q exited with %d: %s", probe.Exec.Command, res.ExitCode, api.Truncate(string(res.Output), 200))
+			return fmt.Errorf("command %q exited with %d: %s", probe.Exec.Command, res.ExitCode, api.Truncate(string(out.b), 200))
 		}
 		return nil
 	}
@@ -345,4 +348,20 @@ func sleepUntil(ctx context.Context, t time.Time) bool {
 		return sleep(ctx, d)
 	}
 	return ctx.Err() == nil
+}
+
+// maxProbeOutput bounds what an exec probe keeps of its command's output.
+const maxProbeOutput = 10 << 10
+
+// headWriter keeps the first max bytes written to it and drops the rest.
+type headWriter struct {
+	b   []byte
+	max int
+}
+
+func (w *headWriter) Write(p []byte) (int, error) {
+	if room := w.max - len(w.b); room > 0 {
+		w.b = append(w.b, p[:min(room, len(p))]...)
+	}
+	return len(p), nil
 }

@@ -77,7 +77,7 @@ func (v APIView) Logs(ctx context.Context, namespace, name string, opts server.L
 // Exec runs command in the pod's container, terminating or not. A pod whose
 // container is not running is an error that says so; a command that cannot start is not: the
 // engine reports it as output and exit code 126 or 127, as docker exec does.
-func (v APIView) Exec(ctx context.Context, namespace, name string, command []string) (server.ExecResult, error) {
+func (v APIView) Exec(ctx context.Context, namespace, name string, command []string, out io.Writer) (server.ExecResult, error) {
 	p, ok := v.n.pods.get(namespace, name)
 	if !ok {
 		return server.ExecResult{}, api.NotFound(api.KindPod, name)
@@ -91,11 +91,24 @@ func (v APIView) Exec(ctx context.Context, namespace, name string, command []str
 		}
 		return server.ExecResult{}, fmt.Errorf("cannot exec in pod %q: its container is %s", name, why)
 	}
-	res, err := v.n.rt.Exec(ctx, p.container.ID, command)
+	res, err := v.n.rt.Exec(ctx, p.container.ID, command, out)
 	if err != nil {
 		return server.ExecResult{}, fmt.Errorf("exec in pod %q: %w", name, err)
 	}
-	return server.ExecResult{ExitCode: res.ExitCode, Output: res.Output}, nil
+	return server.ExecResult{ExitCode: res.ExitCode}, nil
+}
+
+// Addr is where this host reaches port of a pod's running container, for
+// port-forward: its IP on the pods' network, or its published 127.0.0.1 port.
+func (v APIView) Addr(namespace, name string, port int) (string, error) {
+	p, ok := v.n.pods.get(namespace, name)
+	if !ok {
+		return "", api.NotFound(api.KindPod, name)
+	}
+	if !p.running() || p.ip(v.n.addrs.network) == "" && !v.n.addrs.publish {
+		return "", fmt.Errorf("unable to forward port because pod is not running. Current status=%s", v.n.podView(p).Status.Phase)
+	}
+	return v.n.addrs.podAddr(p, port), nil
 }
 
 // StopAll stops every pod and waits until they are gone or ctx ends; then

@@ -38,7 +38,12 @@ type Backend interface {
 	Logs(ctx context.Context, namespace, pod string, opts LogOptions) (io.ReadCloser, error)
 	// Exec runs command in a pod's running container and waits for it, as
 	// `kubectl exec POD -- COMMAND` does without a terminal.
-	Exec(ctx context.Context, namespace, pod string, command []string) (ExecResult, error)
+	// Exec runs command in the pod and streams its output to out as it
+	// comes; an error before the command started has written nothing.
+	Exec(ctx context.Context, namespace, pod string, command []string, out io.Writer) (ExecResult, error)
+	// PodAddr is where the daemon's host reaches port of a pod's
+	// container (port-forward dials it).
+	PodAddr(ctx context.Context, namespace, pod string, port int) (string, error)
 	// Events lists events, those about one object when ref is not nil.
 	Events(ctx context.Context, namespace string, ref *api.ObjectReference) ([]*api.Event, error)
 	Rollout(ctx context.Context, req RolloutRequest) (RolloutResponse, error)
@@ -97,12 +102,18 @@ type ExecRequest struct {
 	Command []string `json:"command"`
 }
 
-// ExecResult is what a command run by Exec did: its exit code and its
-// output, stdout and stderr interleaved.
+// ExecResult is what a command run by Exec did; its output, stdout and
+// stderr interleaved, is streamed as the response body, and the exit code
+// follows in the trailer ExitCodeTrailer (an error in ErrorTrailer).
 type ExecResult struct {
-	ExitCode int    `json:"exitCode"`
-	Output   []byte `json:"output,omitempty"`
+	ExitCode int `json:"exitCode"`
 }
+
+// The trailers of an exec response.
+const (
+	ExitCodeTrailer = "Mini-Deploy-Exit-Code"
+	ErrorTrailer    = "Mini-Deploy-Error"
+)
 
 // WatchEvent is one change seen by Watch.
 type WatchEvent struct {

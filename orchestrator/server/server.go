@@ -75,6 +75,7 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	mux.HandleFunc("PUT "+ns+"/services/{name}/selector", h.setSelector)
 	mux.HandleFunc("GET "+ns+"/pods/{name}/log", h.logs)
 	mux.HandleFunc("POST "+ns+"/pods/{name}/exec", h.exec)
+	mux.HandleFunc("GET "+ns+"/pods/{name}/addr", h.podAddr)
 	mux.HandleFunc("POST "+ns+"/deployments/{name}/rollout", h.rollout)
 	mux.HandleFunc("POST "+ns+"/rollingupdates", h.rollingUpdate)
 	return mux
@@ -341,6 +342,20 @@ func (h *handler) setSelector(w http.ResponseWriter, r *http.Request) {
 	}
 	obj, err := h.b.SetSelector(r.Context(), r.PathValue("ns"), r.PathValue("name"), req.Selector, req.ResourceVersion)
 	h.replyObject(w, r, api.KindService, obj, err)
+}
+
+func (h *handler) podAddr(w http.ResponseWriter, r *http.Request) {
+	port, err := strconv.Atoi(r.URL.Query().Get("port"))
+	if err != nil {
+		h.fail(w, r, badRequest(fmt.Sprintf("port %q: not a number", r.URL.Query().Get("port"))))
+		return
+	}
+	addr, err := h.b.PodAddr(r.Context(), r.PathValue("ns"), r.PathValue("name"), port)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.reply(w, PodAddrResponse{Address: addr})
 }
 
 func (h *handler) rollout(w http.ResponseWriter, r *http.Request) {

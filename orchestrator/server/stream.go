@@ -126,10 +126,46 @@ func (h *handler) exec(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, badRequest("exec: no command given"))
 		return
 	}
-	res, err := h.b.Exec(r.Context(), r.PathValue("ns"), r.PathValue("name"), req.Command)
-	if err != nil {
+	out := &execWriter{w: w, rc: http.NewResponseController(w)}
+	res, err := h.b.Exec(r.Context(), r.PathValue("ns"), r.PathValue("name"), req.Command, out)
+	if err != nil && !out.started {
 		h.fail(w, r, err)
 		return
 	}
-	h.reply(w, res)
+	out.start()
+	if err != nil {
+		w.Header().Set(ErrorTrailer, err.Error())
+		return
+	}
+	w.Header().Set(ExitCodeTrailer, strconv.Itoa(res.ExitCode))
+}
+
+// execWriter streams an exec's output: the headers go with the first byte
+// (until then, an error can still be a plain error response), and each
+// write is flushed, so nothing collects in the daemon and the client sees
+// output as the command prints it.
+type execWriter struct {
+	w       http.ResponseWriter
+	rc      *http.ResponseController
+	started bool
+}
+
+func (e *execWriter) start() {
+	if e.started {
+		return
+	}
+	e.started = true
+	h := e.w.Header()
+	h.Set("Content-Type", "application/octet-stream")
+	h.Set("Trailer", ExitCodeTrailer+", "+ErrorTrailer)
+	e.w.WriteHeader(http.StatusOK)
+}
+
+func (e *execWriter) Write(p []byte) (int, error) {
+	e.start()
+	n, err := e.w.Write(p)
+	if err == nil {
+		err = e.rc.Flush()
+	}
+	return n, err
 }

@@ -27,6 +27,11 @@ type DiffResponse struct {
 	Results []DiffResult `json:"results"`
 }
 
+// PodAddrResponse answers GET .../pods/{name}/addr?port=N.
+type PodAddrResponse struct {
+	Address string `json:"address"`
+}
+
 // ObjectList is how a list of objects travels: each item carries its kind,
 // so the client can decode it with api.Decode.
 type ObjectList struct {

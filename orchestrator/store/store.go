@@ -367,7 +367,21 @@ func (s *Store) write(fn func(tx *Tx) (api.Object, error)) (api.Object, error) {
 // Watch returns every change committed after the call, in commit order. The
 // channel closes when ctx ends or the store closes; in the latter case the
 // changes already queued are delivered first.
+//
+// The caller must keep reading: changes queue for it without bound. A watch
+// for a client, who may stop reading, is WatchLimited.
 func (s *Store) Watch(ctx context.Context) <-chan Event {
+	return s.watch(ctx, 0)
+}
+
+// WatchLimited is Watch for a reader that may fall behind: once more than
+// limit changes wait for it, its channel closes (after no further event),
+// and it must list again to catch up.
+func (s *Store) WatchLimited(ctx context.Context, limit int) <-chan Event {
+	return s.watch(ctx, max(limit, 1))
+}
+
+func (s *Store) watch(ctx context.Context, limit int) <-chan Event {
 	out := make(chan Event)
 	s.watchMu.Lock()
 	defer s.watchMu.Unlock()
@@ -375,7 +389,7 @@ func (s *Store) Watch(ctx context.Context) <-chan Event {
 		close(out)
 		return out
 	}
-	w := newWatcher()
+	w := newWatcher(limit)
 	s.watchers[w] = struct{}{}
 	go func() {
 		w.run(ctx, out)

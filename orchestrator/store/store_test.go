@@ -566,3 +566,46 @@ func TestSecondOpenInProcessIsLocked(t *testing.T) {
 		t.Errorf("second Open took %v", d)
 	}
 }
+
+// A limited watch whose reader stops reading is cut off once its backlog
+// passes the limit: what waits for it stays bounded, and its channel closes
+// so the reader knows to list again. An unlimited watch beside it gets all.
+func TestWatchLimitedCutsOffAStalledReader(t *testing.T) {
+	const limit, writes = 10, 500
+	s := openStore(t, t.TempDir())
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	stalled := s.WatchLimited(ctx, limit)
+	all := s.Watch(ctx)
+	for i := range writes {
+		ev := &api.Event{TypeMeta: api.TypeMeta{Kind: api.KindEvent},
+			ObjectMeta: api.ObjectMeta{Name: fmt.Sprintf("ev-%05d", i)}, Reason: "Created"}
+		if _, err := s.Create(ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := 0
+	timeout := time.After(10 * time.Second)
+	for done := false; !done; {
+		select {
+		case _, ok := <-stalled:
+			if !ok {
+				done = true
+				break
+			}
+			got++
+		case <-timeout:
+			t.Fatalf("the stalled watch never closed (%d events read)", got)
+		}
+	}
+	// At most the batch its goroutine held when it stalled, plus the queue
+	// that overflowed: never the whole history.
+	if got > 2*limit+1 {
+		t.Fatalf("stalled watch delivered %d events, want at most %d", got, 2*limit+1)
+	}
+	for i := range writes {
+		if _, ok := <-all; !ok {
+			t.Fatalf("the unlimited watch closed after %d events", i)
+		}
+	}
+}

@@ -47,13 +47,23 @@ type watcher struct {
 	queue []Event // objects shared by all watchers; copied on delivery
 	done  bool    // the store closed: deliver what is queued, then stop
 	wake  chan struct{}
+	// limit bounds the queue, 0 not at all. A subscriber that falls this
+	// far behind is cut off: its queue is dropped and its channel closed,
+	// as the Kubernetes API server closes a watch it cannot keep up with.
+	limit  int
+	cutOff bool
 }
 
-func newWatcher() *watcher { return &watcher{wake: make(chan struct{}, 1)} }
+func newWatcher(limit int) *watcher { return &watcher{wake: make(chan struct{}, 1), limit: limit} }
 
 func (w *watcher) push(events []Event) {
 	w.mu.Lock()
-	w.queue = append(w.queue, events...)
+	if !w.cutOff {
+		w.queue = append(w.queue, events...)
+		if w.limit > 0 && len(w.queue) > w.limit {
+			w.queue, w.cutOff = nil, true
+		}
+	}
 	w.mu.Unlock()
 	w.signal()
 }
@@ -76,7 +86,7 @@ func (w *watcher) run(ctx context.Context, out chan<- Event) {
 	defer close(out)
 	for {
 		w.mu.Lock()
-		batch, done := w.queue, w.done
+		batch, done := w.queue, w.done || w.cutOff
 		w.queue = nil
 		w.mu.Unlock()
 		for i, ev := range batch {

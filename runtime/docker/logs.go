@@ -1,7 +1,6 @@
 package docker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -67,7 +66,7 @@ func (r *logReader) Close() error {
 // Exec runs cmd in a running managed container and returns its exit code
 // and interleaved output. Ending ctx abandons the command's output; the
 // engine offers no way to kill an exec'd process.
-func (e *Engine) Exec(ctx context.Context, id string, cmd []string) (rt.ExecResult, error) {
+func (e *Engine) Exec(ctx context.Context, id string, cmd []string, out io.Writer) (rt.ExecResult, error) {
 	c, err := e.inspectManaged(ctx, id)
 	if err != nil {
 		return rt.ExecResult{}, err
@@ -86,10 +85,11 @@ func (e *Engine) Exec(ctx context.Context, id string, cmd []string) (rt.ExecResu
 	}
 	defer att.Close()
 
-	var out bytes.Buffer
+	// One writer for both streams, which StdCopy calls from this one
+	// goroutine: the output stays interleaved as the engine sent it.
 	copied := make(chan error, 1)
 	go func() {
-		_, err := stdcopy.StdCopy(&out, &out, att.Reader)
+		_, err := stdcopy.StdCopy(out, out, att.Reader)
 		copied <- err
 	}()
 	select {
@@ -109,7 +109,7 @@ func (e *Engine) Exec(ctx context.Context, id string, cmd []string) (rt.ExecResu
 			return rt.ExecResult{}, mapErr(err)
 		}
 		if !info.Running {
-			return rt.ExecResult{ExitCode: info.ExitCode, Output: out.Bytes()}, nil
+			return rt.ExecResult{ExitCode: info.ExitCode}, nil
 		}
 		select {
 		case <-time.After(execPollInterval):

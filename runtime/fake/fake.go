@@ -22,6 +22,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"maps"
 	"os"
 	"path/filepath"
@@ -50,7 +51,7 @@ type Runtime struct {
 	subscribers map[*rt.EventQueue]bool
 	unavailable bool
 	startDelay  time.Duration
-	exec        func(c rt.Container, cmd []string) (rt.ExecResult, error)
+	exec        func(c rt.Container, cmd []string, out io.Writer) (rt.ExecResult, error)
 	failImage   map[string]error
 	failNext    map[string]*failure
 }
@@ -172,7 +173,7 @@ func (r *Runtime) SetStartDelay(d time.Duration) {
 
 // SetExec sets what Exec returns; by default every command succeeds with no
 // output.
-func (r *Runtime) SetExec(fn func(c rt.Container, cmd []string) (rt.ExecResult, error)) {
+func (r *Runtime) SetExec(fn func(c rt.Container, cmd []string, out io.Writer) (rt.ExecResult, error)) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.exec = fn
@@ -444,7 +445,7 @@ func (r *Runtime) List(ctx context.Context, match map[string]string) ([]rt.Conta
 }
 
 // Exec runs the function set with SetExec.
-func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (rt.ExecResult, error) {
+func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, out io.Writer) (rt.ExecResult, error) {
 	r.mu.Lock()
 	if err := r.checkLocked(ctx, "exec"); err != nil {
 		r.mu.Unlock()
@@ -467,7 +468,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string) (rt.ExecRes
 		return rt.ExecResult{}, nil
 	}
 	// Outside the lock: the function may call back into the runtime.
-	return fn(info, slices.Clone(cmd))
+	return fn(info, slices.Clone(cmd), out)
 }
 
 // ImageExists reports whether ref was added or built.

@@ -1,6 +1,7 @@
 package runtimetest
 
 import (
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -27,13 +28,14 @@ const (
 
 // HelperExec is what Exec returns for the helper's "exec CODE WORDS..."
 // command, for fakes that have no process to run (fake.SetExec).
-func HelperExec(_ rt.Container, cmd []string) (rt.ExecResult, error) {
+func HelperExec(_ rt.Container, cmd []string, out io.Writer) (rt.ExecResult, error) {
 	if len(cmd) < 3 || cmd[1] != "exec" {
-		return rt.ExecResult{ExitCode: 127, Output: []byte("exec: " + strings.Join(cmd, " ") + ": not found\n")}, nil
+		io.WriteString(out, "exec: "+strings.Join(cmd, " ")+": not found\n")
+		return rt.ExecResult{ExitCode: 127}, nil
 	}
 	code, _ := strconv.Atoi(cmd[2])
-	out := strings.Join(cmd[3:], " ") + "\nexec stderr\n"
-	return rt.ExecResult{ExitCode: code, Output: []byte(out)}, nil
+	io.WriteString(out, strings.Join(cmd[3:], " ")+"\nexec stderr\n")
+	return rt.ExecResult{ExitCode: code}, nil
 }
 
 // BuildHelper compiles the helper statically with the Go toolchain running

@@ -369,7 +369,7 @@ func testNotFound(t *testing.T, s *suite) {
 	ctx := t.Context()
 	id := "mdtest-" + s.session + "-nonexistent"
 	checkAllNotFound(t, s.r, id)
-	if _, err := s.r.Exec(ctx, id, []string{"/helper", "exec", "0"}); !errors.Is(err, rt.ErrNotFound) {
+	if _, err := s.r.Exec(ctx, id, []string{"/helper", "exec", "0"}, io.Discard); !errors.Is(err, rt.ErrNotFound) {
 		t.Errorf("Exec: %v, want ErrNotFound", err)
 	}
 	if err := s.r.Start(ctx, id); !errors.Is(err, rt.ErrNotFound) {
@@ -649,20 +649,21 @@ func testLogs(t *testing.T, s *suite) {
 
 func testExec(t *testing.T, s *suite) {
 	id := s.run(t, s.spec("exec", nil))
-	res, err := s.r.Exec(t.Context(), id, []string{"/helper", "exec", "7", "hello", "world"})
+	var out bytes.Buffer
+	res, err := s.r.Exec(t.Context(), id, []string{"/helper", "exec", "7", "hello", "world"}, &out)
 	if err != nil {
 		t.Fatalf("Exec: %v", err)
 	}
-	if res.ExitCode != 7 || !bytes.Contains(res.Output, []byte("hello world\n")) || !bytes.Contains(res.Output, []byte("exec stderr\n")) {
-		t.Errorf("Exec = exit %d, output %q; want 7 with stdout and stderr", res.ExitCode, res.Output)
+	if res.ExitCode != 7 || !bytes.Contains(out.Bytes(), []byte("hello world\n")) || !bytes.Contains(out.Bytes(), []byte("exec stderr\n")) {
+		t.Errorf("Exec = exit %d, output %q; want 7 with stdout and stderr", res.ExitCode, out.Bytes())
 	}
-	if res, err := s.r.Exec(t.Context(), id, []string{"/helper", "exec", "0", "ok"}); err != nil || res.ExitCode != 0 {
+	if res, err := s.r.Exec(t.Context(), id, []string{"/helper", "exec", "0", "ok"}, io.Discard); err != nil || res.ExitCode != 0 {
 		t.Errorf("Exec = %+v, %v; want exit 0", res, err)
 	}
 	if err := s.r.Stop(t.Context(), id, 10*time.Second); err != nil {
 		t.Fatalf("Stop: %v", err)
 	}
-	if _, err := s.r.Exec(t.Context(), id, []string{"/helper", "exec", "0"}); !errors.Is(err, rt.ErrConflict) {
+	if _, err := s.r.Exec(t.Context(), id, []string{"/helper", "exec", "0"}, io.Discard); !errors.Is(err, rt.ErrConflict) {
 		t.Errorf("Exec in a stopped container: %v, want ErrConflict", err)
 	}
 }
@@ -743,7 +744,7 @@ func testOwnership(t *testing.T, s *suite) {
 	if err := s.r.Start(t.Context(), foreign); !errors.Is(err, rt.ErrNotFound) {
 		t.Errorf("Start of the foreign container: %v, want ErrNotFound", err)
 	}
-	if _, err := s.r.Exec(t.Context(), foreign, []string{"/helper", "exec", "0"}); !errors.Is(err, rt.ErrNotFound) {
+	if _, err := s.r.Exec(t.Context(), foreign, []string{"/helper", "exec", "0"}, io.Discard); !errors.Is(err, rt.ErrNotFound) {
 		t.Errorf("Exec in the foreign container: %v, want ErrNotFound", err)
 	}
 	if !s.opts.IsRunning(t, foreign) {

@@ -4,6 +4,8 @@
 //	This is v1 running in pod <hostname>
 //
 // so a curl loop shows which version and which pod served each request.
+// A request other than GET or HEAD carrying X-Request-Id is logged to stdout
+// as "acted on METHOD PATH id=ID" (the chaos test counts them per pod).
 // /healthz answers "ok" for probes, and /ws is a WebSocket that greets with
 // the same line and echoes every message, to show WebSockets through a
 // Service during a rollout.
@@ -13,6 +15,9 @@
 //	go build -ldflags "-X main.version=v2" ./examples/kubia/app
 //	go build -ldflags "-X main.mode=broken" ./examples/kubia/app
 //
+// `kubia print N` writes N bytes of text to stdout and exits: a command to
+// exec in a pod that prints a lot (tests of streaming and memory bounds).
+//
 // Environment:
 //
 //	PORT                  port to listen on (default 8080)
@@ -21,6 +26,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -28,6 +34,8 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 )
@@ -48,6 +56,9 @@ const (
 )
 
 func main() {
+	if len(os.Args) == 3 && os.Args[1] == "print" {
+		os.Exit(printBytes(os.Stdout, os.Args[2]))
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	go func() {
@@ -141,4 +152,23 @@ func durationEnv(getenv func(string) string, name string) (time.Duration, error)
 		return 0, fmt.Errorf("%s: negative duration %s", name, s)
 	}
 	return d, nil
+}
+
+// printBytes writes n bytes of lines of x to w.
+func printBytes(w io.Writer, n string) int {
+	size, err := strconv.ParseInt(n, 10, 64)
+	if err != nil || size < 0 {
+		fmt.Fprintf(os.Stderr, "kubia print: %q is not a byte count\n", n)
+		return 2
+	}
+	line := []byte(strings.Repeat("x", 63) + "\n")
+	buf := bytes.Repeat(line, 512) // 32 KiB
+	for size > 0 {
+		k := min(size, int64(len(buf)))
+		if _, err := w.Write(buf[:k]); err != nil {
+			return 1
+		}
+		size -= k
+	}
+	return 0
 }
