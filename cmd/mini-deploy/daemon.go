@@ -123,6 +123,9 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("%w: only one daemon may own a state directory; stop it with \"mini-deploy down\" or pass another --home", err)
 	}
+	if errors.Is(err, store.ErrCorrupt) {
+		return fmt.Errorf("%w; \"mini-deploy down\" removes this directory's containers and networks and moves the file aside", err)
+	}
 	if err != nil {
 		return err
 	}
