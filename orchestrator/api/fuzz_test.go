@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"math"
 	"testing"
 )
 
@@ -47,11 +48,17 @@ func FuzzParseQuantity(f *testing.F) {
 		if err != nil {
 			return
 		}
+		MilliCPU(s)
+		Bytes(s)
+		// Kubernetes prints an amount beyond 2^63 units wrongly ("7e29"
+		// prints as "700"): the manifest keeps what the user wrote, and
+		// conversions saturate, so only amounts it can print must round-trip.
+		if q.CmpInt64(math.MaxInt64) > 0 || q.CmpInt64(math.MinInt64) < 0 {
+			return
+		}
 		again, err := ParseQuantity(q.String())
 		if err != nil || again.Cmp(q) != 0 {
 			t.Fatalf("%q parsed as %s, which reparses as %s (%v)", s, q.String(), again.String(), err)
 		}
-		MilliCPU(s)
-		Bytes(s)
 	})
 }
