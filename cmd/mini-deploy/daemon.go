@@ -19,6 +19,7 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/dashboard"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
+	rt "github.com/mini-deploy/mini-deploy/runtime"
 	"github.com/mini-deploy/mini-deploy/runtime/docker"
 )
 
@@ -150,7 +151,11 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 	if err != nil {
 		return err
 	}
-	orch, err := orchestrator.New(engine, st, orchestrator.Options{
+	var runtime rt.Runtime = engine
+	if instance == orchestrator.DefaultInstance {
+		runtime = newOwnContainers(engine, st)
+	}
+	orch, err := orchestrator.New(runtime, st, orchestrator.Options{
 		Instance:     instance,
 		Network:      network,
 		Address:      o.flags.address,
