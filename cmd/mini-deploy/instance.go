@@ -32,7 +32,9 @@ import (
 // user: a state directory such a version used keeps its old name if the
 // containers of that name on the engine are its own (their owner's UID is
 // in its store), so an upgrade neither orphans nor restarts its pods; any
-// other directory takes the new name.
+// other directory takes the new name. Two users who both ran "default" may
+// both keep it: such a daemon sees the engine through ownContainers, which
+// hides every "default" container not made for an owner of its own store.
 
 // instanceName is the file in the state directory that keeps its instance.
 const instanceName = "instance"
