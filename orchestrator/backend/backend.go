@@ -58,6 +58,8 @@ type Pods interface {
 	Terminate(namespace, name string, grace *time.Duration) (view *api.Pod, done <-chan struct{}, ok bool)
 	Logs(ctx context.Context, namespace, name string, opts server.LogOptions) (io.ReadCloser, error)
 	Exec(ctx context.Context, namespace, name string, command []string, out io.Writer) (server.ExecResult, error)
+	// ImageExists reports whether the engine has an image.
+	ImageExists(ctx context.Context, ref string) (bool, error)
 	// Addr is where this host reaches a port of a pod's container.
 	Addr(namespace, name string, port int) (string, error)
 	// StopAll stops every pod and removes every container of this control
@@ -306,7 +308,7 @@ func (a *API) updateSpec(kind, namespace, name, resourceVersion string, change f
 
 // SetImage changes container images of a workload's template.
 func (a *API) SetImage(ctx context.Context, kind, namespace, name string, images map[string]string) (api.Object, error) {
-	return a.updateSpec(kind, namespace, name, "", func(obj api.Object) error {
+	obj, err := a.updateSpec(kind, namespace, name, "", func(obj api.Object) error {
 		var t *api.PodTemplateSpec
 		switch v := obj.(type) {
 		case *api.Deployment:
@@ -321,6 +323,10 @@ func (a *API) SetImage(ctx context.Context, kind, namespace, name string, images
 		}
 		return setImages(t, images)
 	})
+	if err == nil {
+		a.warnMissingImages(ctx, obj)
+	}
+	return obj, err
 }
 
 // SetSelector replaces a Service's selector: the endpoints switch at once.

@@ -90,6 +90,9 @@ func IsInvalid(err error) bool {
 type Client struct {
 	socket string
 	hc     *http.Client
+	// OnWarning, when set, is given the text of each warning the daemon
+	// sends with an answer (an image that is not on the engine).
+	OnWarning func(text string)
 }
 
 // New returns a client of the daemon listening on socketPath. Nothing is
@@ -501,6 +504,13 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 			return nil, ctxErr
 		}
 		return nil, fmt.Errorf("mini-deploy daemon at %s: %w", c.socket, err)
+	}
+	if c.OnWarning != nil {
+		for _, h := range resp.Header.Values("Warning") {
+			if text, ok := server.ParseWarning(h); ok {
+				c.OnWarning(text)
+			}
+		}
 	}
 	if resp.StatusCode/100 == 2 {
 		return resp, nil

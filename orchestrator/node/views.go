@@ -98,6 +98,11 @@ func (v APIView) Exec(ctx context.Context, namespace, name string, command []str
 	return server.ExecResult{ExitCode: res.ExitCode}, nil
 }
 
+// ImageExists reports whether the engine has image ref.
+func (v APIView) ImageExists(ctx context.Context, ref string) (bool, error) {
+	return v.n.rt.ImageExists(ctx, ref)
+}
+
 // Addr is where this host reaches port of a pod's running container, for
 // port-forward: its IP on the pods' network, or its published 127.0.0.1 port.
 func (v APIView) Addr(namespace, name string, port int) (string, error) {

@@ -78,7 +78,7 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	mux.HandleFunc("GET "+ns+"/pods/{name}/addr", h.podAddr)
 	mux.HandleFunc("POST "+ns+"/deployments/{name}/rollout", h.rollout)
 	mux.HandleFunc("POST "+ns+"/rollingupdates", h.rollingUpdate)
-	return mux
+	return withWarnings(mux)
 }
 
 // Serve serves h on ln until ctx ends, then stops streams at once, lets
