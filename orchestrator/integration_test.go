@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strconv"
@@ -494,4 +495,108 @@ type countingWriter int64
 func (w *countingWriter) Write(p []byte) (int, error) {
 	*w += countingWriter(len(p))
 	return len(p), nil
+}
+
+func containerOf(t *testing.T, p *api.Pod) string {
+	t.Helper()
+	if len(p.Status.ContainerStatuses) == 0 || p.Status.ContainerStatuses[0].ContainerID == "" {
+		t.Fatalf("pod %s has no container", p.Name)
+	}
+	return strings.TrimPrefix(p.Status.ContainerStatuses[0].ContainerID, "docker://")
+}
+
+func docker(t *testing.T, args ...string) {
+	t.Helper()
+	if out, err := exec.Command("docker", args...).CombinedOutput(); err != nil {
+		t.Fatalf("docker %s: %v: %s", strings.Join(args, " "), err, out)
+	}
+}
+
+func hasEvent(t *testing.T, env *deploytest.Env, pod, reason string) bool {
+	evs, err := env.Orch.Events(context.Background(), "default", &api.ObjectReference{Kind: api.KindPod, Name: pod})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ev := range evs {
+		if ev.Reason == reason {
+			return true
+		}
+	}
+	return false
+}
+
+// What the engine reports is read right: a paused pod is Paused, not
+// Completed, leaves the endpoints and is not restarted; unpaused, it is the
+// same pod again with no restart counted.
+func TestPausedPodIsPausedNotRestarted(t *testing.T) {
+	t.Parallel()
+	env := deploytest.Start(t, kubiaImages, deploytest.WithManifests(seedV1))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pod := env.Pods("app=kubia")[0]
+	id := containerOf(t, pod)
+	docker(t, "pause", id)
+	t.Cleanup(func() { exec.Command("docker", "unpause", id).Run() })
+	paused := func() *api.Pod {
+		for _, p := range env.Pods("app=kubia") {
+			if p.Name == pod.Name {
+				return p
+			}
+		}
+		return nil
+	}
+	if err := env.WaitFor(ctx, "the pod shown paused and not ready", func() bool {
+		p := paused()
+		if p == nil || len(p.Status.ContainerStatuses) == 0 {
+			return false
+		}
+		cs := p.Status.ContainerStatuses[0]
+		return cs.State.Waiting != nil && cs.State.Waiting.Reason == "Paused" && !cs.Ready
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !hasEvent(t, env, pod.Name, "Paused") {
+		t.Error("no Paused event")
+	}
+	docker(t, "unpause", id)
+	if err := env.WaitFor(ctx, "the pod ready again", func() bool {
+		p := paused()
+		return p != nil && len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].Ready
+	}); err != nil {
+		t.Fatal(err)
+	}
+	p := paused()
+	if cs := p.Status.ContainerStatuses[0]; cs.RestartCount != 0 || containerOf(t, p) != id {
+		t.Errorf("after unpause: %d restarts, container %s; want 0 and the same container %s", cs.RestartCount, containerOf(t, p), id)
+	}
+	if hasEvent(t, env, pod.Name, "BackOff") || hasEvent(t, env, pod.Name, "FailedRestart") {
+		t.Error("the paused pod was treated as exited")
+	}
+}
+
+// A pod cut off its network is replaced, with an event saying why.
+func TestPodCutOffItsNetworkIsReplaced(t *testing.T) {
+	t.Parallel()
+	env := deploytest.Start(t, kubiaImages, deploytest.WithManifests(seedV1))
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	pod := env.Pods("app=kubia")[0]
+	docker(t, "network", "disconnect", env.Network, containerOf(t, pod))
+	if err := env.WaitFor(ctx, "the cut-off pod replaced and 3 ready again", func() bool {
+		ready := 0
+		for _, p := range env.Pods("app=kubia") {
+			if p.Name == pod.Name {
+				return false
+			}
+			if len(p.Status.ContainerStatuses) > 0 && p.Status.ContainerStatuses[0].Ready {
+				ready++
+			}
+		}
+		return ready == 3
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !hasEvent(t, env, pod.Name, "NetworkLost") {
+		t.Error("no NetworkLost event")
+	}
 }

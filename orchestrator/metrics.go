@@ -98,18 +98,21 @@ func (m *metrics) serve(addr string) (*http.Server, error) {
 	return srv, nil
 }
 
-// RequestCount is the running total of one Service's requests that one
-// revision answered with one status code (0: no answer at all).
+// RequestCount is the running total of the requests one pod of one
+// Service's revision answered with one status code (0: no answer). A pod's
+// series goes when it leaves the Service, so a reader takes differences per
+// series, never of sums.
 type RequestCount struct {
 	Service  string
-	Revision string // "" for requests no pod answered (503 without endpoints)
+	Pod      string // "" for requests no pod answered (503 without endpoints)
+	Revision string
 	Code     int
 	Count    uint64
 }
 
-// RequestCounts reads the proxies' request counters, summed over pods and
-// methods: the numbers the dashboard turns into requests per second by
-// revision. They are the same counters /metrics exports.
+// RequestCounts reads the proxies' request counters, summed over methods:
+// the numbers the dashboard turns into requests per second by revision. They
+// are the same counters /metrics exports.
 func (o *Orchestrator) RequestCounts() []RequestCount {
 	ch := make(chan prometheus.Metric, 64)
 	go func() {
@@ -117,8 +120,8 @@ func (o *Orchestrator) RequestCounts() []RequestCount {
 		close(ch)
 	}()
 	type key struct {
-		service, revision string
-		code              int
+		service, pod, revision string
+		code                   int
 	}
 	sums := map[key]uint64{}
 	for m := range ch {
@@ -131,6 +134,8 @@ func (o *Orchestrator) RequestCounts() []RequestCount {
 			switch l.GetName() {
 			case "service":
 				k.service = l.GetValue()
+			case "pod":
+				k.pod = l.GetValue()
 			case "revision":
 				k.revision = l.GetValue()
 			case "code":
@@ -141,7 +146,7 @@ func (o *Orchestrator) RequestCounts() []RequestCount {
 	}
 	out := make([]RequestCount, 0, len(sums))
 	for k, n := range sums {
-		out = append(out, RequestCount{Service: k.service, Revision: k.revision, Code: k.code, Count: n})
+		out = append(out, RequestCount{Service: k.service, Pod: k.pod, Revision: k.revision, Code: k.code, Count: n})
 	}
 	return out
 }

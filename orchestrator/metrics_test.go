@@ -73,3 +73,32 @@ func TestMetricsStayBoundedByPodsAndMethods(t *testing.T) {
 		t.Fatalf("%d request and retry series after 100 pods came and went, want %d", after, before)
 	}
 }
+
+func TestRequestCountsSumMethodsPerPodRevisionAndCode(t *testing.T) {
+	o := &Orchestrator{metrics: newMetrics()}
+	a := proxy.Endpoint{Pod: "kubia-7c9d-aaaaa", Revision: "7c9d"}
+	b := proxy.Endpoint{Pod: "kubia-5f6b-bbbbb", Revision: "5f6b"}
+	for range 3 {
+		o.metrics.RequestDone("kubia", a, "GET", 200, time.Millisecond)
+	}
+	o.metrics.RequestDone("kubia", a, "POST", 200, time.Millisecond)
+	o.metrics.RequestDone("kubia", b, "GET", 200, time.Millisecond)
+	o.metrics.RequestDone("kubia", proxy.Endpoint{}, "GET", 503, time.Millisecond)
+	got := map[RequestCount]bool{}
+	for _, c := range o.RequestCounts() {
+		got[c] = true
+	}
+	want := []RequestCount{
+		{Service: "kubia", Pod: a.Pod, Revision: "7c9d", Code: 200, Count: 4},
+		{Service: "kubia", Pod: b.Pod, Revision: "5f6b", Code: 200, Count: 1},
+		{Service: "kubia", Code: 503, Count: 1},
+	}
+	if len(got) != len(want) {
+		t.Errorf("RequestCounts: %v, want %v", got, want)
+	}
+	for _, w := range want {
+		if !got[w] {
+			t.Errorf("RequestCounts: no %+v in %v", w, got)
+		}
+	}
+}

@@ -114,6 +114,8 @@ const (
 	EventDie     EventType = "die"
 	EventDestroy EventType = "destroy"
 	EventOOM     EventType = "oom"
+	EventPause   EventType = "pause"   // frozen by `docker pause`: alive, answering nothing
+	EventUnpause EventType = "unpause" // thawed by `docker unpause`
 	EventResync  EventType = "resync"
 )
 

@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -13,7 +11,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -116,13 +113,12 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 	if err != nil {
 		return err
 	}
-	home, err := filepath.Abs(o.home)
+	home, err := prepareHome(o.home)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return fmt.Errorf("create state directory: %w", err)
-	}
+	_, statErr := os.Stat(filepath.Join(home, store.DBFile))
+	hadState := statErr == nil
 	st, err := store.Open(home, store.Options{})
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("%w: only one daemon may own a state directory; stop it with \"mini-deploy down\" or pass another --home", err)
@@ -131,6 +127,13 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 		return err
 	}
 	defer st.Close()
+	// Written once the store's lock is ours, so the pid is this home's
+	// daemon's.
+	pidFile := filepath.Join(home, pidName)
+	if err := writeFileNoFollow(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n")); err != nil {
+		return fmt.Errorf("write pid file: %w", err)
+	}
+	defer os.Remove(pidFile)
 
 	engine, err := docker.New(ctx)
 	if err != nil {
@@ -140,7 +143,10 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 
 	ctx, stop := context.WithCancel(ctx)
 	defer stop()
-	instance, network := instanceOf(home)
+	instance, network, err := resolveInstance(ctx, home, hadState, st, engine)
+	if err != nil {
+		return err
+	}
 	orch, err := orchestrator.New(engine, st, orchestrator.Options{
 		Instance:     instance,
 		Network:      network,
@@ -157,12 +163,6 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 		return err
 	}
 	var backend server.Backend = orch
-
-	pidFile := filepath.Join(home, pidName)
-	if err := os.WriteFile(pidFile, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
-		return fmt.Errorf("write pid file: %w", err)
-	}
-	defer os.Remove(pidFile)
 
 	runErr := make(chan error, 1)
 	go func() { runErr <- orch.Run(ctx) }()
@@ -218,49 +218,6 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 	}
 	log.Info("daemon stopped; containers keep running")
 	return firstErr
-}
-
-// instanceOf names the control plane of a state directory. The usual one,
-// ~/.mini-deploy, is "default" on the network "mini-deploy"; any other gets
-// a name derived from its path, so daemons of different directories (a
-// demo, a test) never see or touch each other's containers.
-func instanceOf(home string) (instance, network string) {
-	if userHome, err := os.UserHomeDir(); err == nil && home == filepath.Join(userHome, ".mini-deploy") {
-		return orchestrator.DefaultInstance, orchestrator.DefaultNetwork
-	}
-	sum := sha256.Sum256([]byte(home))
-	id := hex.EncodeToString(sum[:4])
-	return "home-" + id, orchestrator.DefaultNetwork + "-" + id
-}
-
-// listenSocket listens on a unix socket only its owner may use. A socket
-// file left by a daemon that died is removed first, but one that answers
-// belongs to a live daemon and is left alone.
-func listenSocket(path string) (net.Listener, error) {
-	if _, err := os.Stat(path); err == nil {
-		conn, err := net.DialTimeout("unix", path, time.Second)
-		if err == nil {
-			conn.Close()
-			return nil, fmt.Errorf("another daemon answers on %s", path)
-		}
-		if err := os.Remove(path); err != nil {
-			return nil, fmt.Errorf("remove stale socket: %w", err)
-		}
-	}
-	// The state directory is 0700, so the socket is private from its first
-	// moment; the chmod makes the file itself 0600 whatever the umask.
-	ln, err := net.Listen("unix", path)
-	if err != nil {
-		if strings.Contains(err.Error(), "invalid argument") && len(path) > 100 {
-			return nil, fmt.Errorf("listen on %s: the path is too long for a unix socket; use a shorter --home", path)
-		}
-		return nil, fmt.Errorf("listen on %s: %w", path, err)
-	}
-	if err := os.Chmod(path, 0o600); err != nil {
-		ln.Close()
-		return nil, fmt.Errorf("chmod socket: %w", err)
-	}
-	return ln, nil
 }
 
 // tokenName is the file in the state directory that keeps the dashboard's
@@ -324,7 +281,7 @@ func dashboardToken(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := os.WriteFile(path, []byte(tok+"\n"), 0o600); err != nil {
+	if err := writeFileNoFollow(path, []byte(tok+"\n")); err != nil {
 		return "", fmt.Errorf("write dashboard token: %w", err)
 	}
 	return tok, nil

@@ -66,6 +66,7 @@ type dashView struct {
 	Ready       int      `json:"ready"`
 	Rollout     string   `json:"rollout"`
 	Overflow    bool     `json:"overflow"`
+	Paused      string   `json:"paused"`
 }
 
 const viewJS = `(() => {
@@ -85,6 +86,7 @@ const viewJS = `(() => {
     ready: dep ? Number(dep.querySelector('[data-ready]').textContent) : -1,
     rollout: steps ? steps.dataset.rollout + " " + steps.dataset.stepsDone + "/" + steps.dataset.steps : "",
     overflow: document.documentElement.scrollWidth > window.innerWidth + 1,
+    paused: dep ? dep.dataset.paused : "",
   };
 })()`
 
@@ -254,10 +256,10 @@ func TestE2EDashboardInBrowser(t *testing.T) {
 	// v1 -> v2, from the page.
 	b.click(`button[data-action="image"][data-target="deployments/default/kubia"]`)
 	b.answer("luksa/kubia:v2")
-	v = b.waitView("the rollout half-way: v2 serving beside v1", func(v dashView) bool {
+	v = b.waitView("the rollout under way: v2 serving beside v1, the old ReplicaSet shrinking", func(v dashView) bool {
 		_, newReady, okNew := v.rs("luksa/kubia:v2")
 		oldReplicas, _, okOld := v.rs("luksa/kubia:v1")
-		return okNew && okOld && newReady >= 2 && oldReplicas >= 1 && oldReplicas < 3 && v.rps("luksa/kubia:v2") > 0
+		return okNew && okOld && newReady >= 1 && oldReplicas >= 1 && oldReplicas < 3 && v.rps("luksa/kubia:v2") > 0
 	})
 	t.Logf("mid-rollout: %+v", v)
 	mid := b.shot("mid-rollout")
@@ -270,8 +272,9 @@ func TestE2EDashboardInBrowser(t *testing.T) {
 			t.Errorf("copy the screenshot to %s: %v", dst, err)
 		}
 	}
-	if !strings.HasPrefix(v.Rollout, "progress ") {
-		t.Errorf("mid-rollout the Deployment shows no rollout in progress: %q", v.Rollout)
+	// maxSurge 1, maxUnavailable 0, 3 replicas: `rollout plan` says 6 steps.
+	if !strings.HasPrefix(v.Rollout, "progress ") || !strings.HasSuffix(v.Rollout, "/6") {
+		t.Errorf("mid-rollout the Deployment shows %q, want a rollout in progress with its 6 steps", v.Rollout)
 	}
 	v = b.waitView("v2 complete: the new ReplicaSet at 3, the old at 0, v2 traffic only", func(v dashView) bool {
 		newR, newReady, _ := v.rs("luksa/kubia:v2")
@@ -301,6 +304,27 @@ func TestE2EDashboardInBrowser(t *testing.T) {
 	if got := e.ok("get", "deploy", "kubia", "-o", "jsonpath={.spec.replicas}"); got != "4" {
 		t.Errorf("after Scale to 4 on the page, the Deployment's replicas are %q", got)
 	}
+
+	// Pause and resume; delete a pod (its ReplicaSet replaces it).
+	b.click(`button[data-action="pause"][data-target="deployments/default/kubia"]`)
+	b.waitView("the Deployment paused", func(v dashView) bool { return v.Paused == "true" })
+	b.click(`button[data-action="resume"][data-target="deployments/default/kubia"]`)
+	b.waitView("the Deployment resumed", func(v dashView) bool { return v.Paused == "false" })
+	victim := strings.Fields(b.view().Pods[0])[0]
+	b.click(`button[data-action="delete-pod"][data-target="pods/default/` + victim + `"]`)
+	b.answer("")
+	b.waitView("pod "+victim+" replaced", func(v dashView) bool {
+		running := 0
+		for _, p := range v.Pods {
+			if strings.HasPrefix(p, victim+" ") {
+				return false
+			}
+			if strings.HasSuffix(p, " Running") {
+				running++
+			}
+		}
+		return running == 4 && v.Ready == 4
+	})
 
 	// Dark mode, and a phone's width: nothing wider than the screen.
 	b.click("#theme") // auto -> dark

@@ -41,6 +41,12 @@ is started to clean up.`,
 }
 
 func runDown(ctx context.Context, o *downOptions) error {
+	// down removes files of the state directory: only of one that is ours.
+	if _, err := os.Stat(o.home); err == nil {
+		if err := checkHome(o.home); err != nil {
+			return err
+		}
+	}
 	c := o.client()
 	defer c.Close()
 	info, err := c.Info(ctx)

@@ -77,6 +77,13 @@ var e2eBinary = sync.OnceValues(func() (string, error) {
 var e2eDir string
 
 func TestMain(m *testing.M) {
+	// startDaemon runs os.Executable(), which in a test is this binary: a
+	// test that lets it get that far must not start every test again, each
+	// of which could do the same.
+	if len(os.Args) > 1 && os.Args[1] == "daemon" {
+		fmt.Fprintln(os.Stderr, "the test binary was started as a daemon: a test let startDaemon exec os.Executable()")
+		os.Exit(2)
+	}
 	code := m.Run()
 	if e2eDir != "" {
 		os.RemoveAll(e2eDir)
@@ -105,21 +112,34 @@ type e2e struct {
 	instance string
 	network  string
 	engine   *docker.Engine
+	env      []string // added to every command's environment (DOCKER_HOST)
+	// userHome, when set, is $HOME of the commands, which then use their
+	// default state directory, <userHome>/.mini-deploy, with no --home.
+	userHome string
+	// as, when set, runs the commands as another user.
+	as *syscall.Credential
 }
 
 func newE2E(t *testing.T) *e2e {
 	t.Helper()
-	engine := deploytest.RequireEngine(t)
+	home := t.TempDir()
+	instance, network := instanceOf(home)
+	return startE2E(t, &e2e{home: home, instance: instance, network: network})
+}
+
+// startE2E completes e with the engine and the binary, and registers its
+// cleanup before anything starts.
+func startE2E(t *testing.T, e *e2e) *e2e {
+	t.Helper()
+	e.t, e.engine = t, deploytest.RequireEngine(t)
 	bin, err := e2eBinary()
 	if err != nil {
 		t.Fatal(err)
 	}
-	home := t.TempDir()
-	if n := len(filepath.Join(home, socketName)); n > 100 {
-		t.Fatalf("socket path under %s is %d bytes, too long for a unix socket", home, n)
+	e.bin = bin
+	if n := len(filepath.Join(e.home, socketName)); n > 100 {
+		t.Fatalf("socket path under %s is %d bytes, too long for a unix socket", e.home, n)
 	}
-	instance, network := instanceOf(home)
-	e := &e2e{t: t, bin: bin, home: home, instance: instance, network: network, engine: engine}
 	// Before the first daemon starts: whatever fails, its things go.
 	t.Cleanup(e.cleanup)
 	return e
@@ -193,8 +213,19 @@ func (e *e2e) killDaemon() {
 
 func (e *e2e) command(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, e.bin, append([]string{"--home", e.home}, args...)...)
-	cmd.Env = append(os.Environ(), "MINI_DEPLOY_HOME="+e.home)
+	cmd.Env = append(append(os.Environ(), "MINI_DEPLOY_HOME="+e.home), e.env...)
 	cmd.Dir = "."
+	if e.userHome != "" {
+		cmd = exec.CommandContext(ctx, e.bin, args...)
+		cmd.Env = []string{"HOME=" + e.userHome, "PATH=" + os.Getenv("PATH")}
+		if h := os.Getenv("DOCKER_HOST"); h != "" {
+			cmd.Env = append(cmd.Env, "DOCKER_HOST="+h)
+		}
+		cmd.Dir = e.userHome
+	}
+	if e.as != nil {
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: e.as}
+	}
 	cmd.WaitDelay = 5 * time.Second
 	return cmd
 }

@@ -104,6 +104,7 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newRolloutCommand(g),
 		newRollingUpdateCommand(g),
 		newLoadCommand(g),
+		newExportCommand(g),
 		newDashboardCommand(g),
 		newVersionCommand(g),
 		newWaitCommand(g),

@@ -189,15 +189,12 @@ func lockHome(ctx context.Context, home string) (func(), error) {
 // startDaemon starts `mini-deploy daemon` in its own session, detached from
 // this terminal, and waits until it answers on the socket.
 func startDaemon(ctx context.Context, g *globalOptions, flags daemonFlags) error {
-	home, err := filepath.Abs(g.home)
+	home, err := prepareHome(g.home)
 	if err != nil {
 		return err
 	}
-	if err := os.MkdirAll(home, 0o700); err != nil {
-		return fmt.Errorf("create state directory: %w", err)
-	}
 	logPath := filepath.Join(home, logName)
-	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	logFile, err := openNoFollow(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND)
 	if err != nil {
 		return fmt.Errorf("open daemon log: %w", err)
 	}

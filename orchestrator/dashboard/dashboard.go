@@ -17,6 +17,10 @@
 //
 // The HTML, CSS and JavaScript in web/ are written here and embedded; there
 // is no build step and no package manager.
+//
+// Where a change goes: something new to show is a field of State (read from
+// the Backend in state.go) and a render function in web/app.js; a new action
+// is a route in actions (dashboard.go) and a case of act in web/app.js.
 package dashboard
 
 import (
@@ -49,10 +53,12 @@ const ActionHeader = "X-Mini-Deploy-Dashboard"
 //go:embed web
 var webFS embed.FS
 
-// RequestCount is the running total of one Service's requests that one
-// revision answered with one status code (0: no answer).
+// RequestCount is the running total of the requests one pod of one
+// Service's revision answered with one status code (0: no answer). A series
+// may go (its pod left the Service) or start again from 0.
 type RequestCount struct {
 	Service  string
+	Pod      string
 	Revision string
 	Code     int
 	Count    uint64

@@ -23,6 +23,7 @@ type fakeBackend struct {
 	mu     sync.Mutex
 	calls  []string
 	deploy *api.Deployment
+	cut    chan struct{} // closed: every watch is cut off
 }
 
 func (f *fakeBackend) record(s string) {
@@ -40,7 +41,13 @@ func (f *fakeBackend) List(ctx context.Context, kind, ns, sel string) ([]api.Obj
 
 func (f *fakeBackend) Watch(ctx context.Context, kind, ns, sel string) (<-chan server.WatchEvent, error) {
 	ch := make(chan server.WatchEvent)
-	go func() { <-ctx.Done(); close(ch) }()
+	go func() {
+		select {
+		case <-ctx.Done():
+		case <-f.cut:
+		}
+		close(ch)
+	}()
 	return ch, nil
 }
 
@@ -65,7 +72,7 @@ func (f *fakeBackend) Scale(ctx context.Context, kind, ns, name string, n int32)
 func newTestDashboard(t *testing.T) (*Dashboard, *fakeBackend) {
 	t.Helper()
 	n := int32(3)
-	f := &fakeBackend{deploy: &api.Deployment{
+	f := &fakeBackend{cut: make(chan struct{}), deploy: &api.Deployment{
 		TypeMeta:   api.TypeMeta{APIVersion: "apps/v1", Kind: api.KindDeployment},
 		ObjectMeta: api.ObjectMeta{Name: "kubia", Namespace: "default", UID: "u1"},
 		Spec:       api.DeploymentSpec{Replicas: &n},
@@ -151,7 +158,7 @@ func TestActionsGoThroughTheAPIOnlyWithHeaderAndOnlyThoseOffered(t *testing.T) {
 }
 
 func TestEventsStartWithStateThenTraffic(t *testing.T) {
-	d, _ := newTestDashboard(t)
+	d, f := newTestDashboard(t)
 	srv := httptest.NewServer(d)
 	defer srv.Close()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -184,6 +191,13 @@ func TestEventsStartWithStateThenTraffic(t *testing.T) {
 	if strings.Join(events, ",") != "state,traffic" {
 		t.Fatalf("events %v, want state then traffic", events)
 	}
+	// A watch cut off by the Backend ends the stream (the page reconnects).
+	close(f.cut)
+	for sc.Scan() {
+	}
+	if ctx.Err() != nil {
+		t.Error("the stream went on after its watches were cut off")
+	}
 	if len(state.Deployments) != 1 || state.Deployments[0].Name != "kubia" || state.Rollouts["default/kubia"] == nil || !state.Rollouts["default/kubia"].Done {
 		t.Errorf("state: deployments %+v, rollouts %+v", state.Deployments, state.Rollouts)
 	}
@@ -193,13 +207,18 @@ func TestTrafficIsRatesByRevisionWithFailuresApart(t *testing.T) {
 	var counts []RequestCount
 	tr := newTraffic(func() []RequestCount { return counts })
 	t0 := time.Unix(1000, 0)
-	counts = []RequestCount{{"kubia", "v1", 200, 100}}
+	counts = []RequestCount{{"kubia", "a", "v1", 200, 100}, {"kubia", "b", "v1", 200, 50}}
 	tr.sample(t0)
 	history, ch := tr.subscribe()
 	if len(history) != 0 {
 		t.Fatalf("history after one sample: %v", history)
 	}
-	counts = []RequestCount{{"kubia", "v1", 200, 120}, {"kubia", "v2", 200, 10}, {"kubia", "v2", 503, 2}, {"kubia", "", 0, 2}, {"kubia", "v2", 404, 4}}
+	// Pod b left (its series went with it); pod c is new; one counter of
+	// pod a started again from 0.
+	counts = []RequestCount{
+		{"kubia", "a", "v1", 200, 120}, {"kubia", "c", "v2", 200, 10}, {"kubia", "c", "v2", 503, 2},
+		{"kubia", "", "", 0, 2}, {"kubia", "c", "v2", 404, 4}, {"kubia", "a", "v1", 502, 0},
+	}
 	tr.sample(t0.Add(2 * time.Second))
 	p := <-ch
 	want := map[string][2]float64{"kubia/v1": {10, 0}, "kubia/v2": {7, 1}, "kubia/": {0, 1}}
@@ -213,5 +232,13 @@ func TestTrafficIsRatesByRevisionWithFailuresApart(t *testing.T) {
 	}
 	if p.T != t0.Add(2*time.Second).UnixMilli() {
 		t.Errorf("point time %d", p.T)
+	}
+	counts = []RequestCount{{"kubia", "a", "v1", 200, 30}}
+	tr.sample(t0.Add(3 * time.Second))
+	if p := <-ch; p.Series["kubia/v1"] != [2]float64{30, 0} {
+		t.Errorf("a counter that started again: %v, want 30/s", p.Series)
+	}
+	if history, _ := tr.subscribe(); len(history) != 2 {
+		t.Errorf("history: %d points, want 2", len(history))
 	}
 }

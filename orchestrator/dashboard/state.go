@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
+	"github.com/mini-deploy/mini-deploy/orchestrator/deployment"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
 )
 
@@ -81,7 +82,7 @@ func (d *Dashboard) State(ctx context.Context) *State {
 		}
 	}
 	for _, dep := range s.Deployments {
-		s.Rollouts[api.KeyOf(dep).Namespace+"/"+dep.Name] = d.rollout(ctx, dep, s.ReplicaSets)
+		s.Rollouts[api.KeyOf(dep).Namespace+"/"+dep.Name] = d.rollout(ctx, dep, s.ReplicaSets, nil)
 	}
 	return s
 }
@@ -95,12 +96,13 @@ func collect[T api.Object](objs []api.Object, into *[]T) {
 	}
 }
 
-// rollout asks the Backend for dep's rollout status, and for its plan the
-// first time a rollout to a template is seen.
-func (d *Dashboard) rollout(ctx context.Context, dep *api.Deployment, rss []*api.ReplicaSet) *Rollout {
+// rollout asks the Backend for dep's rollout status and tells where the
+// rollout is in its plan. Given before (the ReplicaSets as they were before
+// dep last changed), it also plans a rollout to a template it sees for the
+// first time, from there: by now the controller may have taken a step.
+func (d *Dashboard) rollout(ctx context.Context, dep *api.Deployment, rss, before []*api.ReplicaSet) *Rollout {
 	ns := api.KeyOf(dep).Namespace
-	b := d.opts.Backend
-	st, err := b.Rollout(ctx, server.RolloutRequest{Action: server.RolloutStatus, Namespace: ns, Name: dep.Name})
+	st, err := d.opts.Backend.Rollout(ctx, server.RolloutRequest{Action: server.RolloutStatus, Namespace: ns, Name: dep.Name})
 	if err != nil {
 		return &Rollout{Message: err.Error(), Failed: true}
 	}
@@ -120,10 +122,21 @@ func (d *Dashboard) rollout(ctx context.Context, dep *api.Deployment, rss []*api
 	}
 	key := dep.UID + "/" + hash
 	steps, ok := d.plans.get(key)
-	if !ok && !st.Done {
-		resp, err := b.Rollout(ctx, server.RolloutRequest{Action: server.RolloutPlan, Namespace: ns, Name: dep.Name})
+	if !ok && !st.Done && before != nil {
+		// The same arithmetic as `rollout plan`: the controller's own sync,
+		// run over copies.
+		var base []*api.ReplicaSet
+		for _, rs := range before {
+			if api.KeyOf(rs).Namespace == ns {
+				base = append(base, rs)
+			}
+		}
+		planned, err := deployment.Plan(dep, base, nil, nil)
 		if err == nil {
-			steps = resp.Plan
+			steps = make([]server.PlanStep, 0, len(planned))
+			for _, p := range planned {
+				steps = append(steps, server.PlanStep{Step: p.Step, Action: p.Action, Old: p.Old, New: p.New, Available: p.Available, Total: p.Total})
+			}
 			d.plans.put(dep.UID, key, steps)
 		}
 	}
@@ -140,11 +153,13 @@ func (d *Dashboard) rollout(ctx context.Context, dep *api.Deployment, rss []*api
 	return r
 }
 
-// planRollouts plans a rollout the moment its Deployment changes, page or no
-// page: the controller takes its first step within milliseconds, and a plan
-// made later would start from where the rollout already is.
+// planRollouts plans each rollout the moment its Deployment changes, page or
+// no page, from the ReplicaSets seen at the Deployment's previous change:
+// the controller takes its first step within milliseconds, and a plan made
+// from what is there by then would start half-way.
 func (d *Dashboard) planRollouts(ctx context.Context) {
 	b := d.opts.Backend
+	before := map[string][]*api.ReplicaSet{} // by Deployment uid: its namespace's ReplicaSets at the last event
 	for ctx.Err() == nil {
 		changes, err := b.Watch(ctx, api.KindDeployment, "", "")
 		if err != nil {
@@ -159,9 +174,14 @@ func (d *Dashboard) planRollouts(ctx context.Context) {
 				if err != nil {
 					continue
 				}
-				var owned []*api.ReplicaSet
-				collect(rss, &owned)
-				d.rollout(ctx, dep, owned)
+				var now []*api.ReplicaSet
+				collect(rss, &now)
+				prev, seen := before[dep.UID]
+				if !seen {
+					prev = now // first seen mid-rollout: plan what is left
+				}
+				d.rollout(ctx, dep, now, prev)
+				before[dep.UID] = now
 			}
 		}
 		select {
@@ -211,6 +231,10 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithCancel(r.Context())
 	defer cancel()
 	changed := make(chan struct{}, 1)
+	// A watch the Backend cut off ends the stream; the page's EventSource
+	// connects again and starts from a whole State.
+	cut := make(chan struct{})
+	var cutOnce sync.Once
 	for _, kind := range watched {
 		ch, err := d.opts.Backend.Watch(ctx, kind, "", "")
 		if err != nil {
@@ -224,6 +248,7 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 				default:
 				}
 			}
+			cutOnce.Do(func() { close(cut) })
 		}()
 	}
 	history, points := d.traffic.subscribe()
@@ -252,6 +277,8 @@ func (d *Dashboard) events(w http.ResponseWriter, r *http.Request) {
 	for {
 		select {
 		case <-ctx.Done():
+			return
+		case <-cut:
 			return
 		case <-changed:
 			dirty = true

@@ -29,10 +29,16 @@ type traffic struct {
 	read func() []RequestCount
 
 	mu     sync.Mutex
-	last   map[string][2]uint64
+	last   map[seriesID]uint64
 	lastT  time.Time
 	points []Point
 	subs   map[chan Point]struct{}
+}
+
+// seriesID is one counter: a pod's answers with one code.
+type seriesID struct {
+	service, pod, revision string
+	code                   int
 }
 
 func newTraffic(read func() []RequestCount) *traffic {
@@ -57,23 +63,18 @@ func (t *traffic) run(ctx context.Context) {
 }
 
 // sample reads the counters once and, from the second call on, records and
-// sends the rates since the previous call.
+// sends the rates since the previous call. Differences are taken per
+// counter: a counter that went (its pod left) adds nothing, one that is new
+// or started again counts from 0.
 func (t *traffic) sample(now time.Time) {
-	totals := map[string][2]uint64{}
+	cur := map[seriesID]uint64{}
 	for _, c := range t.read() {
-		k := SeriesKey(c.Service, c.Revision)
-		v := totals[k]
-		if c.Code == 0 || c.Code >= 500 {
-			v[1] += c.Count
-		} else {
-			v[0] += c.Count
-		}
-		totals[k] = v
+		cur[seriesID{c.Service, c.Pod, c.Revision, c.Code}] += c.Count
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	last, lastT := t.last, t.lastT
-	t.last, t.lastT = totals, now
+	t.last, t.lastT = cur, now
 	if last == nil {
 		return
 	}
@@ -81,18 +82,23 @@ func (t *traffic) sample(now time.Time) {
 	if secs <= 0 {
 		return
 	}
-	p := Point{T: now.UnixMilli(), Series: make(map[string][2]float64, len(totals))}
-	for k, v := range totals {
-		prev := last[k]
-		var r [2]float64
-		for i := range v {
-			d := v[i]
-			if d >= prev[i] {
-				d -= prev[i]
-			}
-			r[i] = math.Round(float64(d)/secs*10) / 10
+	deltas := map[string][2]uint64{}
+	for id, n := range cur {
+		if prev, ok := last[id]; ok && n >= prev {
+			n -= prev
 		}
-		p.Series[k] = r
+		k := SeriesKey(id.service, id.revision)
+		v := deltas[k]
+		if id.code == 0 || id.code >= 500 {
+			v[1] += n
+		} else {
+			v[0] += n
+		}
+		deltas[k] = v
+	}
+	p := Point{T: now.UnixMilli(), Series: make(map[string][2]float64, len(deltas))}
+	for k, v := range deltas {
+		p.Series[k] = [2]float64{math.Round(float64(v[0])/secs*10) / 10, math.Round(float64(v[1])/secs*10) / 10}
 	}
 	t.points = append(t.points, p)
 	if n := int(Window / SamplePeriod); len(t.points) > n {

@@ -150,8 +150,18 @@ func (n *Agent) HandleEvent(ctx context.Context, ev rt.Event) {
 	if isNew {
 		n.records.restore(p)
 	}
-	if ev.Type == rt.EventDie || ev.Type == rt.EventOOM {
+	switch ev.Type {
+	case rt.EventDie, rt.EventOOM:
 		n.prober.setReady(p.namespace, p.name, false)
+	case rt.EventPause:
+		// A frozen process answers nothing: out of the endpoints at once,
+		// not after its readiness probe has failed a few times.
+		n.prober.setReady(p.namespace, p.name, false)
+		podEventf(n.recorder, p, api.EventTypeWarning, "Paused",
+			"Container %s was paused (docker pause): it gets no traffic until `docker unpause %s`", p.containerName(), shortID(c.ID))
+	case rt.EventUnpause:
+		podEventf(n.recorder, p, api.EventTypeNormal, "Unpaused",
+			"Container %s was unpaused: it gets traffic again once it is ready", p.containerName())
 	}
 	n.podChanged(p)
 }
@@ -391,6 +401,20 @@ func (n *Agent) KeepPodRunning(ctx context.Context, w *replicaset.Workload, rp r
 		}
 		return 0
 	}
+	if p.container.State == rt.StatePaused {
+		// Alive, frozen by someone with the engine's socket: neither
+		// exited nor to be restarted. Unpausing it resumes it as it was.
+		return 0
+	}
+	if p.container.Running() && !p.creating && !p.terminating && p.ip(n.addrs.network) == "" &&
+		now.Sub(p.container.StartedAt) > networkGrace {
+		// Cut off its network (`docker network disconnect`): it can
+		// never be an endpoint again. Replaced, and said so.
+		podEventf(n.recorder, p, api.EventTypeWarning, "NetworkLost",
+			"Pod %s runs but has no address on network %s (disconnected from it?): replacing it", p.name, n.addrs.network)
+		n.terminatePod(p, w)
+		return 0
+	}
 	if p.container.Running() || p.creating {
 		if p.waiting != "" && p.container.Running() {
 			n.pods.update(p.namespace, p.name, func(cp *pod) { cp.waiting, cp.waitingMsg = "", "" })
@@ -486,3 +510,10 @@ func nextBackoff(d time.Duration) time.Duration {
 	}
 	return min(2*d, crashBackoffMax)
 }
+
+// networkGrace is how long a started container may go without an address on
+// the pods' network before the pod counts as cut off from it.
+const networkGrace = 5 * time.Second
+
+// shortID is a container ID as docker ps prints it.
+func shortID(id string) string { return id[:min(len(id), 12)] }

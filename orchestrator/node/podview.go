@@ -51,6 +51,10 @@ func (n *Agent) podView(p *pod) *api.Pod {
 			status.Phase = "Running"
 		}
 		status.ContainerStatuses[0].State.Waiting = &api.ContainerStateWaiting{Reason: p.waiting, Message: p.waitingMsg}
+	case p.container.State == rt.StatePaused:
+		status.Phase = "Running"
+		status.ContainerStatuses[0].State.Waiting = &api.ContainerStateWaiting{Reason: "Paused",
+			Message: "the container is paused (docker pause); docker unpause resumes it"}
 	case p.running():
 		status.Phase = "Running"
 		started := api.Time{Time: p.container.StartedAt.UTC().Truncate(time.Second)}

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -94,5 +95,28 @@ func TestOpenAfterOwnerWasKilled(t *testing.T) {
 	openStore(t, dir)
 	if pid := readOwner(dir); pid != os.Getpid() {
 		t.Errorf("owner file names pid %d, want %d", pid, os.Getpid())
+	}
+}
+
+// The owner file is written without following a symbolic link put in its
+// place: the store refuses to open instead of overwriting the link's target.
+func TestOpenDoesNotFollowAnOwnerFileSymlink(t *testing.T) {
+	dir := t.TempDir()
+	victim := filepath.Join(t.TempDir(), "precious")
+	if err := os.WriteFile(victim, []byte("precious\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(victim, filepath.Join(dir, OwnerFile)); err != nil {
+		t.Fatal(err)
+	}
+	s, err := Open(dir, Options{})
+	if err == nil {
+		s.Close()
+	}
+	if err == nil || !strings.Contains(err.Error(), "is a symbolic link") {
+		t.Errorf("Open with a symlinked owner file = %v, want a refusal", err)
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "precious\n" {
+		t.Errorf("the owner file's link target was overwritten: %q", b)
 	}
 }

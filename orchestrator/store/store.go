@@ -131,7 +131,7 @@ func Open(dir string, opts Options) (*Store, error) {
 	}
 	// Written only while the lock is held, so whoever fails to get the lock
 	// reads the pid of the process that has it.
-	if err := os.WriteFile(filepath.Join(dir, OwnerFile), []byte(strconv.Itoa(os.Getpid())+"\n"), 0o600); err != nil {
+	if err := writeOwner(filepath.Join(dir, OwnerFile)); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("write lock owner: %w", err)
 	}
@@ -158,6 +158,34 @@ func (s *Store) init() error {
 		}
 		return nil
 	})
+}
+
+// writeOwner writes this process's pid to path without following a
+// symbolic link put in its place, which could make the store overwrite any
+// file its user may write. O_NOFOLLOW, where there is one, closes the gap
+// between the look and the open.
+func writeOwner(path string) error {
+	refuse := fmt.Errorf("%s is a symbolic link, which the store does not follow: remove it (\"rm %s\")", path, path)
+	if isSymlink(path) {
+		return refuse
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_TRUNC|noFollow, 0o600)
+	if err != nil {
+		if isSymlink(path) {
+			return refuse
+		}
+		return err
+	}
+	_, err = f.WriteString(strconv.Itoa(os.Getpid()) + "\n")
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func isSymlink(path string) bool {
+	fi, err := os.Lstat(path)
+	return err == nil && fi.Mode()&os.ModeSymlink != 0
 }
 
 func readOwner(dir string) int {

@@ -41,6 +41,8 @@ func (e *Engine) streamEvents(ctx context.Context, send func(rt.Event)) {
 		filters.Arg("event", string(events.ActionDie)),
 		filters.Arg("event", string(events.ActionDestroy)),
 		filters.Arg("event", string(events.ActionOOM)),
+		filters.Arg("event", string(events.ActionPause)),
+		filters.Arg("event", string(events.ActionUnPause)),
 	)
 	backoff := eventsMinBackoff
 	for ctx.Err() == nil {

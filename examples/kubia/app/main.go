@@ -4,6 +4,8 @@
 //	This is v1 running in pod <hostname>
 //
 // so a curl loop shows which version and which pod served each request.
+// A request other than GET or HEAD carrying X-Request-Id is logged to stdout
+// as "acted on METHOD PATH id=ID" (the chaos test counts them per pod).
 // /healthz answers "ok" for probes, and /ws is a WebSocket that greets with
 // the same line and echoes every message, to show WebSockets through a
 // Service during a rollout.

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
 	"time"
 
 	"golang.org/x/net/websocket"
@@ -44,6 +45,13 @@ func newHandler(version, hostname string, responseDelay time.Duration) http.Hand
 		w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		// A request that changes something, marked with an id, is logged
+		// as acted on: a test reading every pod's log can tell whether one
+		// request reached two pods.
+		if id := r.Header.Get("X-Request-Id"); id != "" && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			io.Copy(io.Discard, r.Body)
+			fmt.Fprintf(actedOn, "acted on %s %s id=%s\n", r.Method, r.URL.Path, id)
+		}
 		if responseDelay > 0 {
 			t := time.NewTimer(responseDelay)
 			defer t.Stop()
@@ -58,6 +66,9 @@ func newHandler(version, hostname string, responseDelay time.Duration) http.Hand
 	})
 	return mux
 }
+
+// actedOn is where requests acted on are logged: the pod's output.
+var actedOn io.Writer = os.Stdout
 
 func setHeaders(w http.ResponseWriter, version, hostname string) {
 	h := w.Header()

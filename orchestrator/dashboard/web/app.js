@@ -108,11 +108,11 @@ function renderWorkloads(revs) {
       const s = rs.status || {}, hash = (rs.metadata.labels || {})["pod-template-hash"], n = replicas(rs.spec.replicas);
       const cls = ["rs", rs.metadata.name === rollout.newReplicaSet ? "new" : "", n === 0 && !s.replicas ? "empty" : ""].join(" ");
       return `<div class="${cls}" data-rs="${esc(rs.metadata.name)}" data-revision="${esc(revNum(rs))}" data-image="${esc(imageOf(rs.spec.template))}" data-replicas="${n}" data-current="${s.replicas || 0}" data-ready="${s.readyReplicas || 0}">
-        <span class="rs-name mono">${esc(rs.metadata.name)}</span><span>${revChip(hash, revs)}</span>
+        <span class="rs-name mono">${esc(rs.metadata.name)}</span><span>${revChip(hash, revs)} <span class="muted mono">${esc(shortImage(imageOf(rs.spec.template)))}</span></span>
         <span class="mono muted">${s.readyReplicas || 0}/${s.replicas || 0} ready · want ${n}</span>${bar(s.readyReplicas || 0, n, max)}</div>`;
     }).join("");
     const paused = !!d.spec.paused;
-    html.push(`<article class="card" data-deployment="${esc(d.metadata.name)}" data-namespace="${esc(nsOf(d))}">
+    html.push(`<article class="card" data-deployment="${esc(d.metadata.name)}" data-namespace="${esc(nsOf(d))}" data-paused="${paused}">
       <div class="card-head"><span class="kind">Deployment</span><h3>${esc(d.metadata.name)}</h3>
         <span class="muted">${esc(nsOf(d))}</span><span class="mono muted">${esc(imageOf(d.spec.template))}</span>${paused ? '<span class="chip false">paused</span>' : ""}</div>
       <div class="counts">
@@ -154,7 +154,7 @@ function renderSteps(r) {
   if (!r || !r.steps || !r.steps.length) return r && !r.done && r.message ? `<div class="steps">${esc(r.message)}</div>` : "";
   const total = r.steps.length, done = Math.min(r.stepsDone || 0, total);
   const items = r.steps.map((s, i) => `<li class="${i < done ? "done" : i === done && !r.done ? "current" : ""}">${esc(s.action)} <span class="muted">(old ${s.old}, new ${s.new}, available ${s.available})</span></li>`).join("");
-  const title = r.done ? `Last rollout: complete, ${total} steps` : `Rollout in progress: step ${Math.min(done + 1, total)} of ${total}`;
+  const title = r.done ? `Last rollout: complete, ${total} step${total === 1 ? "" : "s"}` : `Rollout in progress: step ${Math.min(done + 1, total)} of ${total}`;
   return `<div class="steps" data-rollout="${r.done ? "done" : "progress"}" data-steps="${total}" data-steps-done="${done}">
     <b>${esc(title)}</b><div class="muted">${esc(r.message)}</div>
     <div class="progress"><i style="width:${(100 * done) / total}%"></i></div>
@@ -218,7 +218,8 @@ function chart(service, revs) {
   const y = (v) => T + (1 - v / max) * (H - T - B);
   const grid = [0, 0.5, 1].map((f) => `<line class="grid-line" x1="${L}" x2="${W - R}" y1="${y(max * f)}" y2="${y(max * f)}"/><text x="${L - 4}" y="${y(max * f) + 3}" text-anchor="end">${fmt(max * f)}</text>`).join("")
     + [4, 3, 2, 1, 0].map((i) => {
-      const ago = (span * i) / 4, label = !i ? "now" : span > 120000 ? "-" + fmt(ago / 60000) + "m" : "-" + Math.round(ago / 1000) + "s";
+      const ago = (span * i) / 4, secs = Math.round(ago / 1000);
+      const label = !i ? "now" : secs >= 120 ? "-" + Math.floor(secs / 60) + "m" + (secs % 60 ? (secs % 60) + "s" : "") : "-" + secs + "s";
       return `<text x="${x(t1 - ago)}" y="${H - 4}" text-anchor="${i === 4 ? "start" : i ? "middle" : "end"}">${label}</text>`;
     }).join("");
   const line = (val) => shown.map((p, i) => `${i ? "L" : "M"}${x(p.t).toFixed(1)},${y(val(p)).toFixed(1)}`).join("");
@@ -264,7 +265,7 @@ function renderPods(revs) {
       .flatMap((s) => (s.spec.ports || []).map((pt) => pt.nodePort)).filter(Boolean).join(", ");
     const cls = status === "Terminating" ? "terminating" : status === "CrashLoopBackOff" || status === "Error" ? "crash" : ready < cs.length || !cs.length ? "notready" : "running";
     return `<tr class="${cls}" data-pod="${esc(p.metadata.name)}" data-status="${esc(status)}" data-revision="${esc(rev)}">
-      <td class="name">${esc(p.metadata.name)}</td><td>${ready}/${cs.length || 1}</td><td class="status">${esc(status)}${status === "Terminating" ? " <span class=\"muted\">draining</span>" : ""}</td>
+      <td class="name">${esc(p.metadata.name)}</td><td>${ready}/${cs.length || 1}</td><td class="status"${status === "Terminating" ? ' title="out of its Services\' endpoints, draining its requests, then stopped"' : ""}>${esc(status)}</td>
       <td>${restarts}</td><td data-since="${esc(p.metadata.creationTimestamp)}">${age(p.metadata.creationTimestamp)}</td>
       <td>${revChip(rev, revs)}</td><td class="mono">${esc(ports)}</td>
       <td>${status === "Terminating" ? "" : button("Delete", "delete-pod", "pods/" + keyOf(p), "danger")}</td></tr>`;
