@@ -82,6 +82,11 @@ func TestE2EWaitAndDiff(t *testing.T) {
 		t.Errorf("diff of a bad file: exit %d, want 2; stderr %q", code, errOut)
 	}
 
+	top := e.ok("top", "pods", "-l", "app=kubia")
+	if !regexp.MustCompile(`^NAME\s+CPU\(cores\)\s+MEMORY\(bytes\)\n(kubia-[a-z0-9]+-[a-z0-9]{5}\s+\d+m\s+[1-9]\d*Mi\n){3}$`).MatchString(top) {
+		t.Errorf("top pods: want 3 rows, each with some memory in use:\n%s", top)
+	}
+
 	e.portForward("deploy/kubia", "8080", "--address=localhost")
 	e.portForward("svc/kubia", "80")
 	e.portForward("pod/"+podNames(e.pods())[0], "8080")

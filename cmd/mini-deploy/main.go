@@ -120,6 +120,7 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newPortForwardCommand(g),
 		newExplainCommand(g),
 		newAPIResourcesCommand(g),
+		newTopCommand(g),
 	)
 	usageErrors(root)
 	addCompletion(root, g)

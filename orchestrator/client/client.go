@@ -369,6 +369,22 @@ func (c *Client) Exec(ctx context.Context, namespace, pod string, command []stri
 	return res, nil
 }
 
+// TopPods samples the CPU and memory use of the running pods of namespace
+// ("" for all) matching selector.
+func (c *Client) TopPods(ctx context.Context, namespace, selector string) ([]server.PodMetrics, error) {
+	p := "/apis/metrics.k8s.io/v1beta1/pods"
+	if namespace != "" {
+		p = "/apis/metrics.k8s.io/v1beta1/namespaces/" + url.PathEscape(namespace) + "/pods"
+	}
+	q := url.Values{}
+	if selector != "" {
+		q.Set("labelSelector", selector)
+	}
+	var list server.PodMetricsList
+	err := c.call(ctx, http.MethodGet, p, q, nil, &list)
+	return list.Items, err
+}
+
 // PodAddr is where this host reaches port of a pod.
 func (c *Client) PodAddr(ctx context.Context, namespace, pod string, port int) (string, error) {
 	p, err := objectPath(api.KindPod, namespace, pod)

@@ -59,6 +59,11 @@ func (f *fakeBackend) Update(ctx context.Context, obj api.Object) (api.Object, e
 	return obj, nil
 }
 
+func (f *fakeBackend) TopPods(ctx context.Context, ns, sel string) ([]server.PodMetrics, error) {
+	f.record("TopPods %q %q", ns, sel)
+	return nil, f.err
+}
+
 func (f *fakeBackend) PodAddr(ctx context.Context, ns, pod string, port int) (string, error) {
 	f.record("PodAddr %s %s %d", ns, pod, port)
 	return "127.0.0.1:1", f.err
