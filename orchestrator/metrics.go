@@ -24,6 +24,7 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 	inflight *prometheus.GaugeVec
 	retries  *prometheus.CounterVec
+	ejected  *prometheus.CounterVec
 	ready    *prometheus.GaugeVec
 	addr     string
 }
@@ -48,12 +49,16 @@ func newMetrics() *metrics {
 			Name: "minideploy_service_retries_total",
 			Help: "Requests sent again to another pod after a failure before any response byte.",
 		}, []string{"service", "pod"}),
+		ejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "minideploy_service_ejections_total",
+			Help: "Times a pod was taken out of rotation by the proxy's passive health checking.",
+		}, []string{"service", "pod"}),
 		ready: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "minideploy_service_ready_endpoints",
 			Help: "Ready endpoints behind a Service port.",
 		}, []string{"service"}),
 	}
-	m.registry.MustRegister(m.requests, m.latency, m.inflight, m.retries, m.ready,
+	m.registry.MustRegister(m.requests, m.latency, m.inflight, m.retries, m.ejected, m.ready,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -78,6 +83,11 @@ func (m *metrics) InFlight(service string, delta int) {
 func (m *metrics) EndpointGone(service string, ep proxy.Endpoint) {
 	m.requests.DeletePartialMatch(prometheus.Labels{"service": service, "pod": ep.Pod})
 	m.retries.DeleteLabelValues(service, ep.Pod)
+	m.ejected.DeleteLabelValues(service, ep.Pod)
+}
+
+func (m *metrics) Ejected(service string, ep proxy.Endpoint) {
+	m.ejected.WithLabelValues(service, ep.Pod).Inc()
 }
 
 func (m *metrics) ReadyEndpoints(service string, n int) {

@@ -35,6 +35,12 @@ type target struct {
 	finishOnce sync.Once
 	drained    chan struct{} // closed once removed, idle and its idle connections closed
 	onFinish   func(*target)
+
+	// Passive health (outlier.go): until ejectedUntil (unix nanoseconds)
+	// the target gets no new request while another one can take it;
+	// ejections counts the ejections in a row, for the back-off.
+	ejectedUntil atomic.Int64
+	ejections    atomic.Int32
 }
 
 func newTarget(ep Endpoint, pool *pool, onFinish func(*target)) *target {

@@ -77,10 +77,14 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		served, cur = t.ep, t
 		c, err := p.forward(w, r, o, t)
 		if err == nil {
+			t.healthy()
 			code = c
 			return
 		}
 		lastErr = err
+		if r.Context().Err() == nil && outlierFailure(err) && !(guard != nil && guard.stalled) {
+			p.eject(t, err)
+		}
 		if guard != nil && guard.stalled {
 			// The client stopped sending its body; nginx answers 408.
 			code = http.StatusRequestTimeout

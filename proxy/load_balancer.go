@@ -44,8 +44,10 @@ func (lb *loadBalancer) acquire(tried []*target) *target {
 }
 
 // pick returns the least loaded target of the current set that is not in
-// tried. stale reports that it skipped removed targets: the set it read has
-// been replaced.
+// tried, passing over ejected ones (outlier.go) while any other can take the
+// request: when every one is ejected, the least loaded of them is tried
+// rather than refusing the request. stale reports that it skipped removed
+// targets: the set it read has been replaced.
 func (lb *loadBalancer) pick(tried []*target) (best *target, stale bool) {
 	ts := lb.targets()
 	n := len(ts)
@@ -54,6 +56,9 @@ func (lb *loadBalancer) pick(tried []*target) (best *target, stale bool) {
 	}
 	start := int((lb.next.Add(1) - 1) % uint64(n))
 	var bestLoad int64
+	var fallback *target // the least loaded ejected target
+	var fallbackLoad int64
+	var now int64
 	for i := range n {
 		t := ts[(start+i)%n]
 		if t.removed.Load() {
@@ -64,12 +69,26 @@ func (lb *loadBalancer) pick(tried []*target) (best *target, stale bool) {
 			continue
 		}
 		load := t.inflight.Load()
+		if until := t.ejectedUntil.Load(); until != 0 {
+			if now == 0 {
+				now = nanotime()
+			}
+			if now < until {
+				if fallback == nil || load < fallbackLoad {
+					fallback, fallbackLoad = t, load
+				}
+				continue
+			}
+		}
 		if best == nil || load < bestLoad {
 			best, bestLoad = t, load
 			if load == 0 {
 				break
 			}
 		}
+	}
+	if best == nil {
+		best = fallback
 	}
 	return best, stale
 }

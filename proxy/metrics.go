@@ -18,6 +18,9 @@ type Metrics interface {
 	InFlight(service string, delta int)
 	// ReadyEndpoints reports the size of the endpoint set after each change.
 	ReadyEndpoints(service string, n int)
+	// Ejected reports that ep was taken out of rotation by passive health
+	// checking (outlier.go).
+	Ejected(service string, ep Endpoint)
 	// EndpointGone reports that ep left the Service and its last request
 	// has been counted: whatever the implementation keeps per endpoint can
 	// go, so a Service whose pods come and go keeps no state for the dead.

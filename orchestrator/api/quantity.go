@@ -5,6 +5,8 @@ import (
 	"maps"
 	"math"
 	"slices"
+	"strconv"
+	"strings"
 
 	"k8s.io/apimachinery/pkg/api/resource"
 )
@@ -20,13 +22,31 @@ const (
 // ParseQuantity reads a Kubernetes quantity ("500m", "1.5", "128Mi", "1e3")
 // exactly, with Kubernetes' own parser: the same grammar ("1e3Mi" is refused),
 // the same precision (nano-units, rounded up) and the same canonical form.
+//
+// Two bounds come first, beyond Kubernetes: at most 64 characters, and a
+// decimal exponent of at most 100 either way. Kubernetes parses "1e8000000"
+// and then spends minutes and gigabytes on arithmetic with it; no resource
+// amount needs either bound lifted.
 func ParseQuantity(s string) (resource.Quantity, error) {
+	if len(s) > maxQuantityLen {
+		return resource.Quantity{}, fmt.Errorf("a quantity may have at most %d characters", maxQuantityLen)
+	}
+	if i := strings.IndexAny(s, "eE"); i >= 0 && i+1 < len(s) {
+		if exp, err := strconv.Atoi(strings.TrimPrefix(s[i+1:], "+")); err == nil && (exp > maxExponent || exp < -maxExponent) {
+			return resource.Quantity{}, fmt.Errorf("a quantity's exponent must be between -%d and %d", maxExponent, maxExponent)
+		}
+	}
 	q, err := resource.ParseQuantity(s)
 	if err != nil {
 		return q, fmt.Errorf("quantities must match the regular expression '%s'", quantityPattern)
 	}
 	return q, nil
 }
+
+const (
+	maxQuantityLen = 64
+	maxExponent    = 100
+)
 
 // quantityPattern is the grammar as the Kubernetes API server quotes it.
 const quantityPattern = `^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$`

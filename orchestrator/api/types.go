@@ -25,6 +25,12 @@ const (
 	// each of its ports serves at once (default 10000); more wait to be
 	// accepted. It is read when the port starts listening.
 	AnnotationMaxConnections = "mini-deploy.io/max-connections"
+	// AnnotationConnectTimeout and AnnotationResponseHeaderTimeout on a
+	// Service bound, as Go durations ("500ms", "10s"), the proxy's wait to
+	// connect to a pod (default 2s) and for its response headers (default
+	// 60s). A pod that misses either is taken out of rotation at once.
+	AnnotationConnectTimeout        = "mini-deploy.io/connect-timeout"
+	AnnotationResponseHeaderTimeout = "mini-deploy.io/response-header-timeout"
 	// AnnotationRestartedAt is set by `rollout restart` on the pod template.
 	AnnotationRestartedAt = "kubectl.kubernetes.io/restartedAt"
 	// AnnotationLastApplied holds the manifest an object was last applied

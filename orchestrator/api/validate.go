@@ -7,6 +7,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Validation follows Kubernetes' rules and wording, so that a manifest
@@ -185,6 +186,13 @@ func validateAnnotations(errs *fieldErrors, annotations map[string]string, path 
 	if v, ok := annotations[AnnotationMaxConnections]; ok {
 		if n, err := strconv.Atoi(v); err != nil || n < 1 {
 			errs.invalid(key(path, AnnotationMaxConnections), v, "must be a positive whole number of connections")
+		}
+	}
+	for _, k := range []string{AnnotationConnectTimeout, AnnotationResponseHeaderTimeout} {
+		if v, ok := annotations[k]; ok {
+			if d, err := time.ParseDuration(v); err != nil || d <= 0 {
+				errs.invalid(key(path, k), v, `must be a positive Go duration such as "500ms" or "10s"`)
+			}
 		}
 	}
 	if v, ok := annotations[AnnotationAutoRollback]; ok && v != "true" && v != "false" {

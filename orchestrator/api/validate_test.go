@@ -362,3 +362,19 @@ func TestMaxConnectionsAnnotation(t *testing.T) {
 		}
 	}
 }
+
+func TestTimeoutAnnotations(t *testing.T) {
+	for v, ok := range map[string]bool{"500ms": true, "10s": true, "0s": false, "-1s": false, "10": false, "soon": false} {
+		for _, k := range []string{AnnotationConnectTimeout, AnnotationResponseHeaderTimeout} {
+			y := strings.Replace(svcBase, "metadata:\n", "metadata:\n  annotations: {"+k+": \""+v+"\"}\n", 1)
+			objs, err := DecodeManifests("svc.yaml", []byte(y))
+			if err != nil {
+				t.Fatal(err)
+			}
+			SetDefaults(objs[0])
+			if err := Validate(objs[0]); (err == nil) != ok {
+				t.Errorf("%s %q: %v", k, v, err)
+			}
+		}
+	}
+}

@@ -181,6 +181,15 @@ func notFound(kind, name string) error {
 // returns a client of it.
 func serve(t *testing.T, b server.Backend) *client.Client {
 	t.Helper()
+	c := client.New(serveSocket(t, b))
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// serveSocket runs the API over b on a unix socket in a temporary directory
+// until the test ends, and returns the socket's path.
+func serveSocket(t *testing.T, b server.Backend) string {
+	t.Helper()
 	sock := filepath.Join(t.TempDir(), "api.sock")
 	ln, err := net.Listen("unix", sock)
 	if err != nil {
@@ -189,15 +198,13 @@ func serve(t *testing.T, b server.Backend) *client.Client {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- server.Serve(ctx, ln, server.New(b, nil)) }()
-	c := client.New(sock)
 	t.Cleanup(func() {
-		c.Close()
 		cancel()
 		if err := <-done; err != nil {
 			t.Errorf("Serve: %v", err)
 		}
 	})
-	return c
+	return sock
 }
 
 func rc(name string, replicas int32) *api.ReplicationController {

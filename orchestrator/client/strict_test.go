@@ -5,11 +5,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/mini-deploy/mini-deploy/orchestrator/server"
 )
 
 // A client other than the CLI gets the same strictness: an object with an
@@ -17,15 +14,7 @@ import (
 // named, and nothing reaches the backend.
 func TestServerDecodesWhatItStoresStrictly(t *testing.T) {
 	f := &fakeBackend{}
-	sock := filepath.Join(t.TempDir(), "api.sock")
-	ln, err := net.Listen("unix", sock)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- server.Serve(ctx, ln, server.New(f, nil)) }()
-	t.Cleanup(func() { cancel(); <-done })
+	sock := serveSocket(t, f)
 	hc := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", sock)
 	}}}

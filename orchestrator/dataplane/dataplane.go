@@ -170,13 +170,18 @@ func (d *Manager) SyncService(ctx context.Context, key api.Key) (time.Duration, 
 			cur.port = port
 			continue
 		}
-		maxConns, _ := strconv.Atoi(svc.Annotations[api.AnnotationMaxConnections]) // validated
+		// Validated; absent or zero, the proxy's defaults.
+		maxConns, _ := strconv.Atoi(svc.Annotations[api.AnnotationMaxConnections])
+		dial, _ := time.ParseDuration(svc.Annotations[api.AnnotationConnectTimeout])
+		header, _ := time.ParseDuration(svc.Annotations[api.AnnotationResponseHeaderTimeout])
 		p := proxy.New(proxy.Options{
-			Service:  svc.Name,
-			Listen:   net.JoinHostPort(d.address, strconv.Itoa(int(np))),
-			Logger:   d.log,
-			Metrics:  d.metrics,
-			MaxConns: maxConns,
+			Service:               svc.Name,
+			Listen:                net.JoinHostPort(d.address, strconv.Itoa(int(np))),
+			Logger:                d.log,
+			Metrics:               d.metrics,
+			MaxConns:              maxConns,
+			DialTimeout:           dial,
+			ResponseHeaderTimeout: header,
 		})
 		if ln := d.takeReserved(np); ln != nil {
 			p.Serve(ln)
