@@ -886,7 +886,13 @@ func TestE2ELegacyRollingUpdate(t *testing.T) {
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Killed once the daemon has taken the update over (the new controller
+	// exists), however slow the machine: not after a fixed time, which a
+	// loaded machine can spend before the CLI has even asked.
+	e.waitFor("the daemon to start the rolling update", func() bool {
+		_, _, code := e.run("get", "rc", "kubia-v2")
+		return code == 0
+	})
 	if err := first.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -902,7 +908,7 @@ func TestE2ELegacyRollingUpdate(t *testing.T) {
 	}
 	t.Logf("rolling-update printed %d lines before it was killed", len(got))
 	if len(got) >= len(want) || !slices.Equal(got, want[:len(got)]) {
-		t.Errorf("rolling-update killed after 1.5s printed:\n%s\nwant the first lines of:\n%s", out.String(), strings.Join(want, "\n"))
+		t.Errorf("rolling-update killed half-way printed:\n%s\nwant the first lines of:\n%s", out.String(), strings.Join(want, "\n"))
 	}
 
 	// With no client attached, the daemon carries on.
