@@ -125,6 +125,17 @@ func TestE2ELabelAnnotateEdit(t *testing.T) {
 	e := newE2E(t)
 	e.up(kubiaDir, "deployment.apps/kubia created")
 
+	// Completion asks the daemon for live names; api-resources and explain
+	// need none, and run through the same binary.
+	e.expect(0, "deploy/kubia\n:4\n", "Completion ended with directive: ShellCompDirectiveNoFileComp\n", "__complete", "label", "deploy/")
+	e.expect(0, "service/kubia\n:4\n", "Completion ended with directive: ShellCompDirectiveNoFileComp\n", "__complete", "edit", "service/")
+	if out := e.ok("api-resources"); !strings.Contains(out, "\ndeployments              deploy       apps/v1             true         Deployment\n") {
+		t.Errorf("api-resources:\n%s", out)
+	}
+	if out := e.ok("explain", "deployment.spec.replicas"); !strings.HasPrefix(out, "GROUP:      apps\nKIND:       Deployment\nVERSION:    v1\n\nFIELD: replicas <integer>\n") {
+		t.Errorf("explain deployment.spec.replicas:\n%s", out)
+	}
+
 	e.expect(0, "deployment.apps/kubia labeled\n", "", "label", "deployment", "kubia", "tier=web")
 	e.expect(0, "deployment.apps/kubia not labeled\n", "", "label", "deploy/kubia", "tier=web")
 	e.expect(1, "", "error: 'tier' already has a value (web), and --overwrite is false\n", "label", "deploy/kubia", "tier=api")
