@@ -77,6 +77,13 @@ func runUp(ctx context.Context, o *upOptions) error {
 			return err
 		}
 	}
+	// Whatever answers on the socket of a directory others can write to
+	// may not be this user's daemon: it gets no manifests.
+	if _, err := os.Stat(o.home); err == nil {
+		if err := checkHome(o.home); err != nil {
+			return err
+		}
+	}
 	c := o.client()
 	defer c.Close()
 	if err := ensureDaemon(ctx, o, c); err != nil {
