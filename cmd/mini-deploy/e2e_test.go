@@ -722,7 +722,7 @@ func (e *e2e) rolloutUnderLoad(url, what, version, said string, change ...string
 	})
 }
 
-var rsRow = regexp.MustCompile(`^(kubia-[a-z0-9]{6,10})\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+s$`)
+var rsRow = regexp.MustCompile(`^(kubia-[a-z0-9]{6,10})\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+m)?\d+s$`)
 
 // replicaSets parses `get rs` into name -> "desired current ready".
 func (e *e2e) replicaSets() map[string]string {
