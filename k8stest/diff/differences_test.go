@@ -25,6 +25,10 @@ var validationDifferences = map[string]string{
 	"deployment name 47 chars":            podHostname,
 	"replicaset name 58 chars":            podHostname,
 	"deployment name with dots":           podHostname,
+	"image with trailing space":           "the engine cannot parse an image name with spaces; Kubernetes accepts it and the pod then fails to pull",
+	"grace period negative":               "Kubernetes accepts it only for compatibility, with a warning that it is invalid, and treats it as 1",
+	"service nodePort out of range": "not mini-deploy's: kube-apiserver checks a node port's range when it allocates it, " +
+		"which a dry run skips; a real create rejects it as mini-deploy does",
 }
 
 // rolloutDifferences are the rollout scenarios where mini-deploy's steps

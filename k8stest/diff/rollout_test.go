@@ -209,6 +209,8 @@ func TestRolloutsMatchControllerManager(t *testing.T) {
 	}
 	for _, sc := range scenarios {
 		t.Run(sc.name, func(t *testing.T) {
+			// Each scenario has its own store and namespace.
+			t.Parallel()
 			mini := run(t, newMini(t), sc.ops)
 			kube := run(t, newKube(t, cp), sc.ops)
 			compare(t, sc.name, mini, kube)

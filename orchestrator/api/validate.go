@@ -43,8 +43,10 @@ func Validate(obj Object) error {
 		validateMeta(&errs, &o.ObjectMeta, validateOwnerName(maxDeploymentNameLength))
 		validateDeploymentSpec(&errs, &o.Spec)
 	case *Service:
+		// An RFC 1123 label, as Kubernetes 1.37 has it (it relaxed
+		// DNS-1035: a name may start with a digit); k8stest/diff checks.
 		validateMeta(&errs, &o.ObjectMeta, func(errs *fieldErrors, path, name string) {
-			errs.each(path, name, IsDNS1035Label(name))
+			errs.each(path, name, IsDNS1123Label(name))
 		})
 		validateServiceSpec(&errs, &o.Spec)
 	default:

@@ -203,9 +203,9 @@ func TestValidateManifests(t *testing.T) {
 			`Service "kubia" is invalid: spec.ports[0].nodePort: Invalid value: 8080: provided port is not in the valid range. The range of valid ports is 30000-32767`,
 		},
 		{
-			"service name is DNS-1035",
-			svc("name: kubia", "name: 1kubia"),
-			`Service "1kubia" is invalid: metadata.name: Invalid value: "1kubia": a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character`,
+			"service name is an RFC 1123 label",
+			svc("name: kubia", "name: kubia.web"),
+			`Service "kubia.web" is invalid: metadata.name: Invalid value: "kubia.web": a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character`,
 		},
 		{
 			"resources valid",
