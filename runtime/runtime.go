@@ -151,6 +151,15 @@ type BuildOptions struct {
 	Labels     map[string]string
 }
 
+// Stats is a container's resource use, as `kubectl top` shows it.
+type Stats struct {
+	// CPUMilli is CPU time used per second, in thousandths of a core.
+	CPUMilli int64
+	// MemoryBytes is the working set: memory in use less the inactive
+	// file cache, which the kernel can take back.
+	MemoryBytes int64
+}
+
 // Network is a managed bridge network.
 type Network struct {
 	ID     string
@@ -195,6 +204,9 @@ type Runtime interface {
 	Exec(ctx context.Context, id string, cmd []string, out io.Writer) (ExecResult, error)
 	// ImageExists reports whether ref is present on the engine.
 	ImageExists(ctx context.Context, ref string) (bool, error)
+	// Stats samples a running container's CPU and memory use (for `top`);
+	// it may take a second, the engine's sampling interval.
+	Stats(ctx context.Context, id string) (Stats, error)
 	// BuildImage builds an image from a directory.
 	BuildImage(ctx context.Context, opts BuildOptions) error
 	// EnsureNetwork returns the managed bridge network called name, creating

@@ -28,7 +28,7 @@ var objectArgs = [][]string{
 }
 
 // podArgs are the verbs whose first argument is a pod's name.
-var podArgs = [][]string{{"logs"}, {"exec"}}
+var podArgs = [][]string{{"logs"}, {"exec"}, {"top", "pods"}}
 
 // addCompletion gives the verbs above their argument completion.
 func addCompletion(root *cobra.Command, g *globalOptions) {

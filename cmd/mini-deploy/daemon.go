@@ -19,6 +19,7 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/dashboard"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
+	rt "github.com/mini-deploy/mini-deploy/runtime"
 	"github.com/mini-deploy/mini-deploy/runtime/docker"
 )
 
@@ -123,6 +124,9 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 	if errors.Is(err, store.ErrLocked) {
 		return fmt.Errorf("%w: only one daemon may own a state directory; stop it with \"mini-deploy down\" or pass another --home", err)
 	}
+	if errors.Is(err, store.ErrCorrupt) {
+		return fmt.Errorf("%w; \"mini-deploy down\" removes this directory's containers and networks and moves the file aside", err)
+	}
 	if err != nil {
 		return err
 	}
@@ -147,7 +151,11 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 	if err != nil {
 		return err
 	}
-	orch, err := orchestrator.New(engine, st, orchestrator.Options{
+	var runtime rt.Runtime = engine
+	if instance == orchestrator.DefaultInstance {
+		runtime = newOwnContainers(engine, st)
+	}
+	orch, err := orchestrator.New(runtime, st, orchestrator.Options{
 		Instance:     instance,
 		Network:      network,
 		Address:      o.flags.address,

@@ -42,3 +42,28 @@ func TestDownStartsDaemonForLeftState(t *testing.T) {
 		t.Errorf("daemon started with %+v", got)
 	}
 }
+
+// corruptStore overwrites both meta pages of home's state.db, where the
+// database finds everything else.
+func corruptStore(t *testing.T, home string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(home, store.DBFile), os.O_WRONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write([]byte(strings.Repeat("garbage!", 1024))); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A daemon cannot start from a corrupt store, and says what to do.
+func TestDaemonOnACorruptStoreSaysRunDown(t *testing.T) {
+	noEngine(t)
+	home := t.TempDir()
+	corruptStore(t, home)
+	_, errOut, code := cli(t, home, "daemon")
+	if code != 1 || !strings.Contains(errOut, filepath.Join(home, store.DBFile)+" is corrupt") || !strings.Contains(errOut, `"mini-deploy down" removes`) {
+		t.Errorf("daemon on a corrupt store: exit %d %q", code, errOut)
+	}
+}

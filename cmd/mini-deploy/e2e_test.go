@@ -35,6 +35,7 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator"
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/client"
+	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 	"github.com/mini-deploy/mini-deploy/runtime/docker"
 	"github.com/mini-deploy/mini-deploy/runtime/docker/dockertest"
@@ -221,6 +222,7 @@ func (e *e2e) command(ctx context.Context, args ...string) *exec.Cmd {
 		if h := os.Getenv("DOCKER_HOST"); h != "" {
 			cmd.Env = append(cmd.Env, "DOCKER_HOST="+h)
 		}
+		cmd.Env = append(cmd.Env, e.env...)
 		cmd.Dir = e.userHome
 	}
 	if e.as != nil {
@@ -720,7 +722,7 @@ func (e *e2e) rolloutUnderLoad(url, what, version, said string, change ...string
 	})
 }
 
-var rsRow = regexp.MustCompile(`^(kubia-[a-z0-9]{6,10})\s+(\d+)\s+(\d+)\s+(\d+)\s+\d+s$`)
+var rsRow = regexp.MustCompile(`^(kubia-[a-z0-9]{6,10})\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+m)?\d+s$`)
 
 // replicaSets parses `get rs` into name -> "desired current ready".
 func (e *e2e) replicaSets() map[string]string {
@@ -886,7 +888,13 @@ func TestE2ELegacyRollingUpdate(t *testing.T) {
 	if err := first.Start(); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	// Killed once the daemon has taken the update over (the new controller
+	// exists), however slow the machine: not after a fixed time, which a
+	// loaded machine can spend before the CLI has even asked.
+	e.waitFor("the daemon to start the rolling update", func() bool {
+		_, _, code := e.run("get", "rc", "kubia-v2")
+		return code == 0
+	})
 	if err := first.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
@@ -902,7 +910,7 @@ func TestE2ELegacyRollingUpdate(t *testing.T) {
 	}
 	t.Logf("rolling-update printed %d lines before it was killed", len(got))
 	if len(got) >= len(want) || !slices.Equal(got, want[:len(got)]) {
-		t.Errorf("rolling-update killed after 1.5s printed:\n%s\nwant the first lines of:\n%s", out.String(), strings.Join(want, "\n"))
+		t.Errorf("rolling-update killed half-way printed:\n%s\nwant the first lines of:\n%s", out.String(), strings.Join(want, "\n"))
 	}
 
 	// With no client attached, the daemon carries on.
@@ -964,5 +972,51 @@ func TestE2EDown(t *testing.T) {
 	}
 	if out := e.ok("down"); !strings.Contains(out, "nothing to do") {
 		t.Errorf("a second down: %q", out)
+	}
+}
+
+// down works when state.db is corrupt: no daemon can start from it, so down
+// removes the instance's containers and network, found by their label, and
+// moves the file aside.
+func TestE2EDownWithACorruptStore(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	e.up(seedRCv1, "replicationcontroller/kubia-v1 created", "replicationcontroller/kubia-v1 ready (3/3)")
+	if n := len(e.containers()); n != 3 {
+		t.Fatalf("%d containers, want 3", n)
+	}
+	e.killDaemon()
+	corruptStore(t, e.home)
+
+	out := e.ok("down")
+	db := filepath.Join(e.home, store.DBFile)
+	for _, want := range []string{
+		db + " is corrupt",
+		fmt.Sprintf("Removed 3 containers and 1 network (%s) of instance %s", e.network, e.instance),
+		"Moved the corrupt store aside to " + db + ".corrupt-",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("down: no %q in:\n%s", want, out)
+		}
+	}
+	if n := len(e.containers()); n != 0 {
+		t.Errorf("%d containers left after down", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if nets, err := e.engine.ListNetworks(ctx, e.match()); err != nil || len(nets) != 0 {
+		t.Errorf("networks left after down: %v %v", nets, err)
+	}
+	if _, err := os.Stat(db); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("state.db after down: %v, want it moved aside", err)
+	}
+	aside, _ := filepath.Glob(db + ".corrupt-*")
+	if len(aside) != 1 {
+		t.Errorf("moved-aside stores: %v, want one", aside)
+	}
+	// The next up starts afresh, under the same instance.
+	e.up(seedRCv1, "replicationcontroller/kubia-v1 created", "replicationcontroller/kubia-v1 ready (3/3)")
+	if n := len(e.containers()); n != 3 {
+		t.Errorf("%d containers after a new up, want 3", n)
 	}
 }

@@ -52,3 +52,29 @@ rollingupdates                        mini-deploy.io/v1   true         RollingUp
 		t.Errorf("explain of a missing type: exit %d %q", code, errOut)
 	}
 }
+
+// top pods, in kubectl's columns, sorted by name or by use.
+func TestTopPods(t *testing.T) {
+	home := daemon(t, newFake())
+	out, errOut, code := cli(t, home, "top", "pods")
+	if code != 0 {
+		t.Fatalf("top pods: exit %d: %s", code, errOut)
+	}
+	expect(t, "top pods", out, `
+NAME      CPU(cores)   MEMORY(bytes)
+kubia-a   12m          3Mi
+kubia-b   3m           5Mi
+`)
+	out, _, _ = cli(t, home, "top", "pod", "--sort-by=memory", "--no-headers")
+	expect(t, "top pod --sort-by=memory", out, "kubia-b   3m    5Mi\nkubia-a   12m   3Mi\n")
+	out, _, _ = cli(t, home, "top", "po", "kubia-b")
+	expect(t, "top po NAME", out, "NAME      CPU(cores)   MEMORY(bytes)\nkubia-b   3m           5Mi\n")
+	_, errOut, code = cli(t, home, "top", "pods", "nope")
+	if code != 1 || errOut != "error: podmetrics.metrics.k8s.io \"default/nope\" not found\n" {
+		t.Errorf("top of a missing pod: exit %d %q", code, errOut)
+	}
+	_, errOut, code = cli(t, home, "top", "nodes")
+	if code != 1 || !strings.HasPrefix(errOut, "error: unknown command \"nodes\"\n") {
+		t.Errorf("top nodes: exit %d %q", code, errOut)
+	}
+}

@@ -6,13 +6,16 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator"
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 )
@@ -29,7 +32,9 @@ import (
 // user: a state directory such a version used keeps its old name if the
 // containers of that name on the engine are its own (their owner's UID is
 // in its store), so an upgrade neither orphans nor restarts its pods; any
-// other directory takes the new name.
+// other directory takes the new name. Two users who both ran "default" may
+// both keep it: such a daemon sees the engine through ownContainers, which
+// hides every "default" container not made for an owner of its own store.
 
 // instanceName is the file in the state directory that keeps its instance.
 const instanceName = "instance"
@@ -117,6 +122,94 @@ func resolveInstance(ctx context.Context, home string, hadState bool, st *store.
 	return name, networkOf(name), nil
 }
 
+// ownContainers is the engine as a daemon that kept the shared old name
+// "default" sees it: the containers of that name whose owner's UID was
+// never in its store are another directory's (another user's, whose daemon
+// an older version still runs, or who upgraded too), and are never listed
+// nor inspected, so never adopted nor removed. The UIDs seen are kept for
+// the daemon's life, so the pods of an owner just deleted stay visible
+// until they are stopped; a pod a new owner adopted after its own was
+// deleted with --cascade=orphan is no longer this directory's after a
+// restart, and is left running.
+type ownContainers struct {
+	rt.Runtime
+	st *store.Store
+
+	mu   sync.Mutex
+	seen map[string]bool
+}
+
+func newOwnContainers(r rt.Runtime, st *store.Store) *ownContainers {
+	return &ownContainers{Runtime: r, st: st, seen: map[string]bool{}}
+}
+
+// refresh adds the UIDs the store holds now to those seen.
+func (r *ownContainers) refresh() error {
+	uids, err := storeUIDs(r.st)
+	if err != nil {
+		return err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	maps.Copy(r.seen, uids)
+	return nil
+}
+
+// ours reports whether c was made for an owner this store had.
+func (r *ownContainers) ours(c rt.Container) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.seen[c.Labels[orchestrator.LabelOwnerUID]]
+}
+
+func (r *ownContainers) List(ctx context.Context, match map[string]string) ([]rt.Container, error) {
+	ctrs, err := r.Runtime.List(ctx, match)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.refresh(); err != nil {
+		return nil, err
+	}
+	var out []rt.Container
+	for _, c := range ctrs {
+		if r.ours(c) {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+func (r *ownContainers) Inspect(ctx context.Context, id string) (rt.Container, error) {
+	c, err := r.Runtime.Inspect(ctx, id)
+	if err != nil || c.Labels[orchestrator.LabelInstance] != orchestrator.DefaultInstance {
+		return c, err
+	}
+	if err := r.refresh(); err != nil {
+		return rt.Container{}, err
+	}
+	if !r.ours(c) {
+		return rt.Container{}, fmt.Errorf("container %s is another state directory's: %w", id, rt.ErrNotFound)
+	}
+	return c, nil
+}
+
+// storeUIDs is the set of the UIDs of the pods' possible owners in st.
+func storeUIDs(st *store.Store) (map[string]bool, error) {
+	uids := map[string]bool{}
+	for _, kind := range []string{api.KindReplicationController, api.KindReplicaSet} {
+		objs, err := st.List(kind, "")
+		if err != nil {
+			return nil, fmt.Errorf("read the store to tell this directory's containers from others': %w", err)
+		}
+		for _, obj := range objs {
+			if uid := obj.Meta().UID; uid != "" {
+				uids[uid] = true
+			}
+		}
+	}
+	return uids, nil
+}
+
 // madeBy reports whether the containers of instance on the engine are
 // those of the store st: one of them has an owner whose UID the store
 // holds. The store's UIDs are random, so another directory's containers
@@ -129,17 +222,9 @@ func madeBy(ctx context.Context, instance string, st *store.Store, engine instan
 	if len(ctrs) == 0 {
 		return false, nil
 	}
-	uids := map[string]bool{}
-	for _, kind := range store.Kinds() {
-		objs, err := st.List(kind, "")
-		if err != nil {
-			return false, fmt.Errorf("read the store to tell whose containers instance %q has: %w", instance, err)
-		}
-		for _, obj := range objs {
-			if uid := obj.Meta().UID; uid != "" {
-				uids[uid] = true
-			}
-		}
+	uids, err := storeUIDs(st)
+	if err != nil {
+		return false, err
 	}
 	for _, c := range ctrs {
 		if uids[c.Labels[orchestrator.LabelOwnerUID]] {

@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator"
+	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
+	"github.com/mini-deploy/mini-deploy/runtime/fake"
 )
 
 // engineWith lists the given containers, as the engine's label filter
@@ -142,5 +145,53 @@ func TestResolveInstanceRefusesAForeignName(t *testing.T) {
 	_, _, err := resolveInstance(context.Background(), home, true, st, engineWith{})
 	if err == nil || !strings.Contains(err.Error(), `holds "test-123"`) || !strings.Contains(err.Error(), "remove the file") {
 		t.Errorf("resolveInstance with a foreign name = %v", err)
+	}
+}
+
+// A directory that kept the shared old name "default" sees only the
+// containers made for its own owners: another user's "default" containers
+// are neither listed nor inspected, so never adopted nor removed; its own
+// stay visible after their owner is deleted, until they are stopped.
+func TestOwnContainersHidesAnotherDirectorysDefaultContainers(t *testing.T) {
+	ctx := context.Background()
+	home := t.TempDir()
+	st, uid := openStore(t, home)
+	engine := fake.New()
+	engine.AddImage("kubia")
+	create := func(owner string) string {
+		id, err := engine.Create(ctx, rt.ContainerSpec{Name: "pod-" + owner, Image: "kubia", Labels: map[string]string{
+			orchestrator.LabelInstance: orchestrator.DefaultInstance, orchestrator.LabelOwnerUID: owner}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return id
+	}
+	mine, theirs := create(uid), create("another-users-rc")
+	r := newOwnContainers(engine, st)
+	listed := func() []string {
+		ctrs, err := r.List(ctx, map[string]string{orchestrator.LabelInstance: orchestrator.DefaultInstance})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, c := range ctrs {
+			ids = append(ids, c.ID)
+		}
+		return ids
+	}
+	if got := listed(); len(got) != 1 || got[0] != mine {
+		t.Errorf("List = %v, want only this directory's %s", got, mine)
+	}
+	if _, err := r.Inspect(ctx, theirs); !errors.Is(err, rt.ErrNotFound) {
+		t.Errorf("Inspect(another's) = %v, want ErrNotFound", err)
+	}
+	if c, err := r.Inspect(ctx, mine); err != nil || c.ID != mine {
+		t.Errorf("Inspect(mine) = %v %v", c.ID, err)
+	}
+	if _, err := st.Delete(api.Key{Kind: api.KindReplicationController, Namespace: "default", Name: "kubia-v1"}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if got := listed(); len(got) != 1 || got[0] != mine {
+		t.Errorf("after its owner's deletion List = %v, want %s still, until it is stopped", got, mine)
 	}
 }

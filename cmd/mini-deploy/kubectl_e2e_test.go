@@ -9,10 +9,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -79,6 +82,11 @@ func TestE2EWaitAndDiff(t *testing.T) {
 		t.Errorf("diff of a bad file: exit %d, want 2; stderr %q", code, errOut)
 	}
 
+	top := e.ok("top", "pods", "-l", "app=kubia")
+	if !regexp.MustCompile(`^NAME\s+CPU\(cores\)\s+MEMORY\(bytes\)\n(kubia-[a-z0-9]+-[a-z0-9]{5}\s+\d+m\s+[1-9]\d*Mi\n){3}$`).MatchString(top) {
+		t.Errorf("top pods: want 3 rows, each with some memory in use:\n%s", top)
+	}
+
 	e.portForward("deploy/kubia", "8080", "--address=localhost")
 	e.portForward("svc/kubia", "80")
 	e.portForward("pod/"+podNames(e.pods())[0], "8080")
@@ -116,6 +124,17 @@ func TestE2ELabelAnnotateEdit(t *testing.T) {
 	t.Parallel()
 	e := newE2E(t)
 	e.up(kubiaDir, "deployment.apps/kubia created")
+
+	// Completion asks the daemon for live names; api-resources and explain
+	// need none, and run through the same binary.
+	e.expect(0, "deploy/kubia\n:4\n", "Completion ended with directive: ShellCompDirectiveNoFileComp\n", "__complete", "label", "deploy/")
+	e.expect(0, "service/kubia\n:4\n", "Completion ended with directive: ShellCompDirectiveNoFileComp\n", "__complete", "edit", "service/")
+	if out := e.ok("api-resources"); !strings.Contains(out, "\ndeployments              deploy       apps/v1             true         Deployment\n") {
+		t.Errorf("api-resources:\n%s", out)
+	}
+	if out := e.ok("explain", "deployment.spec.replicas"); !strings.HasPrefix(out, "GROUP:      apps\nKIND:       Deployment\nVERSION:    v1\n\nFIELD: replicas <integer>\n") {
+		t.Errorf("explain deployment.spec.replicas:\n%s", out)
+	}
 
 	e.expect(0, "deployment.apps/kubia labeled\n", "", "label", "deployment", "kubia", "tier=web")
 	e.expect(0, "deployment.apps/kubia not labeled\n", "", "label", "deploy/kubia", "tier=web")
@@ -302,5 +321,114 @@ func (e *e2e) portForward(target, remote string, flags ...string) {
 	cmd.Process.Signal(syscall.SIGINT)
 	if err := cmd.Wait(); err != nil {
 		e.t.Errorf("port-forward %s after Ctrl-C: %v; stderr %q", target, err, errOut.String())
+	}
+}
+
+// Feedback where the daemon knows the answer (issue 15, item 8): one
+// "Starting" line for two concurrent ups; a missing image named at apply
+// and set image, by the pod's status and an event, and by up at once; up
+// exits 1 when a Service's node port is held by another program.
+func TestE2EFeedback(t *testing.T) {
+	t.Parallel()
+	e := newE2E(t)
+	type result struct {
+		errOut string
+		code   int
+	}
+	results := make(chan result, 2)
+	for range 2 {
+		go func() {
+			_, errOut, code := e.run("up")
+			results <- result{errOut, code}
+		}()
+	}
+	starting := 0
+	for range 2 {
+		r := <-results
+		if r.code != 0 {
+			t.Fatalf("concurrent up: exit %d: %s", r.code, r.errOut)
+		}
+		starting += strings.Count(r.errOut, "Starting the mini-deploy daemon")
+	}
+	if starting != 1 {
+		t.Errorf("two concurrent ups said %d times that they started the daemon, want once", starting)
+	}
+
+	dir := t.TempDir()
+	broken := filepath.Join(dir, "broken.yaml")
+	os.WriteFile(broken, []byte(`apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: broken
+spec:
+  replicas: 1
+  selector:
+    matchLabels:
+      app: broken
+  template:
+    metadata:
+      labels:
+        app: broken
+    spec:
+      containers:
+      - name: app
+        image: luksa/kubia:not-built
+`), 0o644)
+	warning := "Warning: image \"luksa/kubia:not-built\" is not on the Docker engine and mini-deploy never pulls images: build it (make images, or docker build -t luksa/kubia:not-built DIR) or docker pull it; until then the pods of deployment.apps/broken wait in ErrImageNeverPull\n"
+	e.expect(0, "deployment.apps/broken created\n", warning, "apply", "-f", broken)
+	e.expect(0, "deployment.apps/kubia created\nservice/kubia created\n", "", "apply", "-f", kubiaDir)
+	e.ok("wait", "--for=jsonpath={.status.containerStatuses[0].state.waiting.reason}=ErrImageNeverPull", "pod", "-l", "app=broken", "--timeout=60s")
+	if out := e.ok("get", "pods", "-l", "app=broken"); !regexp.MustCompile(`\nbroken-[a-z0-9]+-[a-z0-9]{5}\s+0/1\s+ErrImageNeverPull\s+0\s+`).MatchString(out) {
+		t.Errorf("get pods of a missing image:\n%s", out)
+	}
+	if out := e.ok("get", "events"); !strings.Contains(out, "ErrImageNeverPull") {
+		t.Errorf("get events has no ErrImageNeverPull:\n%s", out)
+	}
+	_, errOut, code := e.run("up", "-f", broken)
+	if code != 1 || !regexp.MustCompile(`error: deployment.apps/broken: pod broken-\S+ is waiting with ErrImageNeverPull: .*luksa/kubia:not-built`).MatchString(errOut) {
+		t.Errorf("up of a missing image: exit %d, stderr %q; want exit 1 naming ErrImageNeverPull", code, errOut)
+	}
+	e.expect(0, "deployment.apps/kubia image updated\n", strings.ReplaceAll(warning, "broken", "kubia"), "set", "image", "deploy/kubia", "nodejs=luksa/kubia:not-built")
+
+	// A node port another program holds: refused at apply; and when it is
+	// taken while the daemon is down, up says so and exits 1.
+	var held net.Listener
+	for port := 32000 + os.Getpid()%700; held == nil && port < 32767; port++ {
+		held, _ = net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	}
+	if held == nil {
+		t.Fatal("no free port in 32000-32766 to hold")
+	}
+	port := held.Addr().(*net.TCPAddr).Port
+	svc := filepath.Join(dir, "svc.yaml")
+	os.WriteFile(svc, []byte(fmt.Sprintf(`apiVersion: v1
+kind: Service
+metadata:
+  name: blocked
+spec:
+  type: NodePort
+  selector:
+    app: kubia
+  ports:
+  - port: 80
+    targetPort: 8080
+    nodePort: %d
+`, port)), 0o644)
+	_, errOut, code = e.run("up", "-f", svc)
+	if code != 1 || !strings.Contains(errOut, fmt.Sprintf("nodePort: Invalid value: %d: port %d on 127.0.0.1 is in use by another program", port, port)) {
+		t.Errorf("up of a Service whose node port is held: exit %d, stderr %q", code, errOut)
+	}
+	held.Close()
+	e.ok("up", "-f", svc)
+	e.killDaemon()
+	held, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
+	if err != nil {
+		t.Fatalf("hold port %d again: %v", port, err)
+	}
+	defer held.Close()
+	out, errOut, code := e.run("up", "-f", svc)
+	if code != 1 || !strings.Contains(errOut, fmt.Sprintf("error: service/blocked: node port %d is not served: ", port)) ||
+		!strings.Contains(out, fmt.Sprintf("warning: node port %d is not served", port)) {
+		t.Errorf("up after the node port was taken: exit %d\nstdout %q\nstderr %q", code, out, errOut)
 	}
 }

@@ -49,7 +49,13 @@ type globalOptions struct {
 
 func (g *globalOptions) socket() string { return filepath.Join(g.home, socketName) }
 
-func (g *globalOptions) client() *client.Client { return client.New(g.socket()) }
+// client is a client of the daemon whose warnings go to stderr, as
+// kubectl prints them.
+func (g *globalOptions) client() *client.Client {
+	c := client.New(g.socket())
+	c.OnWarning = func(text string) { fmt.Fprintf(g.errOut, "Warning: %s\n", text) }
+	return c
+}
 
 // defaultHome is $MINI_DEPLOY_HOME, else ~/.mini-deploy.
 func defaultHome() string {
@@ -114,6 +120,7 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newPortForwardCommand(g),
 		newExplainCommand(g),
 		newAPIResourcesCommand(g),
+		newTopCommand(g),
 	)
 	usageErrors(root)
 	addCompletion(root, g)

@@ -88,6 +88,11 @@ func (f *fakeBackend) Update(ctx context.Context, obj api.Object) (api.Object, e
 	return obj, nil
 }
 
+func (f *fakeBackend) TopPods(ctx context.Context, ns, sel string) ([]server.PodMetrics, error) {
+	f.record("TopPods %q %q", ns, sel)
+	return []server.PodMetrics{{Namespace: "default", Name: "kubia-b", CPUMilli: 3, MemoryBytes: 5 << 20}, {Namespace: "default", Name: "kubia-a", CPUMilli: 12, MemoryBytes: 3<<20 + 1}}, nil
+}
+
 func (f *fakeBackend) PodAddr(ctx context.Context, ns, pod string, port int) (string, error) {
 	f.record("PodAddr %s %d", pod, port)
 	return "127.0.0.1:1", nil

@@ -16,6 +16,7 @@ import (
 // that it sleeps nowhere, asks mini-deploy for nothing else but starting the
 // daemon and the Service's URL, and shows v1 turn into v2.
 func TestREADMENoSleep(t *testing.T) {
+	t.Parallel()
 	e := newE2E(t)
 	readme, err := os.ReadFile("../../README.md")
 	if err != nil {

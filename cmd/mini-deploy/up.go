@@ -77,6 +77,13 @@ func runUp(ctx context.Context, o *upOptions) error {
 			return err
 		}
 	}
+	// Whatever answers on the socket of a directory others can write to
+	// may not be this user's daemon: it gets no manifests.
+	if _, err := os.Stat(o.home); err == nil {
+		if err := checkHome(o.home); err != nil {
+			return err
+		}
+	}
 	c := o.client()
 	defer c.Close()
 	if err := ensureDaemon(ctx, o, c); err != nil {
@@ -105,7 +112,29 @@ func runUp(ctx context.Context, o *upOptions) error {
 			services = append(services, r)
 		}
 	}
-	return printServiceURLs(ctx, o.out, c, info, o.namespace, services)
+	// Asked again: the apply has just tried to listen on the node ports.
+	if info, err = c.Info(ctx); err != nil {
+		return err
+	}
+	if err := printServiceURLs(ctx, o.out, c, info, o.namespace, services); err != nil {
+		return err
+	}
+	return notServed(info, services)
+}
+
+// notServed is the error of `up` when a Service it applied cannot listen
+// on its node port: the URL it printed does not work, and a script must not
+// carry on as if it did.
+func notServed(info server.Info, services []server.ApplyResult) error {
+	var errs []error
+	for _, r := range services {
+		for _, pp := range info.NotServing {
+			if pp.Namespace == r.Namespace && pp.Name == r.Name {
+				errs = append(errs, fmt.Errorf("service/%s: node port %d is not served: %s", r.Name, pp.NodePort, pp.Error))
+			}
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // ensureDaemon starts a daemon unless one answers, and waits for it.
@@ -120,7 +149,48 @@ func ensureDaemon(ctx context.Context, o *upOptions, c *client.Client) error {
 	if !errors.Is(err, client.ErrDaemonNotRunning) {
 		return err
 	}
+	// Concurrent ups: one starts the daemon, the others wait for it here
+	// and then find it answering, so only the daemon that runs is announced.
+	unlock, err := lockHome(ctx, o.home)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	if c.Ping(ctx) == nil {
+		return nil
+	}
 	return o.startDaemon(ctx, o.globalOptions, o.daemon)
+}
+
+// startLockName is the file concurrent `up`s lock to start one daemon.
+const startLockName = "up.lock"
+
+// lockHome takes an exclusive lock on the state directory's start lock,
+// waiting while another `up` holds it.
+func lockHome(ctx context.Context, home string) (func(), error) {
+	if err := os.MkdirAll(home, 0o700); err != nil {
+		return nil, fmt.Errorf("create state directory: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(home, startLockName), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("open the start lock: %w", err)
+	}
+	for {
+		err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+		if err == nil {
+			return func() { syscall.Flock(int(f.Fd()), syscall.LOCK_UN); f.Close() }, nil
+		}
+		if !errors.Is(err, syscall.EWOULDBLOCK) {
+			f.Close()
+			return nil, fmt.Errorf("lock %s: %w", f.Name(), err)
+		}
+		select {
+		case <-ctx.Done():
+			f.Close()
+			return nil, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // startDaemon starts `mini-deploy daemon` in its own session, detached from
@@ -275,6 +345,9 @@ func waitReady(ctx context.Context, o *upOptions, c *client.Client, results []se
 }
 
 func checkReady(ctx context.Context, c *client.Client, w *workload) error {
+	if err := checkImages(ctx, c, w); err != nil {
+		return err
+	}
 	if w.kind == api.KindDeployment {
 		resp, err := c.Rollout(ctx, server.RolloutRequest{Action: server.RolloutStatus, Namespace: w.namespace, Name: w.name})
 		if err != nil {
@@ -310,6 +383,31 @@ func checkReady(ctx context.Context, c *client.Client, w *workload) error {
 	w.ready = st.ReadyReplicas == n && st.Replicas == n && (gen == 0 || st.ObservedGeneration >= gen)
 	return nil
 }
+
+// checkImages fails at once when a pod of w waits for an image the engine
+// does not have: images are never pulled, so waiting longer cannot help.
+func checkImages(ctx context.Context, c *client.Client, w *workload) error {
+	obj, err := c.Get(ctx, w.kind, w.namespace, w.name)
+	if err != nil {
+		return err
+	}
+	pods, err := podsOf(ctx, c, obj)
+	if err != nil {
+		return err
+	}
+	for _, p := range pods {
+		for _, cs := range p.Status.ContainerStatuses {
+			if wt := cs.State.Waiting; wt != nil && wt.Reason == reasonErrImageNeverPull {
+				return fmt.Errorf("%s: pod %s is waiting with %s: %s", w, p.Name, wt.Reason, wt.Message)
+			}
+		}
+	}
+	return nil
+}
+
+// reasonErrImageNeverPull is the waiting reason of a pod whose image is not
+// on the engine.
+const reasonErrImageNeverPull = "ErrImageNeverPull"
 
 // printServiceURLs prints `service/kubia: http://127.0.0.1:30123` for the
 // given Services, or for every Service when none are given and ns is "".

@@ -42,7 +42,14 @@ service/kubia: http://127.0.0.1:30123
   warning: node port 30123 is not served: service "kubia": listen on 127.0.0.1:30123: address already in use by another program: stop it, or pick another nodePort (the daemon keeps trying)
 `)
 	if code != 0 {
-		t.Errorf("exit %d", code)
+		t.Errorf("up without files: exit %d", code)
+	}
+	// An up that applied the Service exits 1: its URL does not work.
+	file := filepath.Join(t.TempDir(), "kubia.yaml")
+	os.WriteFile(file, []byte(rcManifest), 0o644)
+	_, errOut, code := cli(t, home, "up", "-f", file)
+	if code != 1 || !strings.HasSuffix(errOut, "error: service/kubia: node port 30123 is not served: service \"kubia\": listen on 127.0.0.1:30123: address already in use by another program: stop it, or pick another nodePort\n") {
+		t.Errorf("up -f with a port not served: exit %d, stderr %q", code, errOut)
 	}
 }
 

@@ -161,6 +161,9 @@ func TestE2ETwoUsersOneEngine(t *testing.T) {
 			t.Errorf("user A's pod %s (%s) after user B's down: %v running=%v", name, id, err, err == nil && c.Running())
 		}
 	}
+	if nets, err := b.engine.ListNetworks(ctx, b.match()); err != nil || len(nets) != 0 {
+		t.Errorf("user B's networks after its down: %v %v", nets, err)
+	}
 	if nets, err := a.engine.ListNetworks(ctx, a.match()); err != nil || len(nets) != 1 || nets[0].Name != a.network {
 		t.Errorf("user A's network after user B's down: %v %v, want %s", nets, err, a.network)
 	}

@@ -130,6 +130,9 @@ func (a *API) apply(ctx context.Context, objs []api.Object, opts server.ApplyOpt
 	if err != nil && !errors.Is(err, errDryRun) {
 		return nil, err
 	}
+	if seen == nil {
+		a.warnMissingImages(ctx, objs...)
+	}
 	if !opts.DryRun {
 		// Services listen before apply returns, so the URL it leads to
 		// answers at once.

@@ -23,6 +23,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
@@ -58,6 +59,10 @@ type Pods interface {
 	Terminate(namespace, name string, grace *time.Duration) (view *api.Pod, done <-chan struct{}, ok bool)
 	Logs(ctx context.Context, namespace, name string, opts server.LogOptions) (io.ReadCloser, error)
 	Exec(ctx context.Context, namespace, name string, command []string, out io.Writer) (server.ExecResult, error)
+	// Metrics samples the CPU and memory use of a pod.
+	Metrics(ctx context.Context, namespace, name string) (server.PodMetrics, error)
+	// ImageExists reports whether the engine has an image.
+	ImageExists(ctx context.Context, ref string) (bool, error)
 	// Addr is where this host reaches a port of a pod's container.
 	Addr(namespace, name string, port int) (string, error)
 	// StopAll stops every pod and removes every container of this control
@@ -306,7 +311,7 @@ func (a *API) updateSpec(kind, namespace, name, resourceVersion string, change f
 
 // SetImage changes container images of a workload's template.
 func (a *API) SetImage(ctx context.Context, kind, namespace, name string, images map[string]string) (api.Object, error) {
-	return a.updateSpec(kind, namespace, name, "", func(obj api.Object) error {
+	obj, err := a.updateSpec(kind, namespace, name, "", func(obj api.Object) error {
 		var t *api.PodTemplateSpec
 		switch v := obj.(type) {
 		case *api.Deployment:
@@ -321,6 +326,10 @@ func (a *API) SetImage(ctx context.Context, kind, namespace, name string, images
 		}
 		return setImages(t, images)
 	})
+	if err == nil {
+		a.warnMissingImages(ctx, obj)
+	}
+	return obj, err
 }
 
 // SetSelector replaces a Service's selector: the endpoints switch at once.
@@ -348,6 +357,37 @@ func (a *API) Logs(ctx context.Context, namespace, name string, opts server.LogO
 // Exec runs command in the pod's container.
 func (a *API) Exec(ctx context.Context, namespace, name string, command []string, out io.Writer) (server.ExecResult, error) {
 	return a.pods.Exec(ctx, nsOrDefault(namespace), name, command, out)
+}
+
+// TopPods samples the CPU and memory use of the running pods of namespace
+// ("" for all) that selector matches, all at once: each sample takes the
+// engine about a second.
+func (a *API) TopPods(ctx context.Context, namespace, selector string) ([]server.PodMetrics, error) {
+	sel, err := labels.Parse(selector)
+	if err != nil {
+		return nil, fmt.Errorf("invalid label selector %q: %w", selector, err)
+	}
+	var pods []*api.Pod
+	for _, p := range a.pods.Pods(namespace, sel) {
+		if p.Status.Phase == "Running" && p.DeletionTimestamp == nil {
+			pods = append(pods, p)
+		}
+	}
+	out := make([]server.PodMetrics, len(pods))
+	errs := make([]error, len(pods))
+	var wg sync.WaitGroup
+	for i, p := range pods {
+		wg.Go(func() { out[i], errs[i] = a.pods.Metrics(ctx, p.Namespace, p.Name) })
+	}
+	wg.Wait()
+	var got []server.PodMetrics
+	for i := range out {
+		// A pod that stopped meanwhile has no metrics; it is left out.
+		if errs[i] == nil {
+			got = append(got, out[i])
+		}
+	}
+	return got, nil
 }
 
 // PodAddr is where this host reaches a port of a pod, for port-forward.

@@ -58,6 +58,7 @@ func (a *API) Update(ctx context.Context, obj api.Object) (api.Object, error) {
 		a.release(reserved)
 		return nil, err
 	}
+	a.warnMissingImages(ctx, updated)
 	if kind == api.KindService {
 		if _, err := a.services.SyncService(ctx, api.KeyOf(updated)); err != nil {
 			a.log.Warn("service sync after update", "service", updated.Meta().Name, "error", err)

@@ -90,6 +90,9 @@ func IsInvalid(err error) bool {
 type Client struct {
 	socket string
 	hc     *http.Client
+	// OnWarning, when set, is given the text of each warning the daemon
+	// sends with an answer (an image that is not on the engine).
+	OnWarning func(text string)
 }
 
 // New returns a client of the daemon listening on socketPath. Nothing is
@@ -366,6 +369,22 @@ func (c *Client) Exec(ctx context.Context, namespace, pod string, command []stri
 	return res, nil
 }
 
+// TopPods samples the CPU and memory use of the running pods of namespace
+// ("" for all) matching selector.
+func (c *Client) TopPods(ctx context.Context, namespace, selector string) ([]server.PodMetrics, error) {
+	p := "/apis/metrics.k8s.io/v1beta1/pods"
+	if namespace != "" {
+		p = "/apis/metrics.k8s.io/v1beta1/namespaces/" + url.PathEscape(namespace) + "/pods"
+	}
+	q := url.Values{}
+	if selector != "" {
+		q.Set("labelSelector", selector)
+	}
+	var list server.PodMetricsList
+	err := c.call(ctx, http.MethodGet, p, q, nil, &list)
+	return list.Items, err
+}
+
 // PodAddr is where this host reaches port of a pod.
 func (c *Client) PodAddr(ctx context.Context, namespace, pod string, port int) (string, error) {
 	p, err := objectPath(api.KindPod, namespace, pod)
@@ -501,6 +520,13 @@ func (c *Client) do(ctx context.Context, method, path string, q url.Values, body
 			return nil, ctxErr
 		}
 		return nil, fmt.Errorf("mini-deploy daemon at %s: %w", c.socket, err)
+	}
+	if c.OnWarning != nil {
+		for _, h := range resp.Header.Values("Warning") {
+			if text, ok := server.ParseWarning(h); ok {
+				c.OnWarning(text)
+			}
+		}
 	}
 	if resp.StatusCode/100 == 2 {
 		return resp, nil

@@ -59,6 +59,11 @@ func (f *fakeBackend) Update(ctx context.Context, obj api.Object) (api.Object, e
 	return obj, nil
 }
 
+func (f *fakeBackend) TopPods(ctx context.Context, ns, sel string) ([]server.PodMetrics, error) {
+	f.record("TopPods %q %q", ns, sel)
+	return nil, f.err
+}
+
 func (f *fakeBackend) PodAddr(ctx context.Context, ns, pod string, port int) (string, error) {
 	f.record("PodAddr %s %s %d", ns, pod, port)
 	return "127.0.0.1:1", f.err
@@ -66,6 +71,8 @@ func (f *fakeBackend) PodAddr(ctx context.Context, ns, pod string, port int) (st
 
 func (f *fakeBackend) Diff(ctx context.Context, objs []api.Object) ([]server.DiffResult, error) {
 	f.record("Diff %d", len(objs))
+	server.Warn(ctx, `image "x:1" is not on the engine`)
+	server.Warn(ctx, "a second one, \"quoted\"")
 	return nil, f.err
 }
 
@@ -503,5 +510,29 @@ func TestServeStopsStreams(t *testing.T) {
 	}
 	if _, ok := <-ch; ok {
 		t.Fatal("watch still open")
+	}
+}
+
+// Warnings a backend adds travel as Warning headers and reach OnWarning,
+// in order, with their quotes intact; PUT reaches Update with the object.
+func TestWarningsAndUpdate(t *testing.T) {
+	fb := &fakeBackend{}
+	c := serve(t, fb)
+	var got []string
+	c.OnWarning = func(text string) { got = append(got, text) }
+	if _, err := c.Diff(context.Background(), nil); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{`image "x:1" is not on the engine`, `a second one, "quoted"`}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("warnings %q, want %q", got, want)
+	}
+	d := &api.Deployment{TypeMeta: api.TypeMeta{APIVersion: "apps/v1", Kind: api.KindDeployment},
+		ObjectMeta: api.ObjectMeta{Name: "kubia", Namespace: "default", ResourceVersion: "7"}}
+	if _, err := c.Update(context.Background(), d); err != nil {
+		t.Fatal(err)
+	}
+	if last := fb.calls[len(fb.calls)-1]; last != `Update Deployment default kubia rv="7"` {
+		t.Errorf("call %q", last)
 	}
 }

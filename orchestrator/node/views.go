@@ -98,6 +98,27 @@ func (v APIView) Exec(ctx context.Context, namespace, name string, command []str
 	return server.ExecResult{ExitCode: res.ExitCode}, nil
 }
 
+// Metrics samples the CPU and memory use of a pod's running container.
+func (v APIView) Metrics(ctx context.Context, namespace, name string) (server.PodMetrics, error) {
+	p, ok := v.n.pods.get(namespace, name)
+	if !ok {
+		return server.PodMetrics{}, api.NotFound(api.KindPod, name)
+	}
+	if !p.running() {
+		return server.PodMetrics{}, fmt.Errorf("pod %q is not running: no metrics", name)
+	}
+	st, err := v.n.rt.Stats(ctx, p.container.ID)
+	if err != nil {
+		return server.PodMetrics{}, fmt.Errorf("metrics of pod %q: %w", name, err)
+	}
+	return server.PodMetrics{Namespace: namespace, Name: name, CPUMilli: st.CPUMilli, MemoryBytes: st.MemoryBytes}, nil
+}
+
+// ImageExists reports whether the engine has image ref.
+func (v APIView) ImageExists(ctx context.Context, ref string) (bool, error) {
+	return v.n.rt.ImageExists(ctx, ref)
+}
+
 // Addr is where this host reaches port of a pod's running container, for
 // port-forward: its IP on the pods' network, or its published 127.0.0.1 port.
 func (v APIView) Addr(namespace, name string, port int) (string, error) {

@@ -41,6 +41,9 @@ type Backend interface {
 	// Exec runs command in the pod and streams its output to out as it
 	// comes; an error before the command started has written nothing.
 	Exec(ctx context.Context, namespace, pod string, command []string, out io.Writer) (ExecResult, error)
+	// TopPods samples the CPU and memory use of running pods matching
+	// selector (`top pods`).
+	TopPods(ctx context.Context, namespace, selector string) ([]PodMetrics, error)
 	// PodAddr is where the daemon's host reaches port of a pod's
 	// container (port-forward dials it).
 	PodAddr(ctx context.Context, namespace, pod string, port int) (string, error)
@@ -79,6 +82,14 @@ type DiffResult struct {
 	Name      string          `json:"name"`
 	Live      json.RawMessage `json:"live,omitempty"`
 	Merged    json.RawMessage `json:"merged"`
+}
+
+// PodMetrics is one pod's resource use, as `kubectl top pods` shows it.
+type PodMetrics struct {
+	Namespace   string `json:"namespace"`
+	Name        string `json:"name"`
+	CPUMilli    int64  `json:"cpuMilli"`    // thousandths of a core
+	MemoryBytes int64  `json:"memoryBytes"` // working set
 }
 
 // DeleteOptions tune a delete.

@@ -76,9 +76,11 @@ func New(b Backend, logger *slog.Logger) http.Handler {
 	mux.HandleFunc("GET "+ns+"/pods/{name}/log", h.logs)
 	mux.HandleFunc("POST "+ns+"/pods/{name}/exec", h.exec)
 	mux.HandleFunc("GET "+ns+"/pods/{name}/addr", h.podAddr)
+	mux.HandleFunc("GET /apis/metrics.k8s.io/v1beta1/pods", h.topPods)
+	mux.HandleFunc("GET /apis/metrics.k8s.io/v1beta1/namespaces/{ns}/pods", h.topPods)
 	mux.HandleFunc("POST "+ns+"/deployments/{name}/rollout", h.rollout)
 	mux.HandleFunc("POST "+ns+"/rollingupdates", h.rollingUpdate)
-	return mux
+	return withWarnings(mux)
 }
 
 // Serve serves h on ln until ctx ends, then stops streams at once, lets
@@ -342,6 +344,15 @@ func (h *handler) setSelector(w http.ResponseWriter, r *http.Request) {
 	}
 	obj, err := h.b.SetSelector(r.Context(), r.PathValue("ns"), r.PathValue("name"), req.Selector, req.ResourceVersion)
 	h.replyObject(w, r, api.KindService, obj, err)
+}
+
+func (h *handler) topPods(w http.ResponseWriter, r *http.Request) {
+	items, err := h.b.TopPods(r.Context(), r.PathValue("ns"), r.URL.Query().Get("labelSelector"))
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.reply(w, PodMetricsList{Items: items})
 }
 
 func (h *handler) podAddr(w http.ResponseWriter, r *http.Request) {

@@ -27,6 +27,11 @@ type DiffResponse struct {
 	Results []DiffResult `json:"results"`
 }
 
+// PodMetricsList answers GET /apis/metrics.k8s.io/v1beta1/.../pods.
+type PodMetricsList struct {
+	Items []PodMetrics `json:"items"`
+}
+
 // PodAddrResponse answers GET .../pods/{name}/addr?port=N.
 type PodAddrResponse struct {
 	Address string `json:"address"`

@@ -15,7 +15,14 @@ var (
 	ErrConflict      = api.ErrConflict
 	ErrLocked        = errors.New("state directory is locked")
 	ErrClosed        = errors.New("store is closed")
+	// ErrCorrupt is a state.db that is not a database the store can read:
+	// its pages are damaged, or it is another kind of file.
+	ErrCorrupt = errors.New("state.db is corrupt")
 )
+
+func corrupt(path string, err error) error {
+	return &storeError{ErrCorrupt, fmt.Sprintf("%s is corrupt: %v", path, err)}
+}
 
 // storeError carries the user-facing text and the sentinel it stands for.
 type storeError struct {

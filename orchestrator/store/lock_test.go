@@ -120,3 +120,31 @@ func TestOpenDoesNotFollowAnOwnerFileSymlink(t *testing.T) {
 		t.Errorf("the owner file's link target was overwritten: %q", b)
 	}
 }
+
+// A state.db that is not a database the store can read is ErrCorrupt, with
+// its path, not a generic failure.
+func TestOpenCorruptFileIsErrCorrupt(t *testing.T) {
+	dir := t.TempDir()
+	s, err := Open(dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Create(deployment("kubia", "luksa/kubia:v1")); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	path := filepath.Join(dir, DBFile)
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Both meta pages, where bbolt finds everything else.
+	if _, err := f.Write([]byte(strings.Repeat("garbage!", 2*4096/8))); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	_, err = Open(dir, Options{})
+	if !errors.Is(err, ErrCorrupt) || !strings.Contains(err.Error(), path+" is corrupt") {
+		t.Errorf("Open(corrupt) = %v, want ErrCorrupt naming %s", err, path)
+	}
+}

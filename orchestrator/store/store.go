@@ -121,12 +121,18 @@ func Open(dir string, opts Options) (*Store, error) {
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, locked(dir, readOwner(dir))
 	}
+	if isCorruption(err) {
+		return nil, corrupt(filepath.Join(dir, DBFile), err)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open store: %w", err)
 	}
 	s := &Store{dir: dir, db: db, watchers: map[*watcher]struct{}{}}
 	if err := s.init(); err != nil {
 		db.Close()
+		if isCorruption(err) {
+			return nil, corrupt(filepath.Join(dir, DBFile), err)
+		}
 		return nil, err
 	}
 	// Written only while the lock is held, so whoever fails to get the lock
@@ -138,7 +144,24 @@ func Open(dir string, opts Options) (*Store, error) {
 	return s, nil
 }
 
-func (s *Store) init() error {
+// isCorruption tells a damaged database file from other failures to open
+// it (permissions, a full disk).
+func isCorruption(err error) bool {
+	return errors.Is(err, bolterrors.ErrInvalid) || errors.Is(err, bolterrors.ErrChecksum) ||
+		errors.Is(err, bolterrors.ErrVersionMismatch) || errors.Is(err, errDamagedPage)
+}
+
+// errDamagedPage is a page bbolt could not read: it panics on those.
+var errDamagedPage = errors.New("damaged page")
+
+func (s *Store) init() (err error) {
+	// bbolt trusts the pages behind valid meta pages and panics on a
+	// damaged one; a damaged file must be an error the user can act on.
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %v", errDamagedPage, r)
+		}
+	}()
 	return s.db.Update(func(btx *bolt.Tx) error {
 		meta, err := btx.CreateBucketIfNotExists(metaBucket)
 		if err != nil {

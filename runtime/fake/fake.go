@@ -471,6 +471,24 @@ func (r *Runtime) Exec(ctx context.Context, id string, cmd []string, out io.Writ
 	return fn(info, slices.Clone(cmd), out)
 }
 
+// Stats reports a fixed use for a running container: the fake runs no
+// processes.
+func (r *Runtime) Stats(ctx context.Context, id string) (rt.Stats, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err := r.checkLocked(ctx, "stats"); err != nil {
+		return rt.Stats{}, err
+	}
+	c, err := r.findLocked(id, false)
+	if err != nil {
+		return rt.Stats{}, err
+	}
+	if !snapshot(c).Running() {
+		return rt.Stats{}, fmt.Errorf("container %s is not running: %w", id, rt.ErrConflict)
+	}
+	return rt.Stats{CPUMilli: 1, MemoryBytes: 4 << 20}, nil
+}
+
 // ImageExists reports whether ref was added or built.
 func (r *Runtime) ImageExists(ctx context.Context, ref string) (bool, error) {
 	r.mu.Lock()

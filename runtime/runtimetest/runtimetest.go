@@ -73,6 +73,7 @@ func Run(t *testing.T, newRuntime func(t *testing.T) rt.Runtime, opts Options) {
 		{"Remove", testRemove},
 		{"NotFound", testNotFound},
 		{"ImageNotFound", testImageNotFound},
+		{"Stats", testStats},
 		{"MissingNetwork", testMissingNetwork},
 		{"NameConflict", testNameConflict},
 		{"PublishPorts", testPublishPorts},
@@ -418,6 +419,24 @@ func testImageNotFound(t *testing.T, s *suite) {
 	}
 	if ok, err := s.r.ImageExists(t.Context(), HelperImage); err != nil || !ok {
 		t.Errorf("ImageExists(%s) = %v, %v; want true, nil", HelperImage, ok, err)
+	}
+}
+
+// A running container uses some memory; one that is gone has no stats.
+func testStats(t *testing.T, s *suite) {
+	id := s.run(t, s.spec("stats", nil))
+	st, err := s.r.Stats(t.Context(), id)
+	if err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	if st.MemoryBytes <= 0 || st.CPUMilli < 0 {
+		t.Errorf("Stats = %+v, want some memory in use and no negative CPU", st)
+	}
+	if err := s.r.Remove(t.Context(), id); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.r.Stats(t.Context(), id); err == nil {
+		t.Error("Stats of a removed container: no error")
 	}
 }
 
