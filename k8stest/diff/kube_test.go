@@ -11,6 +11,7 @@ import (
 	"github.com/mini-deploy/mini-deploy/k8stest"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/yaml"
@@ -218,7 +219,11 @@ func (k *kube) setReady(t *testing.T, rev string, n int, ready bool) int {
 		if !ok || (rev != "" && r != rev) || podReady(&p) == ready {
 			continue
 		}
-		if err := k.cp.Kubelet.SetReady(bg, k.ns, p.Name, ready); err != nil {
+		// The controllers act while this loop runs (one pod at a time is
+		// all a real kubelet offers), so a pod listed above may be gone.
+		if err := k.cp.Kubelet.SetReady(bg, k.ns, p.Name, ready); apierrors.IsNotFound(err) {
+			continue
+		} else if err != nil {
 			t.Fatal(err)
 		}
 		if _, seen := k.readyOrder[p.Name]; ready && !seen {
