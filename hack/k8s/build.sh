@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # build.sh builds the real Kubernetes control plane that k8stest runs beside
-# mini-deploy: etcd, kube-apiserver, kube-controller-manager and kubectl, at the
+# mini-deploy: etcd, kube-apiserver and kube-controller-manager (no test needs
+# kubectl: client-go talks to the API server), at the
 # versions pinned in this directory's go.mod/go.sum. Binaries go to
 #   ${XDG_CACHE_HOME:-$HOME/.cache}/mini-deploy/k8s-v1.37.2/
 # (override with MINI_DEPLOY_K8S_BIN) and are reused when present, so only the
@@ -18,7 +19,6 @@ targets=(
 	"etcd=./etcd"
 	"kube-apiserver=k8s.io/kubernetes/cmd/kube-apiserver"
 	"kube-controller-manager=k8s.io/kubernetes/cmd/kube-controller-manager"
-	"kubectl=k8s.io/kubernetes/cmd/kubectl"
 )
 
 # A stamp ties the cached binaries to the exact go.sum that built them.
