@@ -52,7 +52,7 @@ $(BUILD_DIR)/kubia-%.stamp: $(KUBIA_SRC) examples/kubia/Dockerfile
 # The real Kubernetes control plane the side-by-side tests (k8stest/) run
 # against, built from the Go module proxy at the version hack/k8s/go.mod pins,
 # into a cache outside the repo; reused when present (cold: ~20-30 min on 2 cores).
-k8s: ## build etcd, kube-apiserver, kube-controller-manager and kubectl for k8stest (cached)
+k8s: ## build etcd, kube-apiserver and kube-controller-manager for k8stest (cached)
 	./hack/k8s/build.sh
 
 test: images ## unit and integration tests on the real engine, with -race
