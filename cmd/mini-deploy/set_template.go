@@ -17,19 +17,6 @@ import (
 // `set env` and `set resources` change the containers of a workload's pod
 // template; a Deployment rolls the change out.
 
-// templateOf is the pod template of a workload, nil for other kinds.
-func templateOf(obj api.Object) *api.PodTemplateSpec {
-	switch v := obj.(type) {
-	case *api.Deployment:
-		return &v.Spec.Template
-	case *api.ReplicaSet:
-		return &v.Spec.Template
-	case *api.ReplicationController:
-		return v.Spec.Template
-	}
-	return nil
-}
-
 // templateCommandOptions are the arguments both verbs share.
 type templateCommandOptions struct {
 	*globalOptions
@@ -58,7 +45,7 @@ func (o *templateCommandOptions) each(ctx context.Context, verb string, targets 
 	var errs []error
 	for _, t := range named {
 		_, err := updateObject(ctx, c, t.typ.kind, o.namespace, t.name, "", func(obj api.Object) (string, error) {
-			tmpl := templateOf(obj)
+			tmpl := api.PodTemplateOf(obj)
 			if tmpl == nil {
 				return "", fmt.Errorf("cannot %s %s: only deployments, replicasets and replicationcontrollers have a pod template", verb, t.typ.plural)
 			}
@@ -168,7 +155,7 @@ func listEnv(ctx context.Context, o *setEnvOptions, targets []target) error {
 		if err != nil {
 			return err
 		}
-		tmpl := templateOf(obj)
+		tmpl := api.PodTemplateOf(obj)
 		if tmpl == nil {
 			return fmt.Errorf("%s %q has no pod template", t.typ.plural, t.name)
 		}

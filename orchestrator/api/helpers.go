@@ -99,3 +99,18 @@ func ResolvePort(ports []ContainerPort, target IntOrString, fallback int32) int 
 	}
 	return 0
 }
+
+// PodTemplateOf is the pod template of a workload (Deployment, ReplicaSet,
+// ReplicationController), nil for other kinds and for a controller without
+// one.
+func PodTemplateOf(obj Object) *PodTemplateSpec {
+	switch v := obj.(type) {
+	case *Deployment:
+		return &v.Spec.Template
+	case *ReplicaSet:
+		return &v.Spec.Template
+	case *ReplicationController:
+		return v.Spec.Template
+	}
+	return nil
+}

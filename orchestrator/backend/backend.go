@@ -312,15 +312,7 @@ func (a *API) updateSpec(kind, namespace, name, resourceVersion string, change f
 // SetImage changes container images of a workload's template.
 func (a *API) SetImage(ctx context.Context, kind, namespace, name string, images map[string]string) (api.Object, error) {
 	obj, err := a.updateSpec(kind, namespace, name, "", func(obj api.Object) error {
-		var t *api.PodTemplateSpec
-		switch v := obj.(type) {
-		case *api.Deployment:
-			t = &v.Spec.Template
-		case *api.ReplicaSet:
-			t = &v.Spec.Template
-		case *api.ReplicationController:
-			t = v.Spec.Template
-		}
+		t := api.PodTemplateOf(obj)
 		if t == nil {
 			return fmt.Errorf("%s %q has no pod template", strings.ToLower(kind), name)
 		}

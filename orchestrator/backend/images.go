@@ -17,7 +17,7 @@ func (a *API) warnMissingImages(ctx context.Context, objs ...api.Object) {
 	}
 	seen := map[string]bool{}
 	for _, obj := range objs {
-		t := podTemplate(obj)
+		t := api.PodTemplateOf(obj)
 		if t == nil {
 			continue
 		}
@@ -34,19 +34,6 @@ func (a *API) warnMissingImages(ctx context.Context, objs ...api.Object) {
 				c.Image, c.Image, kindName(obj), obj.Meta().Name))
 		}
 	}
-}
-
-// podTemplate is the pod template of a workload, nil for other kinds.
-func podTemplate(obj api.Object) *api.PodTemplateSpec {
-	switch v := obj.(type) {
-	case *api.Deployment:
-		return &v.Spec.Template
-	case *api.ReplicaSet:
-		return &v.Spec.Template
-	case *api.ReplicationController:
-		return v.Spec.Template
-	}
-	return nil
 }
 
 // kindName is what `-o name` calls obj's kind: deployment.apps.
