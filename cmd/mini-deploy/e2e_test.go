@@ -233,8 +233,13 @@ func (e *e2e) command(ctx context.Context, args ...string) *exec.Cmd {
 }
 
 func (e *e2e) runCtx(ctx context.Context, args ...string) (stdout, stderr string, code int) {
+	return execute(e.command(ctx, args...))
+}
+
+// execute runs cmd and returns its output and exit code (-1 when it could
+// not run, with the reason in stderr).
+func execute(cmd *exec.Cmd) (stdout, stderr string, code int) {
 	var out, errOut bytes.Buffer
-	cmd := e.command(ctx, args...)
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()
 	var exit *exec.ExitError

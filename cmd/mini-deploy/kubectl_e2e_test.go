@@ -8,11 +8,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -101,21 +99,9 @@ func TestE2EWaitAndDiff(t *testing.T) {
 func (e *e2e) runEnv(env []string, args ...string) (stdout, stderr string, code int) {
 	ctx, cancel := context.WithTimeout(context.Background(), cliBound)
 	defer cancel()
-	var out, errOut bytes.Buffer
 	cmd := e.command(ctx, args...)
 	cmd.Env = append(cmd.Env, env...)
-	cmd.Stdout, cmd.Stderr = &out, &errOut
-	err := cmd.Run()
-	var exit *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &exit):
-		code = exit.ExitCode()
-	default:
-		code = -1
-		errOut.WriteString(err.Error())
-	}
-	return out.String(), errOut.String(), code
+	return execute(cmd)
 }
 
 // label, annotate (the change-cause in rollout history) and edit (with a
