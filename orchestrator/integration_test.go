@@ -555,8 +555,9 @@ func TestPausedPodIsPausedNotRestarted(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if !hasEvent(t, env, pod.Name, "Paused") {
-		t.Error("no Paused event")
+	// The event is recorded beside the status change, not before it.
+	if err := env.WaitFor(ctx, "a Paused event", func() bool { return hasEvent(t, env, pod.Name, "Paused") }); err != nil {
+		t.Error(err)
 	}
 	docker(t, "unpause", id)
 	if err := env.WaitFor(ctx, "the pod ready again", func() bool {
@@ -596,7 +597,7 @@ func TestPodCutOffItsNetworkIsReplaced(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if !hasEvent(t, env, pod.Name, "NetworkLost") {
-		t.Error("no NetworkLost event")
+	if err := env.WaitFor(ctx, "a NetworkLost event", func() bool { return hasEvent(t, env, pod.Name, "NetworkLost") }); err != nil {
+		t.Error(err)
 	}
 }
