@@ -964,7 +964,11 @@ func TestE2EDown(t *testing.T) {
 	if n := len(e.containers()); n != 0 {
 		t.Errorf("%d containers left after down", n)
 	}
-	if nets, err := e.engine.ListNetworks(ctx, e.match()); err != nil || len(nets) != 0 {
+	// A context of its own: down itself may take longer than the first one's
+	// ten seconds on a busy machine.
+	ctx2, cancel2 := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel2()
+	if nets, err := e.engine.ListNetworks(ctx2, e.match()); err != nil || len(nets) != 0 {
 		t.Errorf("networks left after down: %v %v", nets, err)
 	}
 	for _, name := range []string{socketName, pidName} {
