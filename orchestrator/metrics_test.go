@@ -8,21 +8,23 @@ import (
 	"time"
 
 	"github.com/mini-deploy/mini-deploy/proxy"
+	"github.com/mini-deploy/mini-deploy/proxy/host"
 )
 
 func TestMetricsAreServedPerServicePodAndRevision(t *testing.T) {
-	m := newMetrics()
+	pm := host.NewMetrics()
+	m := newMetrics(pm)
 	srv, err := m.serve("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
 	ep := proxy.Endpoint{Pod: "kubia-5d9f7c6b8-x7k2p", Addr: "unused", Revision: "5d9f7c6b8"}
-	m.InFlight("kubia", 1)
-	m.RequestDone("kubia", ep, "GET", 200, 3*time.Millisecond)
-	m.InFlight("kubia", -1)
-	m.Retry("kubia", ep)
-	m.ReadyEndpoints("kubia", 3)
+	pm.InFlight("kubia", 1)
+	pm.RequestDone("kubia", ep, "GET", 200, 3*time.Millisecond)
+	pm.InFlight("kubia", -1)
+	pm.Retry("kubia", ep)
+	pm.ReadyEndpoints("kubia", 3)
 
 	resp, err := http.Get("http://" + m.addr + "/metrics")
 	if err != nil {
@@ -46,10 +48,10 @@ func TestMetricsAreServedPerServicePodAndRevision(t *testing.T) {
 // A pod that leaves a Service takes its series with it, and a request with an
 // invented method adds no series of its own.
 func TestMetricsStayBoundedByPodsAndMethods(t *testing.T) {
-	m := newMetrics()
+	m := host.NewMetrics()
 	series := func() int {
 		n := 0
-		mfs, err := m.registry.Gather()
+		mfs, err := m.Gather()
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -75,15 +77,16 @@ func TestMetricsStayBoundedByPodsAndMethods(t *testing.T) {
 }
 
 func TestRequestCountsSumMethodsPerPodRevisionAndCode(t *testing.T) {
-	o := &Orchestrator{metrics: newMetrics()}
+	pm := host.NewMetrics()
+	o := &Orchestrator{metrics: newMetrics(pm)}
 	a := proxy.Endpoint{Pod: "kubia-7c9d-aaaaa", Revision: "7c9d"}
 	b := proxy.Endpoint{Pod: "kubia-5f6b-bbbbb", Revision: "5f6b"}
 	for range 3 {
-		o.metrics.RequestDone("kubia", a, "GET", 200, time.Millisecond)
+		pm.RequestDone("kubia", a, "GET", 200, time.Millisecond)
 	}
-	o.metrics.RequestDone("kubia", a, "POST", 200, time.Millisecond)
-	o.metrics.RequestDone("kubia", b, "GET", 200, time.Millisecond)
-	o.metrics.RequestDone("kubia", proxy.Endpoint{}, "GET", 503, time.Millisecond)
+	pm.RequestDone("kubia", a, "POST", 200, time.Millisecond)
+	pm.RequestDone("kubia", b, "GET", 200, time.Millisecond)
+	pm.RequestDone("kubia", proxy.Endpoint{}, "GET", 503, time.Millisecond)
 	got := map[RequestCount]bool{}
 	for _, c := range o.RequestCounts() {
 		got[c] = true

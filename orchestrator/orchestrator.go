@@ -18,7 +18,8 @@
 //	rollingupdate.Controller rollingupdate/     the legacy `rolling-update`, carried out on the server
 //	node.Agent               node/             the kubelet: containers, restarts, probes, pod cache, termination protocol
 //	node.Deleter             node/cascade.go   deleting an object deletes what it owns (the garbage collector's job)
-//	dataplane.Manager        dataplane/        kube-proxy and the endpoints controller: proxies, node ports, drains
+//	dataplane.Manager        dataplane/        kube-proxy and the endpoints controller: desired proxies, node ports, drains
+//	host.Host, host.Fleet    ../proxy/host/    where the proxies run: here, or data-plane processes of their own
 //	dataplane.ServiceIndex   dataplane/        the stored Services as the watch last saw them (a lister)
 //	record.Recorder          internal/record/  Events, as kubectl shows them
 //
@@ -50,6 +51,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/backend"
 	"github.com/mini-deploy/mini-deploy/orchestrator/dataplane"
@@ -60,8 +63,16 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/replicaset"
 	"github.com/mini-deploy/mini-deploy/orchestrator/rollingupdate"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
+	"github.com/mini-deploy/mini-deploy/proxy/host"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 )
+
+// DataPlane is where the Service proxies run, and where their metrics are
+// read.
+type DataPlane interface {
+	dataplane.Host
+	prometheus.Gatherer
+}
 
 // Labels mini-deploy puts on every pod container, next to the template's own
 // labels: the observed state. The node agent owns them (package node); they
@@ -112,6 +123,11 @@ type Options struct {
 	Home string
 	// OnDown is called after Down removed everything (the daemon exits).
 	OnDown func()
+	// DataPlane is where the Service proxies run: in the daemon, a
+	// host.Fleet of data-plane processes that keep serving while the control
+	// plane is down. Nil: a host.Host in this process, stopped when Run
+	// returns.
+	DataPlane DataPlane
 	// ProbeDial opens the connections of TCP and HTTP probes (default: a
 	// net.Dialer). Tests on the fake engine, whose pods have no address,
 	// answer them in memory.
@@ -137,6 +153,7 @@ type Orchestrator struct {
 
 	services       *dataplane.ServiceIndex // the stored Services, kept by the store's watch
 	dataplane      *dataplane.Manager
+	localHost      *host.Host // the proxies, when they run in this process
 	node           *node.Agent
 	replicaSets    *replicaset.Controller
 	rollingUpdates *rollingupdate.Controller
@@ -180,8 +197,13 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 		ready:    make(chan struct{}),
 		queue:    workqueue.New(),
 		services: dataplane.NewServiceIndex(),
-		metrics:  newMetrics(),
 	}
+	if opts.DataPlane == nil {
+		o.localHost = host.New(host.Options{Version: opts.Version, Log: opts.Logger})
+		opts.DataPlane = o.localHost
+		o.opts.DataPlane = o.localHost
+	}
+	o.metrics = newMetrics(opts.DataPlane)
 	o.recorder = record.New(st, opts.Logger)
 	o.node = node.New(node.Options{
 		Runtime: runtime, Store: st, Services: o.services, Network: opts.Network, Publish: opts.PublishPorts,
@@ -189,8 +211,8 @@ func New(runtime rt.Runtime, st *store.Store, opts Options) (*Orchestrator, erro
 		ProbeDial: opts.ProbeDial, Background: &o.bg, Enqueue: o.queue.Add, Changed: o.podChanged,
 	})
 	o.dataplane = dataplane.New(dataplane.Options{
-		Store: st, Pods: o.node.RoutablePods, Services: o.services, Address: opts.Address, Publish: opts.PublishPorts,
-		Log: opts.Logger, Recorder: o.recorder, Metrics: o.metrics, Background: &o.bg,
+		Store: st, Pods: o.node.RoutablePods, Services: o.services, Host: opts.DataPlane,
+		Address: opts.Address, Publish: opts.PublishPorts, Log: opts.Logger, Recorder: o.recorder,
 	})
 	o.node.SetDrainer(o.dataplane)
 	o.replicaSets = replicaset.NewController(st, o.node, opts.Logger)
@@ -264,6 +286,11 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 			o.log.Warn("service not served yet", "service", obj.Meta().Name, "error", err)
 		}
 	}
+	// Every Service is known: the data plane now gets the whole state (one
+	// that outlived the previous control plane served the old one meanwhile).
+	if err := o.dataplane.Activate(ctx); err != nil {
+		o.log.Warn("data plane not updated yet", "error", err)
+	}
 	o.enqueueAll()
 
 	var loops sync.WaitGroup
@@ -283,7 +310,11 @@ func (o *Orchestrator) Run(ctx context.Context) error {
 	o.cancel()
 	loops.Wait()
 	o.bg.Wait()
-	o.dataplane.StopAllProxies()
+	if o.localHost != nil {
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = o.localHost.Shutdown(sctx)
+		cancel()
+	}
 	o.dataplane.ReleaseAll()
 	if metricsSrv != nil {
 		_ = metricsSrv.Close()

@@ -9,8 +9,11 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync/atomic"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -19,6 +22,7 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/dashboard"
 	"github.com/mini-deploy/mini-deploy/orchestrator/server"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
+	"github.com/mini-deploy/mini-deploy/proxy/host"
 	rt "github.com/mini-deploy/mini-deploy/runtime"
 	"github.com/mini-deploy/mini-deploy/runtime/docker"
 )
@@ -155,6 +159,27 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 	if instance == orchestrator.DefaultInstance {
 		runtime = newOwnContainers(engine, st)
 	}
+
+	// The Service proxies run in data-plane processes of their own, which
+	// keep serving while this process is down and start it again if it
+	// crashes (dataplane.go).
+	fleet, err := connectDataPlanes(ctx, home, o.flags, log)
+	if err != nil {
+		return err
+	}
+	var downed atomic.Bool
+	defer func() {
+		if !downed.Load() {
+			fleet.Close(true) // on purpose: the data planes serve on
+			return
+		}
+		fleet.Close(true)
+		sctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+		defer cancel()
+		if _, err := host.Shutdown(sctx, filepath.Join(home, dataPlaneDir)); err != nil {
+			log.Warn("data plane shutdown", "error", err)
+		}
+	}()
 	orch, err := orchestrator.New(runtime, st, orchestrator.Options{
 		Instance:     instance,
 		Network:      network,
@@ -164,8 +189,10 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 		Home:         home,
 		Version:      version,
 		Logger:       log,
-		// After `down` removed everything, the daemon's work is done.
-		OnDown: stop,
+		// After `down` removed everything, the daemon's work is done, and
+		// the data planes' too.
+		OnDown:    func() { downed.Store(true); stop() },
+		DataPlane: fleet,
 	})
 	if err != nil {
 		return err
@@ -201,6 +228,7 @@ func runDaemon(ctx context.Context, o *daemonOptions) error {
 		<-runErr
 		return err
 	}
+	backend = withDataPlanes{Backend: backend, fleet: fleet}
 	if dash != nil {
 		backend = withDashboard{Backend: backend, url: dash.url}
 		defer func() { <-dash.done }()
@@ -304,5 +332,50 @@ type withDashboard struct {
 func (b withDashboard) Info(ctx context.Context) (server.Info, error) {
 	info, err := b.Backend.Info(ctx)
 	info.Dashboard = b.url
+	return info, err
+}
+
+// connectDataPlanes finds the data planes of home, starting one if none
+// answers, and keeps the set current in the background until ctx ends.
+func connectDataPlanes(ctx context.Context, home string, flags daemonFlags, log *slog.Logger) (*host.Fleet, error) {
+	dir := filepath.Join(home, dataPlaneDir)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("create %s: %w", dir, err)
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return nil, fmt.Errorf("find the mini-deploy binary: %w", err)
+	}
+	// What a data plane runs to start this control plane again.
+	argv := append([]string{self}, os.Args[1:]...)
+	fleet := host.NewFleet(host.FleetOptions{
+		Dir: dir, Argv: argv, Log: log.With("component", "fleet"),
+		Spawn: func() error {
+			p, err := spawnDataPlane(home, flags, false)
+			if err == nil {
+				log.Info("data plane started", "pid", p.Pid, "log", filepath.Join(home, dataPlaneLog))
+			}
+			return err
+		},
+	})
+	if err := fleet.Connect(ctx); err != nil {
+		return nil, err
+	}
+	go fleet.Run(ctx)
+	return fleet, nil
+}
+
+// withDataPlanes tells the data planes' processes and versions in Info.
+type withDataPlanes struct {
+	server.Backend
+	fleet *host.Fleet
+}
+
+func (b withDataPlanes) Info(ctx context.Context) (server.Info, error) {
+	info, err := b.Backend.Info(ctx)
+	for _, st := range b.fleet.Members() {
+		info.DataPlanes = append(info.DataPlanes, server.DataPlaneInfo{PID: st.PID, Version: st.Version})
+	}
+	slices.SortFunc(info.DataPlanes, func(a, b server.DataPlaneInfo) int { return a.PID - b.PID })
 	return info, err
 }

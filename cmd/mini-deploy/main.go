@@ -91,6 +91,8 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 	pf.StringVarP(&g.namespace, "namespace", "n", "default", "namespace of the objects")
 	root.AddCommand(
 		newDaemonCommand(g),
+		newDataPlaneCommand(g),
+		newUpgradeCommand(g),
 		newUpCommand(g),
 		newDownCommand(g),
 		newApplyCommand(g),

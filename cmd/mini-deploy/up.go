@@ -200,6 +200,12 @@ func startDaemon(ctx context.Context, g *globalOptions, flags daemonFlags) error
 	if err != nil {
 		return err
 	}
+	return startDaemonArgs(ctx, g, home, append([]string{"daemon", "--home", home}, flags.args()...))
+}
+
+// startDaemonArgs starts this binary with args as the daemon of home, and
+// waits until it answers.
+func startDaemonArgs(ctx context.Context, g *globalOptions, home string, args []string) error {
 	logPath := filepath.Join(home, logName)
 	logFile, err := openNoFollow(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND)
 	if err != nil {
@@ -210,7 +216,7 @@ func startDaemon(ctx context.Context, g *globalOptions, flags daemonFlags) error
 	if err != nil {
 		return fmt.Errorf("find the mini-deploy binary: %w", err)
 	}
-	cmd := exec.Command(self, append([]string{"daemon", "--home", home}, flags.args()...)...)
+	cmd := exec.Command(self, args...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	// Its own session: the daemon outlives this command and ignores the
 	// terminal's Ctrl-C.

@@ -42,6 +42,9 @@ func runVersion(ctx context.Context, o *versionOptions) error {
 	}
 	fmt.Fprintf(o.out, "Server Version: %s\n", info.Version)
 	fmt.Fprintf(o.out, "Daemon: pid %d, state directory %s, started %s\n", info.PID, info.Home, info.StartedAt.Local().Format(time.RFC3339))
+	for _, dp := range info.DataPlanes {
+		fmt.Fprintf(o.out, "Data plane: pid %d, version %s\n", dp.PID, dp.Version)
+	}
 	fmt.Fprintf(o.out, "Services listen on: %s\n", info.Address)
 	if info.MetricsURL != "" {
 		fmt.Fprintf(o.out, "Metrics: %s\n", info.MetricsURL)

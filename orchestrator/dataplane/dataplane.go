@@ -1,24 +1,33 @@
 // Package dataplane is what kube-proxy and the endpoints controller are to
-// Kubernetes: it turns stored Services and ready pods into listening proxies
-// with endpoints, allocates node ports, and drains a pod out of every proxy
-// when the node agent asks, before the pod is signalled. It never writes an
-// object and never touches a container: it sees pods as Pod values, handed
-// to it by the node agent's side.
+// Kubernetes: it turns stored Services and ready pods into the desired state
+// of the data plane (a listener per node port, with the ready pods behind
+// it), pushes that to where the proxies run, allocates node ports, and drains
+// a pod out of every proxy when the node agent asks, before the pod is
+// signalled. It never writes an object and never touches a container: it
+// sees pods as Pod values, handed to it by the node agent's side.
 //
-// Where a change goes: which pods a Service sends to is pushEndpoints; how a
+// The proxies themselves run in a Host (package proxy/host): in this process
+// for tests and the deploytest kit, or in data-plane processes of their own
+// in the daemon, which keep serving with the last state pushed while the
+// control plane is down. Every push is the whole state (level-triggered), so
+// a control plane that restarts simply pushes again.
+//
+// Where a change goes: which pods a Service sends to is stateLocked; how a
 // pod is drained before it stops is DrainPod (the signal itself is the node
-// agent's, orchestrator/node/terminate.go); node port allocation is nodeports.go;
-// how traffic is balanced among the endpoints is package proxy.
+// agent's, orchestrator/node/terminate.go); node port allocation is
+// nodeports.go; how traffic is balanced among the endpoints is package proxy;
+// how a data plane process runs and is reached is package proxy/host.
 package dataplane
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -26,6 +35,7 @@ import (
 	"github.com/mini-deploy/mini-deploy/orchestrator/labels"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
 	"github.com/mini-deploy/mini-deploy/proxy"
+	"github.com/mini-deploy/mini-deploy/proxy/host"
 )
 
 // Pod is what the data plane knows of a pod: enough to select it and to
@@ -45,6 +55,17 @@ type Pod struct {
 	ImplicitPort int
 }
 
+// Host is where the proxies run: a host.Host in this process (tests, the
+// deploytest kit), or a host.Fleet of data-plane processes that outlive the
+// control plane (the daemon).
+type Host interface {
+	// Apply makes the proxies serve s, the whole desired state.
+	Apply(ctx context.Context, s host.State) (host.Status, error)
+	// Drain returns once no proxy has a request in flight to addrs, having
+	// taken them out of every endpoint set.
+	Drain(ctx context.Context, addrs []string) error
+}
+
 // Options are what a Manager is built from.
 type Options struct {
 	Store *store.Store
@@ -52,14 +73,11 @@ type Options struct {
 	// namespace and name.
 	Pods     func() []Pod
 	Services *ServiceIndex
+	Host     Host
 	Address  string // where proxies listen
 	Publish  bool   // pods publish their ports on 127.0.0.1
 	Log      *slog.Logger
 	Recorder Recorder
-	Metrics  proxy.Metrics
-	// Background counts the background drains, so that the host can wait
-	// for them when it stops.
-	Background *sync.WaitGroup
 }
 
 // Recorder records an event about an object.
@@ -67,39 +85,35 @@ type Recorder interface {
 	Eventf(obj api.Object, eventType, reason, format string, args ...any)
 }
 
-// Manager runs the proxies of every Service.
+// Manager keeps the data plane serving every stored Service: it computes
+// the whole desired state (every node port, with the ready pods behind it)
+// and pushes it to the Host after each change.
 type Manager struct {
 	store    *store.Store
 	pods     func() []Pod
 	services *ServiceIndex
+	host     Host
 	address  string
 	publish  bool
 	log      *slog.Logger
 	recorder Recorder
-	metrics  proxy.Metrics
-	bg       *sync.WaitGroup
 
+	// mu serialises pushes: computing and pushing under one lock keeps the
+	// order of pushes the order of computations, so a late push can never
+	// bring back a pod that a newer computation dropped.
 	mu       sync.Mutex
-	proxies  map[api.Key]*serviceProxies
-	reserved map[int32]net.Listener // node ports held open for proxies to come
+	served   map[api.Key]*api.Service
+	active   bool                   // pushes wait for Activate
+	failed   map[string]string      // by listen address: why it could not listen, from the last push
+	reserved map[int32]net.Listener // node ports held open until the data plane serves them
 }
 
-// serviceProxies are the running proxies of one Service, one per port.
-type serviceProxies struct {
-	uid     string
-	proxies map[int32]*servicePort // by nodePort
-	// failed holds, by nodePort, why a port's proxy could not listen (another
-	// program holds it); SyncService retries with back-off, and Info
-	// reports it so that `up` never shows a URL as working when it is not.
-	failed map[int32]string
-}
-
-// New returns a Manager; it serves nothing until SyncService.
+// New returns a Manager; it pushes nothing until Activate.
 func New(opts Options) *Manager {
 	return &Manager{
-		store: opts.Store, pods: opts.Pods, services: opts.Services, address: opts.Address, publish: opts.Publish,
-		log: opts.Log, recorder: opts.Recorder, metrics: opts.Metrics, bg: opts.Background,
-		proxies: map[api.Key]*serviceProxies{}, reserved: map[int32]net.Listener{},
+		store: opts.Store, pods: opts.Pods, services: opts.Services, host: opts.Host, address: opts.Address,
+		publish: opts.Publish, log: opts.Log, recorder: opts.Recorder,
+		served: map[api.Key]*api.Service{}, failed: map[string]string{}, reserved: map[int32]net.Listener{},
 	}
 }
 
@@ -117,19 +131,35 @@ func Addr(ip string, hostPorts map[int]string, publish bool, port int) string {
 
 func (d *Manager) addr(p Pod, port int) string { return Addr(p.IP, p.HostPorts, d.publish, port) }
 
-type servicePort struct {
-	port  api.ServicePort
-	proxy *proxy.Proxy
+// listenAddr is where the proxy of a node port listens.
+func (d *Manager) listenAddr(nodePort int32) string {
+	return net.JoinHostPort(d.address, strconv.Itoa(int(nodePort)))
 }
 
-// SyncService makes the Service's proxies listen on its node ports and
-// pushes the current endpoints into them. A deleted Service's proxies stop.
+// Activate starts the pushes, once the caller has given the Manager every
+// stored Service (SyncService) and the pods are known. Until then a data
+// plane that outlived the control plane keeps serving what it had, rather
+// than a partial state in which most Services would be missing.
+func (d *Manager) Activate(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.active = true
+	return d.pushLocked(ctx)
+}
+
+// SyncService records the stored Service (or its deletion) and pushes the
+// desired state: its proxies listen on its node ports, with its ready pods.
+// It returns an error, and records an event, when a node port cannot be
+// listened on; the caller retries.
 func (d *Manager) SyncService(ctx context.Context, key api.Key) (time.Duration, error) {
 	obj, err := d.store.Get(key)
 	if errors.Is(err, store.ErrNotFound) {
 		d.services.Remove(key)
-		d.stopServiceProxies(key)
-		return 0, nil
+		d.mu.Lock()
+		delete(d.served, key)
+		err := d.pushLocked(ctx)
+		d.mu.Unlock()
+		return 0, err
 	}
 	if err != nil {
 		return 0, err
@@ -139,125 +169,92 @@ func (d *Manager) SyncService(ctx context.Context, key api.Key) (time.Duration, 
 	// (a pod's termination) must not push endpoints of an older selector.
 	d.services.Put(svc, false)
 	d.mu.Lock()
-	sp := d.proxies[key]
-	if sp != nil && sp.uid != svc.UID { // deleted and re-created
-		d.mu.Unlock()
-		d.stopServiceProxies(key)
-		d.mu.Lock()
-		sp = nil
-	}
-	if sp == nil {
-		sp = &serviceProxies{uid: svc.UID, proxies: map[int32]*servicePort{}}
-		d.proxies[key] = sp
-	}
-	want := map[int32]api.ServicePort{}
-	for _, port := range svc.Spec.Ports {
-		if port.NodePort != 0 {
-			want[port.NodePort] = port
+	defer d.mu.Unlock()
+	d.served[key] = svc
+	// The data plane binds the node ports itself: let go of the ones
+	// reserved when they were allocated.
+	for _, p := range svc.Spec.Ports {
+		if l := d.reserved[p.NodePort]; l != nil {
+			delete(d.reserved, p.NodePort)
+			_ = l.Close()
 		}
 	}
-	var stale []*proxy.Proxy
-	for np, p := range sp.proxies {
-		if _, ok := want[np]; !ok {
-			stale = append(stale, p.proxy)
-			delete(sp.proxies, np)
+	if err := d.pushLocked(ctx); err != nil || !d.active {
+		return 0, err
+	}
+	var failed error
+	for _, p := range svc.Spec.Ports {
+		if why, ok := d.failed[d.listenAddr(p.NodePort)]; ok && p.NodePort != 0 {
+			failed = errors.New(why)
+			d.recorder.Eventf(svc, api.EventTypeWarning, "FailedListen", "%s", why)
+			break
 		}
 	}
-	var startErr error
-	clear(sp.failed)
-	for np, port := range want {
-		if cur, ok := sp.proxies[np]; ok {
-			cur.port = port
-			continue
-		}
+	return 0, failed
+}
+
+// pushLocked sends the whole desired state to the data plane. The caller
+// holds d.mu.
+func (d *Manager) pushLocked(ctx context.Context) error {
+	if !d.active {
+		return nil
+	}
+	st, err := d.host.Apply(ctx, d.stateLocked())
+	if err != nil {
+		d.log.Warn("data plane not updated", "error", err)
+		return fmt.Errorf("data plane: %w", err)
+	}
+	d.failed = st.Failed
+	return nil
+}
+
+// stateLocked computes what the data plane should serve: a listener per
+// node port of every Service, with the ready pods as endpoints.
+func (d *Manager) stateLocked() host.State {
+	var st host.State
+	pods := d.pods()
+	for _, svc := range d.served {
 		// Validated; absent or zero, the proxy's defaults.
 		maxConns, _ := strconv.Atoi(svc.Annotations[api.AnnotationMaxConnections])
 		dial, _ := time.ParseDuration(svc.Annotations[api.AnnotationConnectTimeout])
 		header, _ := time.ParseDuration(svc.Annotations[api.AnnotationResponseHeaderTimeout])
-		p := proxy.New(proxy.Options{
-			Service:               svc.Name,
-			Listen:                net.JoinHostPort(d.address, strconv.Itoa(int(np))),
-			Logger:                d.log,
-			Metrics:               d.metrics,
-			MaxConns:              maxConns,
-			DialTimeout:           dial,
-			ResponseHeaderTimeout: header,
-		})
-		if ln := d.takeReserved(np); ln != nil {
-			p.Serve(ln)
-		} else if err := p.Start(); err != nil {
-			// The proxy's error names the service and the address already.
-			startErr = err
-			d.recorder.Eventf(svc, api.EventTypeWarning, "FailedListen", "%v", startErr)
-			if sp.failed == nil {
-				sp.failed = map[int32]string{}
-			}
-			sp.failed[np] = err.Error()
-			continue
-		}
-		d.log.Info("service proxy listening", "service", svc.Name, "address", p.Addr())
-		sp.proxies[np] = &servicePort{port: port, proxy: p}
-	}
-	d.mu.Unlock()
-	for _, p := range stale {
-		go shutdownProxy(p)
-	}
-	d.pushEndpoints(svc)
-	return 0, startErr
-}
-
-// pushEndpoints computes the ready pods of svc and swaps them into its
-// proxies. Endpoints that left the set are drained in the background so their
-// idle connections close; the termination path drains synchronously itself.
-func (d *Manager) pushEndpoints(svc *api.Service) {
-	key := api.KeyOf(svc)
-	// Computing and pushing under one lock keeps the order of pushes the
-	// order of computations: a late push can never bring back a pod that a
-	// newer computation dropped.
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	sp := d.proxies[key]
-	if sp == nil {
-		return
-	}
-	pods := d.servicePods(svc)
-	for _, p := range sp.proxies {
-		eps := make([]proxy.Endpoint, 0, len(pods))
-		for _, pd := range pods {
-			if !pd.Ready {
+		selected := d.selectedFrom(svc, pods)
+		for _, port := range svc.Spec.Ports {
+			if port.NodePort == 0 {
 				continue
 			}
-			port := api.ResolvePort(pd.Ports, p.port.TargetPort, p.port.Port)
-			if port == 0 {
-				continue
+			l := host.Listener{
+				Address: d.listenAddr(port.NodePort), Service: svc.Name,
+				MaxConns: maxConns, DialTimeout: dial, ResponseHeaderTimeout: header,
+				Endpoints: []proxy.Endpoint{},
 			}
-			eps = append(eps, proxy.Endpoint{Pod: pd.Name, Addr: d.addr(pd, port), Revision: pd.Revision})
-		}
-		old := p.proxy.Endpoints()
-		p.proxy.SetEndpoints(eps)
-		for _, gone := range removedAddrs(old, eps) {
-			pr := p.proxy
-			d.bg.Add(1)
-			go func() {
-				defer d.bg.Done()
-				ctx, cancel := context.WithTimeout(context.Background(), proxy.DefaultDrainTimeout)
-				defer cancel()
-				_ = pr.Drain(ctx, gone)
-			}()
+			for _, pd := range selected {
+				if !pd.Ready {
+					continue
+				}
+				if tp := api.ResolvePort(pd.Ports, port.TargetPort, port.Port); tp != 0 {
+					l.Endpoints = append(l.Endpoints, proxy.Endpoint{Pod: pd.Name, Addr: d.addr(pd, tp), Revision: pd.Revision})
+				}
+			}
+			st.Listeners = append(st.Listeners, l)
 		}
 	}
+	slices.SortFunc(st.Listeners, func(a, b host.Listener) int { return strings.Compare(a.Address, b.Address) })
+	return st
 }
 
 // servicePods returns the running, not terminating pods svc selects, with an
 // address, sorted by name. A Service without a selector selects nothing.
-func (d *Manager) servicePods(svc *api.Service) []Pod {
+func (d *Manager) servicePods(svc *api.Service) []Pod { return d.selectedFrom(svc, d.pods()) }
+
+func (d *Manager) selectedFrom(svc *api.Service, pods []Pod) []Pod {
 	if len(svc.Spec.Selector) == 0 {
 		return nil
 	}
 	sel := labels.SelectorFromSet(svc.Spec.Selector)
 	ns := api.KeyOf(svc).Namespace
 	var out []Pod
-	for _, p := range d.pods() {
+	for _, p := range pods {
 		if p.Namespace != ns || !sel.Matches(p.Labels) {
 			continue
 		}
@@ -269,26 +266,20 @@ func (d *Manager) servicePods(svc *api.Service) []Pod {
 	return out
 }
 
-// PushNamespace pushes endpoints to every Service of a namespace now,
-// without the queue: the termination path must see its pod out of every
-// proxy before it drains.
+// PushNamespace pushes the desired state now, without the queue: the
+// termination path must see its pod out of every proxy before it drains.
+// (The whole state is pushed; the namespace names the pod's.)
 func (d *Manager) PushNamespace(namespace string) {
-	for _, svc := range d.services.In(namespace) {
-		d.pushEndpoints(svc)
-	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_ = d.pushLocked(ctx)
 }
 
 // DrainPod waits until no proxy has a request in flight to p. The pod must
 // already be out of every endpoint set.
 func (d *Manager) DrainPod(ctx context.Context, p Pod) {
-	d.mu.Lock()
-	var all []*proxy.Proxy
-	for _, sp := range d.proxies {
-		for _, port := range sp.proxies {
-			all = append(all, port.proxy)
-		}
-	}
-	d.mu.Unlock()
 	ports := map[int]bool{}
 	for _, cp := range p.Ports {
 		ports[int(cp.ContainerPort)] = true
@@ -303,59 +294,24 @@ func (d *Manager) DrainPod(ctx context.Context, p Pod) {
 			}
 		}
 	}
-	for _, pr := range all {
-		for port := range ports {
-			if err := pr.Drain(ctx, d.addr(p, port)); err != nil {
-				d.log.Warn("drain cut short", "pod", p.Name, "error", err)
-			}
-		}
+	addrs := make([]string, 0, len(ports))
+	for port := range ports {
+		addrs = append(addrs, d.addr(p, port))
+	}
+	slices.Sort(addrs)
+	if err := d.host.Drain(ctx, addrs); err != nil {
+		d.log.Warn("drain cut short", "pod", p.Name, "error", err)
 	}
 }
 
-func (d *Manager) stopServiceProxies(key api.Key) {
-	d.mu.Lock()
-	sp := d.proxies[key]
-	delete(d.proxies, key)
-	d.mu.Unlock()
-	if sp == nil {
-		return
-	}
-	for _, p := range sp.proxies {
-		shutdownProxy(p.proxy)
-	}
-}
-
-// StopAllProxies shuts every proxy down.
+// StopAllProxies stops serving every Service (mini-deploy down).
 func (d *Manager) StopAllProxies() {
 	d.mu.Lock()
-	keys := make([]api.Key, 0, len(d.proxies))
-	for k := range d.proxies {
-		keys = append(keys, k)
-	}
-	d.mu.Unlock()
-	for _, k := range keys {
-		d.stopServiceProxies(k)
-	}
-}
-
-func shutdownProxy(p *proxy.Proxy) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer d.mu.Unlock()
+	clear(d.served)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	_ = p.Shutdown(ctx)
-}
-
-func removedAddrs(old, cur []proxy.Endpoint) []string {
-	keep := map[string]bool{}
-	for _, e := range cur {
-		keep[e.Addr] = true
-	}
-	var out []string
-	for _, e := range old {
-		if !keep[e.Addr] {
-			out = append(out, e.Addr)
-		}
-	}
-	return out
+	_ = d.pushLocked(ctx)
 }
 
 // EndpointsView renders a Service's pods as Kubernetes' Endpoints object.
@@ -400,9 +356,14 @@ func (d *Manager) ProxyFailures() map[api.Key]map[int32]string {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := map[api.Key]map[int32]string{}
-	for key, sp := range d.proxies {
-		if len(sp.failed) > 0 {
-			out[key] = maps.Clone(sp.failed)
+	for key, svc := range d.served {
+		for _, p := range svc.Spec.Ports {
+			if why, ok := d.failed[d.listenAddr(p.NodePort)]; ok && p.NodePort != 0 {
+				if out[key] == nil {
+					out[key] = map[int32]string{}
+				}
+				out[key][p.NodePort] = why
+			}
 		}
 	}
 	return out

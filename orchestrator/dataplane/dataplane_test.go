@@ -13,6 +13,7 @@ import (
 
 	"github.com/mini-deploy/mini-deploy/orchestrator/api"
 	"github.com/mini-deploy/mini-deploy/orchestrator/store"
+	"github.com/mini-deploy/mini-deploy/proxy/host"
 )
 
 type noRecorder struct{}
@@ -28,7 +29,7 @@ func TestDataPlaneAloneRoutesToReadyPods(t *testing.T) {
 		_, _ = io.WriteString(w, "This is v1 running in pod kubia-abcde\n")
 	}))
 	t.Cleanup(backend.Close)
-	host, portStr, _ := net.SplitHostPort(backend.Listener.Addr().String())
+	ip, portStr, _ := net.SplitHostPort(backend.Listener.Addr().String())
 	port, _ := strconv.Atoi(portStr)
 
 	st, err := store.Open(t.TempDir(), store.Options{})
@@ -38,19 +39,22 @@ func TestDataPlaneAloneRoutesToReadyPods(t *testing.T) {
 	t.Cleanup(func() { _ = st.Close() })
 	var mu sync.Mutex
 	pod := Pod{Namespace: "default", Name: "kubia-abcde", Labels: map[string]string{"app": "kubia"}, Ready: true,
-		Revision: "v1", IP: host, Ports: []api.ContainerPort{{ContainerPort: int32(port)}}}
+		Revision: "v1", IP: ip, Ports: []api.ContainerPort{{ContainerPort: int32(port)}}}
 	services := NewServiceIndex()
-	var bg sync.WaitGroup
+	h := host.New(host.Options{})
 	m := New(Options{
-		Store: st, Services: services, Address: "127.0.0.1", Log: slog.New(slog.DiscardHandler),
-		Recorder: noRecorder{}, Background: &bg,
+		Store: st, Services: services, Host: h, Address: "127.0.0.1", Log: slog.New(slog.DiscardHandler),
+		Recorder: noRecorder{},
 		Pods: func() []Pod {
 			mu.Lock()
 			defer mu.Unlock()
 			return []Pod{pod}
 		},
 	})
-	t.Cleanup(func() { m.StopAllProxies(); m.ReleaseAll(); bg.Wait() })
+	t.Cleanup(func() { m.StopAllProxies(); m.ReleaseAll(); _ = h.Shutdown(context.Background()) })
+	if err := m.Activate(context.Background()); err != nil {
+		t.Fatal(err)
+	}
 
 	svc := &api.Service{
 		TypeMeta:   api.TypeMeta{APIVersion: "v1", Kind: api.KindService},

@@ -123,11 +123,3 @@ func (d *Manager) Release(reserved map[int32]net.Listener) {
 		_ = l.Close()
 	}
 }
-
-// takeReserved returns the listener reserved for port, if any. The caller
-// holds d.mu.
-func (d *Manager) takeReserved(port int32) net.Listener {
-	l := d.reserved[port]
-	delete(d.reserved, port)
-	return l
-}

@@ -202,6 +202,14 @@ type Info struct {
 	// NotServing lists the Service ports whose proxy cannot listen, because
 	// another program holds the node port; the daemon keeps retrying.
 	NotServing []PortProblem `json:"notServing,omitempty"`
+	// DataPlanes are the processes that run the Service proxies.
+	DataPlanes []DataPlaneInfo `json:"dataPlanes,omitempty"`
+}
+
+// DataPlaneInfo is one data-plane process.
+type DataPlaneInfo struct {
+	PID     int    `json:"pid"`
+	Version string `json:"version"`
 }
 
 // PortProblem is one Service port that is not served, and why.
