@@ -161,6 +161,11 @@ func (e *e2e) cleanup() {
 	if code != 0 {
 		t.Logf("cleanup: down: exit %d: %s", code, errOut)
 	}
+	// The data planes first: they would start a killed daemon again.
+	for _, pid := range e.dataPlanePIDs() {
+		t.Logf("cleanup: the data plane (pid %d) outlived down: killing it", pid)
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
 	if pid := e.daemonPID(); pid > 0 {
 		t.Logf("cleanup: the daemon (pid %d) outlived down: killing it", pid)
 		_ = syscall.Kill(pid, syscall.SIGKILL)
@@ -172,11 +177,13 @@ func (e *e2e) cleanup() {
 	if err != nil {
 		t.Errorf("cleanup: %v", err)
 	}
-	logText, _ := os.ReadFile(filepath.Join(e.home, logName))
-	if bytes.Contains(logText, []byte("WARNING: DATA RACE")) {
-		t.Errorf("the daemon reported a data race:\n%s", logText)
-	} else if t.Failed() {
-		t.Logf("daemon log:\n%s", tail(filepath.Join(e.home, logName), 400))
+	for _, l := range []struct{ what, name string }{{"daemon", logName}, {"data plane", dataPlaneLog}} {
+		logText, _ := os.ReadFile(filepath.Join(e.home, l.name))
+		if bytes.Contains(logText, []byte("WARNING: DATA RACE")) {
+			t.Errorf("the %s reported a data race:\n%s", l.what, logText)
+		} else if t.Failed() {
+			t.Logf("%s log:\n%s", l.what, tail(filepath.Join(e.home, l.name), 400))
+		}
 	}
 }
 
@@ -198,8 +205,56 @@ func (e *e2e) daemonPID() int {
 	return pid
 }
 
-// killDaemon kills the daemon with SIGKILL, as a crash would, and waits
-// until it is gone.
+// dataPlanePIDs lists the live data plane processes of this home, found by
+// their sockets in <home>/dataplane (named <pid>.sock).
+func (e *e2e) dataPlanePIDs() []int {
+	socks, _ := filepath.Glob(filepath.Join(e.home, "dataplane", "*.sock"))
+	var pids []int
+	for _, s := range socks {
+		pid, err := strconv.Atoi(strings.TrimSuffix(filepath.Base(s), ".sock"))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err == nil && bytes.Contains(cmdline, []byte("dataplane")) && bytes.Contains(cmdline, []byte(e.home)) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
+}
+
+// killAll kills every mini-deploy process of this home with SIGKILL, as an
+// OOM killer or a lost machine would: the daemon is stopped first so that it
+// starts no data plane, then the data planes (which would start the daemon
+// again), then the daemon. It waits until all are gone; the pods and the
+// Services' ports are left as such a loss leaves them.
+func (e *e2e) killAll() {
+	e.t.Helper()
+	daemon := e.daemonPID()
+	if daemon == 0 {
+		e.t.Fatal("no daemon to kill")
+	}
+	if err := syscall.Kill(daemon, syscall.SIGSTOP); err != nil {
+		e.t.Fatalf("kill -STOP %d: %v", daemon, err)
+	}
+	planes := e.dataPlanePIDs()
+	for _, pid := range append(planes, daemon) {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+			e.t.Fatalf("kill -9 %d: %v", pid, err)
+		}
+	}
+	e.waitFor("the killed mini-deploy processes to be gone", func() bool {
+		for _, pid := range append(planes, daemon) {
+			if syscall.Kill(pid, 0) != syscall.ESRCH {
+				return false
+			}
+		}
+		return len(e.dataPlanePIDs()) == 0 && e.daemonPID() == 0
+	})
+}
+
+// killDaemon kills the daemon alone with SIGKILL, as a crash would, and
+// waits until it is gone. Its data planes go on serving and start it again.
 func (e *e2e) killDaemon() {
 	e.t.Helper()
 	pid := e.daemonPID()
@@ -636,15 +691,15 @@ func TestE2ESeedReplicationController(t *testing.T) {
 	}
 }
 
-// A daemon killed with SIGKILL leaves its pods running; the next one adopts
-// them and recreates none.
+// Every mini-deploy process killed with SIGKILL (daemon and data planes)
+// leaves the pods running; the next up adopts them and recreates none.
 func TestE2EDaemonCrashAdoptsPods(t *testing.T) {
 	t.Parallel()
 	e := newE2E(t)
 	url := e.up(seedRCv1, "replicationcontroller/kubia-v1 created", "service/kubia created")
 	before := containerIDs(t, e.waitPods(3, "3 pods", nil))
 
-	e.killDaemon()
+	e.killAll()
 	if _, errOut, code := e.run("get", "pods"); code != 1 || !strings.Contains(errOut, "cannot reach the mini-deploy daemon") {
 		t.Errorf("get pods without a daemon: exit %d %q", code, errOut)
 	}
@@ -994,7 +1049,7 @@ func TestE2EDownWithACorruptStore(t *testing.T) {
 	if n := len(e.containers()); n != 3 {
 		t.Fatalf("%d containers, want 3", n)
 	}
-	e.killDaemon()
+	e.killAll()
 	corruptStore(t, e.home)
 
 	out := e.ok("down")

@@ -406,7 +406,7 @@ spec:
 	}
 	held.Close()
 	e.ok("up", "-f", svc)
-	e.killDaemon()
+	e.killAll()
 	held, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 	if err != nil {
 		t.Fatalf("hold port %d again: %v", port, err)
