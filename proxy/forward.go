@@ -63,7 +63,7 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tried := triedBuf[:0]
 	var lastErr error
 	for {
-		t := p.lb.acquire(tried)
+		t := p.lb.acquire(tried, o.retryable && o.idempotent)
 		if t == nil {
 			if lastErr == nil {
 				code = http.StatusServiceUnavailable
@@ -328,20 +328,23 @@ func (p *Proxy) fail(w http.ResponseWriter, r *http.Request, err error) int {
 //     reset or closed the connection before its response headers were read.
 //     A POST the pod may have acted on before dying is never replayed.
 //
-// A timeout is never retried: the pod may still be working on the request.
+// A pod that sent no response headers within the Service's timeout (hung,
+// or frozen by docker pause) may still be working on the request: only an
+// idempotent request without a body is sent elsewhere then, as nginx's
+// proxy_next_upstream timeout does; any other gets 504.
 func canRetry(o outgoing, err error) bool {
 	var op *net.OpError
 	if errors.As(err, &op) && op.Op == "dial" {
 		return true
 	}
 	var ae *attemptError
-	if errors.As(err, &ae) {
-		return !isTimeout(err)
+	if errors.As(err, &ae) && !isTimeout(err) {
+		return true
 	}
 	if !o.retryable || !o.idempotent {
 		return false
 	}
-	return retryableError(err) || errors.Is(err, io.ErrUnexpectedEOF)
+	return retryableError(err) || errors.Is(err, io.ErrUnexpectedEOF) || isTimeout(err)
 }
 
 // idempotent reports whether sending r twice does what sending it once does:

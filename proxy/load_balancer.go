@@ -27,12 +27,12 @@ func (lb *loadBalancer) targets() []*target {
 
 // acquire picks a target not in tried and counts a request against it. It
 // returns nil when every target has been tried or the set is empty.
-func (lb *loadBalancer) acquire(tried []*target) *target {
+func (lb *loadBalancer) acquire(tried []*target, safe bool) *target {
 	// A target seen in a snapshot may be removed before it is counted. Its
 	// removal is flagged only after the set without it is published, so the
 	// next pass reads a newer set and a few passes always settle.
 	for range 8 {
-		t, stale := lb.pick(tried)
+		t, stale := lb.pick(tried, safe)
 		if t == nil && !stale {
 			return nil
 		}
@@ -46,9 +46,12 @@ func (lb *loadBalancer) acquire(tried []*target) *target {
 // pick returns the least loaded target of the current set that is not in
 // tried, passing over ejected ones (outlier.go) while any other can take the
 // request: when every one is ejected, the least loaded of them is tried
-// rather than refusing the request. stale reports that it skipped removed
-// targets: the set it read has been replaced.
-func (lb *loadBalancer) pick(tried []*target) (best *target, stale bool) {
+// rather than refusing the request. A target whose ejection ran out is on
+// probation until a request succeeds on it: only a safe request (one that
+// may be sent again elsewhere) probes it, so a pod still hung costs a POST
+// nothing. stale reports that it skipped removed targets: the set it read
+// has been replaced.
+func (lb *loadBalancer) pick(tried []*target, safe bool) (best *target, stale bool) {
 	ts := lb.targets()
 	n := len(ts)
 	if n == 0 {
@@ -73,7 +76,7 @@ func (lb *loadBalancer) pick(tried []*target) (best *target, stale bool) {
 			if now == 0 {
 				now = nanotime()
 			}
-			if now < until {
+			if now < until || !safe {
 				if fallback == nil || load < fallbackLoad {
 					fallback, fallbackLoad = t, load
 				}

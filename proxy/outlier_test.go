@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"io"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -44,8 +45,11 @@ func TestHungPodIsEjected(t *testing.T) {
 	p.SetEndpoints([]Endpoint{slow, backend(t, "live", nil)})
 	c := newClient(t)
 	start := time.Now()
-	for range 20 {
-		get(t, c, p) // a GET the hung pod took is retried on the live one
+	for i := range 20 {
+		// A GET the hung pod took is sent to the live one after the timeout.
+		if code, body := get(t, c, p); code != http.StatusOK || body != "live" {
+			t.Fatalf("GET %d: %d %q, want 200 from the live pod", i, code, body)
+		}
 	}
 	if n := hung.Load(); n != 1 {
 		t.Fatalf("the hung pod got %d requests, want 1 (then ejected)", n)
@@ -77,5 +81,51 @@ func TestEjectedPodComesBack(t *testing.T) {
 			t.Fatalf("ejection of %v after one of %v", time.Duration(d), time.Duration(last))
 		}
 		last = d
+	}
+}
+
+// A pod whose ejection ran out is on probation: POSTs, which could not be
+// sent elsewhere if it still hangs, go to the other pods; a GET probes it,
+// and its success ends the probation.
+func TestProbationTakesOnlySafeRequests(t *testing.T) {
+	var posts atomic.Int64
+	recovering := backend(t, "recovering", func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodPost {
+			posts.Add(1)
+		}
+		io.WriteString(w, "recovering")
+	})
+	p := startProxy(t, Options{})
+	p.SetEndpoints([]Endpoint{recovering, backend(t, "other", nil)})
+	var tg *target
+	for _, x := range p.lb.targets() {
+		if x.ep.Pod == "recovering" {
+			tg = x
+		}
+	}
+	p.eject(tg, nil)
+	tg.ejectedUntil.Store(nanotime() - 1) // the ejection ran out
+	c := newClient(t)
+	for i := range 20 {
+		if code := send(t, c, p, http.MethodPost, nil); code != http.StatusOK {
+			t.Fatalf("POST %d: %d", i, code)
+		}
+	}
+	if n := posts.Load(); n != 0 {
+		t.Fatalf("the pod on probation got %d POSTs, want none", n)
+	}
+	for range 20 {
+		if _, body := get(t, c, p); body == "recovering" {
+			break
+		}
+	}
+	if tg.ejectedUntil.Load() != 0 {
+		t.Fatal("no GET probed the pod on probation, or its success did not end the probation")
+	}
+	for range 20 {
+		send(t, c, p, http.MethodPost, nil)
+	}
+	if posts.Load() == 0 {
+		t.Fatal("the pod back in rotation got no POST")
 	}
 }

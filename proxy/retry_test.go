@@ -158,7 +158,9 @@ func TestCanRetry(t *testing.T) {
 		{get, reset, true},
 		{get, io.EOF, true},
 		{get, io.ErrUnexpectedEOF, true},
-		{get, timeout, false},
+		{get, timeout, true},                // no headers in time: sent elsewhere
+		{get, &attemptError{timeout}, true}, // idempotent: whatever the pod saw
+		{postWithBody, timeout, false},
 		{get, errors.New("malformed HTTP response"), false},
 	}
 	for i, tc := range cases {
