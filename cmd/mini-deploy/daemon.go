@@ -42,6 +42,9 @@ type daemonFlags struct {
 	publishPorts     bool
 	logFormat        string
 	logLevel         string
+	// supervised: a service manager (systemd, see install) starts this
+	// daemon again when it fails, so its data planes do not.
+	supervised bool
 }
 
 func (f *daemonFlags) register(fs *pflag.FlagSet) {
@@ -110,6 +113,7 @@ next daemon adopts them.`,
 		},
 	}
 	o.flags.register(cmd.Flags())
+	cmd.Flags().BoolVar(&o.flags.supervised, "supervised", false, "a service manager such as systemd restarts this daemon when it fails, not its data plane (\"mini-deploy install\" sets it)")
 	return cmd
 }
 
@@ -346,8 +350,12 @@ func connectDataPlanes(ctx context.Context, home string, flags daemonFlags, log 
 	if err != nil {
 		return nil, fmt.Errorf("find the mini-deploy binary: %w", err)
 	}
-	// What a data plane runs to start this control plane again.
+	// What a data plane runs to start this control plane again; none when
+	// a service manager does that.
 	argv := append([]string{self}, os.Args[1:]...)
+	if flags.supervised {
+		argv = nil
+	}
 	fleet := host.NewFleet(host.FleetOptions{
 		Dir: dir, Argv: argv, Log: log.With("component", "fleet"),
 		Spawn: func() error {

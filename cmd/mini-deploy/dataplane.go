@@ -185,7 +185,7 @@ const (
 // restart runs in the background until a control plane answers.
 func (s *supervisor) restart(argv []string) {
 	if len(argv) == 0 {
-		s.log.Warn("the control plane crashed and gave no command line; run \"mini-deploy up\"")
+		s.log.Warn("the control plane ended without a goodbye; it gave no command line to start it again with, as its service manager (systemd) does that")
 		return
 	}
 	select {

@@ -93,6 +93,7 @@ and Services on this machine's Docker engine, with kubectl's verbs.
 		newDaemonCommand(g),
 		newDataPlaneCommand(g),
 		newUpgradeCommand(g),
+		newInstallCommand(g),
 		newUpCommand(g),
 		newDownCommand(g),
 		newApplyCommand(g),

@@ -223,9 +223,9 @@ func (s *Server) session(w http.ResponseWriter, r *http.Request) {
 		rw.Flush()
 		return
 	}
-	if len(hello.Argv) > 0 {
-		s.argv = hello.Argv
-	}
+	// The latest control plane's word holds: none when a service manager
+	// restarts it.
+	s.argv = hello.Argv
 	s.sessions[ss] = struct{}{}
 	s.mu.Unlock()
 	defer func() {
