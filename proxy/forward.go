@@ -63,7 +63,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tried := triedBuf[:0]
 	var lastErr error
 	for {
-		t := p.lb.acquire(tried, o.retryable && o.idempotent)
+		// Only a first attempt probes a pod on probation: a retry, which
+		// has waited once already, goes to the pods known to answer.
+		t := p.lb.acquire(tried, o.retryable && o.idempotent && len(tried) == 0)
 		if t == nil {
 			if lastErr == nil {
 				code = http.StatusServiceUnavailable

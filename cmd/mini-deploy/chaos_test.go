@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -394,6 +395,7 @@ type mixedLoad struct {
 	total    atomic.Int64
 	mu       sync.Mutex
 	failures []failure
+	slowest  map[string]time.Duration // the longest request of each kind
 }
 
 type failure struct {
@@ -405,10 +407,14 @@ type failure struct {
 type loadResult struct {
 	total    int64
 	failures []failure
+	slowest  map[string]time.Duration
 }
 
+// idempotent reports whether a request of this kind may be sent again (a GET).
+func (f failure) idempotent() bool { return strings.HasSuffix(f.kind, "GET") }
+
 func startMixedLoad(t *testing.T, url string) *mixedLoad {
-	l := &mixedLoad{stopCh: make(chan struct{})}
+	l := &mixedLoad{stopCh: make(chan struct{}), slowest: map[string]time.Duration{}}
 	keepAlive := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 8}}
 	fresh := &http.Client{Timeout: 15 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
 	var seq atomic.Int64
@@ -443,6 +449,7 @@ func startMixedLoad(t *testing.T, url string) *mixedLoad {
 					return
 				default:
 				}
+				start := time.Now()
 				resp, err := k.do()
 				l.total.Add(1)
 				msg := ""
@@ -455,11 +462,13 @@ func startMixedLoad(t *testing.T, url string) *mixedLoad {
 						msg = resp.Status
 					}
 				}
+				took := time.Since(start)
+				l.mu.Lock()
 				if msg != "" {
-					l.mu.Lock()
 					l.failures = append(l.failures, failure{k.name, time.Now(), msg})
-					l.mu.Unlock()
 				}
+				l.slowest[k.name] = max(l.slowest[k.name], took)
+				l.mu.Unlock()
 				time.Sleep(20 * time.Millisecond)
 			}
 		}()
@@ -480,5 +489,5 @@ func (l *mixedLoad) stop() loadResult {
 	l.wg.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return loadResult{total: l.total.Load(), failures: append([]failure(nil), l.failures...)}
+	return loadResult{total: l.total.Load(), failures: append([]failure(nil), l.failures...), slowest: maps.Clone(l.slowest)}
 }
