@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmark of the Service proxy (make bench). Starts 3 kubia pods on a Docker
-# bridge network of its own and nginx on 127.0.0.1, then runs benchcmd, which
-# measures, interleaved: one pod directly, the mini-deploy proxy and nginx.
+# bridge network of its own, and nginx and HAProxy (Debian's packages,
+# installed if missing; one worker, one thread) on 127.0.0.1, then runs
+# benchcmd, which measures, interleaved: one pod directly, the mini-deploy
+# proxy, nginx and HAProxy.
 # Everything it starts is removed on exit. Extra arguments go to benchcmd run
 # (-duration, -rounds, -conns, -rate, -cpuprofile FILE).
 #
@@ -15,12 +17,13 @@ net=mini-deploy-bench-$$
 tmp=$(mktemp -d /tmp/mini-deploy-bench.XXXXXX)
 containers=()
 nginx_pid=
+haproxy_pid=
 
 cleanup() {
 	set +e
-	if [[ -n $nginx_pid ]]; then
-		kill -TERM "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null
-	fi
+	for pid in $nginx_pid $haproxy_pid; do
+		kill -TERM "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
 	if ((${#containers[@]})); then
 		docker rm -f "${containers[@]}" >/dev/null
 	fi
@@ -37,6 +40,11 @@ fi
 if ! command -v nginx >/dev/null; then
 	echo "bench: installing nginx-light from Debian's packages" >&2
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
+fi
+
+if ! command -v haproxy >/dev/null; then
+	echo "bench: installing haproxy from Debian's packages" >&2
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null
 fi
 
 go build -o "$tmp/benchcmd" ./proxy/internal/benchcmd
@@ -96,6 +104,35 @@ for _ in $(seq 50); do
 	sleep 0.1
 done
 
-echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), image $image, $(nproc) CPUs"
+hport=$("$tmp/benchcmd" freeport)
+# HAProxy as its documentation tunes a reverse proxy: one thread, least
+# connections, server connections kept and shared (http-reuse always).
+cat >"$tmp/haproxy.cfg" <<CONF
+global
+	nbthread 1
+	maxconn 4096
+	log stderr format short local0 err
+defaults
+	mode http
+	timeout connect 2s
+	timeout client 30s
+	timeout server 30s
+	http-reuse always
+frontend bench
+	bind 127.0.0.1:$hport
+	default_backend kubia
+backend kubia
+	balance leastconn
+$(i=0; for b in "${backends[@]}"; do i=$((i + 1)); echo "	server kubia-$i $b"; done)
+CONF
+haproxy -db -f "$tmp/haproxy.cfg" &
+haproxy_pid=$!
+for _ in $(seq 50); do
+	if (exec 3<>"/dev/tcp/127.0.0.1/$hport") 2>/dev/null; then break; fi
+	sleep 0.1
+done
+
+echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), HAProxy $(haproxy -v | head -1 | awk '{print $3}'), image $image, $(nproc) CPUs"
 "$tmp/benchcmd" run -backends "$(IFS=,; echo "${backends[*]}")" \
-	-nginx "127.0.0.1:$port" -nginx-pid "$nginx_pid" "$@"
+	-nginx "127.0.0.1:$port" -nginx-pid "$nginx_pid" \
+	-haproxy "127.0.0.1:$hport" -haproxy-pid "$haproxy_pid" "$@"

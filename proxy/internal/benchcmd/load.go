@@ -212,9 +212,28 @@ func numCPU() int {
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 type result struct {
-	closed    []closedResult
+	closed    [][]closedResult // by connection count, then round
 	open      []openResult
-	cpuPerReq []time.Duration
+	cpuPerReq []time.Duration // at the first connection count
+	rss       int64           // the largest resident set seen, in bytes
+}
+
+// rssBytes sums the resident set of pids.
+func rssBytes(pids func() []int) int64 {
+	var total int64
+	for _, pid := range pids() {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+		if err != nil {
+			continue
+		}
+		for line := range strings.SplitSeq(string(b), "\n") {
+			if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+				kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+				total += kb * 1024
+			}
+		}
+	}
+	return total
 }
 
 func median[T any](xs []T, key func(T) float64) float64 {
@@ -229,29 +248,52 @@ func median[T any](xs []T, key func(T) float64) float64 {
 	return vs[len(vs)/2]
 }
 
-func report(subjects []subject, results []result) {
+func report(subjects []subject, conns []int, results []result) {
 	w := os.Stdout
-	fmt.Fprintf(w, "\nmedian over rounds       req/s@50conns   p50@rate   p99@rate   CPU/request   errors\n")
-	rps := make([]float64, len(subjects))
+	fmt.Fprintf(w, "\nmedian over rounds    ")
+	for _, n := range conns {
+		fmt.Fprintf(w, " %13s", fmt.Sprintf("req/s@%dconns", n))
+	}
+	fmt.Fprintf(w, "   p50@rate   p99@rate  CPU/request       RSS   errors\n")
+	rps := make([]float64, len(subjects)) // at the first connection count
 	p99 := make([]float64, len(subjects))
+	cpu := make([]float64, len(subjects))
 	for i, s := range subjects {
 		r := results[i]
-		rps[i] = median(r.closed, closedResult.rps)
+		fmt.Fprintf(w, "%-22s", s.name)
+		var errs int64
+		for ci := range conns {
+			v := median(r.closed[ci], closedResult.rps)
+			if ci == 0 {
+				rps[i] = v
+			}
+			fmt.Fprintf(w, " %13.0f", v)
+			for _, c := range r.closed[ci] {
+				errs += c.errors
+			}
+		}
 		p50 := median(r.open, func(o openResult) float64 { return ms(o.p50) })
 		p99[i] = median(r.open, func(o openResult) float64 { return ms(o.p99) })
-		cpu := "-"
+		cpuText, rssText := "-", "-"
 		if len(r.cpuPerReq) > 0 {
-			cpu = fmt.Sprintf("%.1f µs", median(r.cpuPerReq, func(d time.Duration) float64 { return float64(d) / 1e3 }))
+			cpu[i] = median(r.cpuPerReq, func(d time.Duration) float64 { return float64(d) / 1e3 })
+			cpuText = fmt.Sprintf("%.1f µs", cpu[i])
 		}
-		var errs int64
-		for _, c := range r.closed {
-			errs += c.errors
+		if r.rss > 0 {
+			rssText = fmt.Sprintf("%.1f MB", float64(r.rss)/1e6)
 		}
 		for _, o := range r.open {
 			errs += int64(o.errors)
 		}
-		fmt.Fprintf(w, "%-22s %13.0f %8.3f ms %8.3f ms %12s %8d\n", s.name, rps[i], p50, p99[i], cpu, errs)
+		fmt.Fprintf(w, " %8.3f ms %8.3f ms %12s %9s %8d\n", p50, p99[i], cpuText, rssText, errs)
 	}
-	fmt.Fprintf(w, "\nproxy/nginx requests/s: %.2fx (target >= 0.60x)\n", rps[1]/rps[2])
-	fmt.Fprintf(w, "proxy p99 - direct p99: %+.3f ms (target <= 0.500 ms)\n", p99[1]-p99[0])
+	const direct, proxy, nginx, haproxy = 0, 1, 2, 3
+	fmt.Fprintf(w, "\nat %d connections:\n", conns[0])
+	fmt.Fprintf(w, "proxy/nginx requests/s:    %.2fx (target >= 1.00x)\n", rps[proxy]/rps[nginx])
+	fmt.Fprintf(w, "proxy/HAProxy requests/s:  %.2fx\n", rps[proxy]/rps[haproxy])
+	if cpu[haproxy] > 0 && cpu[nginx] > 0 {
+		fmt.Fprintf(w, "proxy/HAProxy CPU/request: %.2fx (target <= 1.00x); proxy/nginx: %.2fx\n", cpu[proxy]/cpu[haproxy], cpu[proxy]/cpu[nginx])
+	}
+	fmt.Fprintf(w, "p99 at %s: proxy %.3f ms, nginx %.3f ms, HAProxy %.3f ms, direct %.3f ms (target: proxy <= nginx)\n",
+		"the fixed rate", p99[proxy], p99[nginx], p99[haproxy], p99[direct])
 }

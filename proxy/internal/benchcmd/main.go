@@ -1,9 +1,10 @@
 // Command benchcmd measures the Service proxy against a pod reached directly
-// and against nginx, on the same backends, interleaved so that all three see
-// the same machine. proxy/bench.sh starts the backends and nginx and runs it;
-// it is a benchmark, not a test.
+// and against nginx and HAProxy, on the same backends, interleaved so that
+// all of them see the same machine. proxy/bench.sh starts the backends and
+// the peers and runs it; it is a benchmark, not a test.
 //
-//	benchcmd run -backends ip:port,ip:port,ip:port -nginx 127.0.0.1:port -nginx-pid PID
+//	benchcmd run -backends ip:port,ip:port,ip:port -nginx 127.0.0.1:port -nginx-pid PID \
+//	    -haproxy 127.0.0.1:port -haproxy-pid PID
 //	benchcmd serve -backends ... (the proxy under test, in its own process)
 //
 // The proxy runs in a child process so that its CPU time, read from /proc,
@@ -21,6 +22,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"runtime/pprof"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -107,15 +109,25 @@ func run(args []string) {
 	backends := fs.String("backends", "", "comma-separated ip:port of the pods")
 	nginxAddr := fs.String("nginx", "", "address of nginx proxying to the same pods")
 	nginxPID := fs.Int("nginx-pid", 0, "nginx master's PID, to read its workers' CPU time")
+	haproxyAddr := fs.String("haproxy", "", "address of HAProxy proxying to the same pods")
+	haproxyPID := fs.Int("haproxy-pid", 0, "HAProxy's PID")
 	duration := fs.Duration("duration", 5*time.Second, "length of each closed-loop and open-loop run")
-	conns := fs.Int("conns", 50, "connections in the closed loop")
+	connList := fs.String("conns", "50,200", "connections in the closed loops, comma-separated")
 	rate := fs.Int("rate", 1000, "requests/s in the open loop")
 	rounds := fs.Int("rounds", 3, "interleaved rounds")
 	cpuprofile := fs.String("cpuprofile", "", "write the proxy's CPU profile to this file")
 	fs.Parse(args)
 	eps := endpoints(*backends)
-	if len(eps) == 0 || *nginxAddr == "" {
-		log.Fatal("benchcmd run: -backends and -nginx are required")
+	if len(eps) == 0 || *nginxAddr == "" || *haproxyAddr == "" {
+		log.Fatal("benchcmd run: -backends, -nginx and -haproxy are required")
+	}
+	var conns []int
+	for f := range strings.SplitSeq(*connList, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n <= 0 {
+			log.Fatalf("benchcmd run: -conns %q: want positive numbers, comma-separated", *connList)
+		}
+		conns = append(conns, n)
 	}
 
 	self, err := os.Executable()
@@ -148,26 +160,35 @@ func run(args []string) {
 		{name: "direct to 1 pod", addr: eps[0].Addr},
 		{name: "mini-deploy proxy", addr: proxyAddr, pids: func() []int { return []int{cmd.Process.Pid} }},
 		{name: "nginx, 1 worker", addr: *nginxAddr, pids: func() []int { return withChildren(*nginxPID) }},
+		{name: "HAProxy, 1 thread", addr: *haproxyAddr, pids: func() []int { return withChildren(*haproxyPID) }},
 	}
-	fmt.Printf("backends: %s\nCPUs: %d; %d rounds, interleaved; closed loop %d connections x %s; open loop %d req/s x %s\n\n",
-		*backends, numCPU(), *rounds, *conns, *duration, *rate, *duration)
+	fmt.Printf("backends: %s\nCPUs: %d; %d rounds, interleaved; closed loops of %s connections x %s; open loop %d req/s x %s\n\n",
+		*backends, numCPU(), *rounds, *connList, *duration, *rate, *duration)
 
 	for _, s := range subjects { // warm pools and JITs
-		closedLoop(s.addr, *conns, time.Second)
+		closedLoop(s.addr, conns[0], time.Second)
 	}
 	results := make([]result, len(subjects))
+	for k := range results {
+		results[k].closed = make([][]closedResult, len(conns))
+	}
 	for r := range *rounds {
-		for i := range subjects {
-			k := (i + r) % len(subjects) // rotate so no subject always runs first
-			s := subjects[k]
-			cpu0 := cpuTicks(s.pids)
-			cl := closedLoop(s.addr, *conns, *duration)
-			cpu := cpuTicks(s.pids) - cpu0
-			results[k].closed = append(results[k].closed, cl)
-			if s.pids != nil && cl.ok > 0 {
-				results[k].cpuPerReq = append(results[k].cpuPerReq, time.Duration(cpu)*10*time.Millisecond/time.Duration(cl.ok))
+		for ci, n := range conns {
+			for i := range subjects {
+				k := (i + r) % len(subjects) // rotate so no subject always runs first
+				s := subjects[k]
+				cpu0 := cpuTicks(s.pids)
+				cl := closedLoop(s.addr, n, *duration)
+				cpu := cpuTicks(s.pids) - cpu0
+				results[k].closed[ci] = append(results[k].closed[ci], cl)
+				if s.pids != nil && cl.ok > 0 && ci == 0 {
+					results[k].cpuPerReq = append(results[k].cpuPerReq, time.Duration(cpu)*10*time.Millisecond/time.Duration(cl.ok))
+				}
+				if s.pids != nil {
+					results[k].rss = max(results[k].rss, rssBytes(s.pids))
+				}
+				fmt.Printf("round %d  %-18s closed loop, %3d conns: %8.0f req/s  (%d errors)\n", r+1, s.name, n, cl.rps(), cl.errors)
 			}
-			fmt.Printf("round %d  %-18s closed loop: %8.0f req/s  (%d errors)\n", r+1, s.name, cl.rps(), cl.errors)
 		}
 		for i := range subjects {
 			k := (i + r) % len(subjects)
@@ -177,5 +198,5 @@ func run(args []string) {
 			fmt.Printf("round %d  %-18s open loop:   p50 %6.3f ms  p99 %6.3f ms  (%d errors)\n", r+1, s.name, ms(ol.p50), ms(ol.p99), ol.errors)
 		}
 	}
-	report(subjects, results)
+	report(subjects, conns, results)
 }
