@@ -73,10 +73,12 @@ clean: ## remove every managed container and network, bin/ and .build/
 demo: build images ## run the demo (examples/demo.sh)
 	./examples/demo.sh
 
-bench: build images ## print the measured claims: proxy vs nginx, self-healing, failed requests during rollouts
+bench: build images ## print the measured claims: proxy vs nginx and HAProxy, convergence vs the engine, failed requests during rollouts
 	./proxy/bench.sh
 	@echo "== the forwarding path alone: allocations per request (in process)"
 	@$(GO) test -run '^$$' -bench ServeHTTP -benchmem ./proxy/ | grep -E '^Benchmark'
+	@echo "== convergence against the engine's floor: self-healing, a 3-pod rollout, scale 0 -> 20 (real engine)"
+	@$(GO) test -count=1 -run '^$$' -bench BenchmarkConvergence -benchtime=3x ./orchestrator/ | grep -vE '^(goos|goarch|pkg|cpu|PASS)'
 	@echo "== self-healing and zero-downtime rollouts (real engine)"
 	@$(GO) test -count=1 -run 'TestSelfHealing|TestDeploymentRolloutAndUndoUnderLoad|TestBlueGreenSetSelectorUnderLoad' -v ./orchestrator/ \
 		| grep -E 'self-healing:|rollout to v[12]:|set selector:|^(--- |ok|FAIL)'
