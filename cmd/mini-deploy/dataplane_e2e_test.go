@@ -169,7 +169,7 @@ func TestE2EDataPlaneAloneShieldsClients(t *testing.T) {
 			t.Errorf("the slowest %s took %s, more than the Service's response-header timeout %s and a margin", kind, d, headerTimeout)
 		}
 	}
-	t.Logf("a pod killed and one paused 20 s with the control plane stopped, one paused 20 s with it running: %d requests, failed by kind %v (POSTs may fail only if in flight on the killed pod); slowest by kind %v",
+	t.Logf("a pod killed and one paused 20 s with the control plane stopped, one paused 20 s with it running: %d requests, failed by kind %v (a POST may fail only if it was in flight on a pod as it was killed or paused); slowest by kind %v",
 		res.total, failed, roundAll(res.slowest))
 }
 
