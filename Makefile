@@ -74,7 +74,7 @@ demo: build images ## run the demo (examples/demo.sh)
 	./examples/demo.sh
 
 bench: build images ## print the measured claims: proxy vs nginx and HAProxy, convergence vs the engine, failed requests during rollouts
-	./proxy/bench.sh
+	BASELINE=$(BASELINE) ./proxy/bench.sh
 	@echo "== the forwarding path alone: allocations per request (in process)"
 	@$(GO) test -run '^$$' -bench ServeHTTP -benchmem ./proxy/ | grep -E '^Benchmark'
 	@echo "== convergence against the engine's floor: self-healing, a 3-pod rollout, scale 0 -> 20 (real engine)"

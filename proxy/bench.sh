@@ -7,6 +7,9 @@
 # Everything it starts is removed on exit. Extra arguments go to benchcmd run
 # (-duration, -rounds, -conns, -rate, -cpuprofile FILE).
 #
+#   BASELINE     a commit: its proxy is built and measured in the same rounds
+#                (make bench BASELINE=HEAD~3), to tell a change from noise
+#
 #   KUBIA_IMAGE  image of the pods (default luksa/kubia:v1, from make images)
 set -euo pipefail
 
@@ -29,6 +32,7 @@ cleanup() {
 	fi
 	docker network rm "$net" >/dev/null 2>&1
 	rm -rf "$tmp"
+	git worktree prune 2>/dev/null
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -48,6 +52,18 @@ if ! command -v haproxy >/dev/null; then
 fi
 
 go build -o "$tmp/benchcmd" ./proxy/internal/benchcmd
+baseline=()
+if [[ -n ${BASELINE:-} ]]; then
+	rev=$(git rev-parse --verify "$BASELINE^{commit}")
+	git worktree add -q --detach "$tmp/baseline-src" "$rev"
+	# Its proxy, driven by this benchcmd's serve (the proxy package's API is
+	# the same); then the worktree goes.
+	cp proxy/internal/benchcmd/*.go "$tmp/baseline-src/proxy/internal/benchcmd/"
+	(cd "$tmp/baseline-src" && go build -o "$tmp/benchcmd-baseline" ./proxy/internal/benchcmd)
+	git worktree remove --force "$tmp/baseline-src"
+	baseline=(-baseline "$tmp/benchcmd-baseline")
+	echo "baseline: $BASELINE ($rev)"
+fi
 
 labels=(--label mini-deploy.io/managed=true --label mini-deploy.io/session=$session)
 docker network create "${labels[@]}" "$net" >/dev/null
@@ -135,4 +151,4 @@ done
 echo "nginx $(nginx -v 2>&1 | sed 's/.*\///'), HAProxy $(haproxy -v | head -1 | awk '{print $3}'), image $image, $(nproc) CPUs"
 "$tmp/benchcmd" run -backends "$(IFS=,; echo "${backends[*]}")" \
 	-nginx "127.0.0.1:$port" -nginx-pid "$nginx_pid" \
-	-haproxy "127.0.0.1:$hport" -haproxy-pid "$haproxy_pid" "$@"
+	-haproxy "127.0.0.1:$hport" -haproxy-pid "$haproxy_pid" "${baseline[@]}" "$@"

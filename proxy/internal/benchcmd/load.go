@@ -291,6 +291,9 @@ func report(subjects []subject, conns []int, results []result) {
 	fmt.Fprintf(w, "\nat %d connections:\n", conns[0])
 	fmt.Fprintf(w, "proxy/nginx requests/s:    %.2fx (target >= 1.00x)\n", rps[proxy]/rps[nginx])
 	fmt.Fprintf(w, "proxy/HAProxy requests/s:  %.2fx\n", rps[proxy]/rps[haproxy])
+	if len(subjects) > 4 && rps[4] > 0 && cpu[4] > 0 {
+		fmt.Fprintf(w, "proxy/baseline: requests/s %.2fx, CPU/request %.2fx\n", rps[proxy]/rps[4], cpu[proxy]/cpu[4])
+	}
 	if cpu[haproxy] > 0 && cpu[nginx] > 0 {
 		fmt.Fprintf(w, "proxy/HAProxy CPU/request: %.2fx (target <= 1.00x); proxy/nginx: %.2fx\n", cpu[proxy]/cpu[haproxy], cpu[proxy]/cpu[nginx])
 	}

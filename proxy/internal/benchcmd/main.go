@@ -116,6 +116,7 @@ func run(args []string) {
 	rate := fs.Int("rate", 1000, "requests/s in the open loop")
 	rounds := fs.Int("rounds", 3, "interleaved rounds")
 	cpuprofile := fs.String("cpuprofile", "", "write the proxy's CPU profile to this file")
+	baseline := fs.String("baseline", "", "a benchcmd built from another commit: its proxy is measured too, in the same rounds")
 	fs.Parse(args)
 	eps := endpoints(*backends)
 	if len(eps) == 0 || *nginxAddr == "" || *haproxyAddr == "" {
@@ -138,29 +139,19 @@ func run(args []string) {
 	if *cpuprofile != "" {
 		serveArgs = append(serveArgs, "-cpuprofile", *cpuprofile)
 	}
-	cmd := exec.Command(self, serveArgs...)
-	stdin, _ := cmd.StdinPipe()
-	stdout, _ := cmd.StdoutPipe()
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		log.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		stdin.Close()
-		cmd.Wait()
-	}()
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil {
-		log.Fatalf("benchcmd: proxy did not start: %v", err)
-	}
-	proxyAddr := strings.TrimSpace(line)
+	proxyAddr, proxyPID, stopProxy := startServe(self, serveArgs)
+	defer stopProxy()
 
 	subjects := []subject{
 		{name: "direct to 1 pod", addr: eps[0].Addr},
-		{name: "mini-deploy proxy", addr: proxyAddr, pids: func() []int { return []int{cmd.Process.Pid} }},
+		{name: "mini-deploy proxy", addr: proxyAddr, pids: func() []int { return []int{proxyPID} }},
 		{name: "nginx, 1 worker", addr: *nginxAddr, pids: func() []int { return withChildren(*nginxPID) }},
 		{name: "HAProxy, 1 thread", addr: *haproxyAddr, pids: func() []int { return withChildren(*haproxyPID) }},
+	}
+	if *baseline != "" {
+		addr, pid, stop := startServe(*baseline, []string{"serve", "-backends", *backends})
+		defer stop()
+		subjects = append(subjects, subject{name: "baseline proxy", addr: addr, pids: func() []int { return []int{pid} }})
 	}
 	fmt.Printf("backends: %s\nCPUs: %d; %d rounds, interleaved; closed loops of %s connections x %s; open loop %d req/s x %s\n\n",
 		*backends, numCPU(), *rounds, *connList, *duration, *rate, *duration)
@@ -199,4 +190,27 @@ func run(args []string) {
 		}
 	}
 	report(subjects, conns, results)
+}
+
+// startServe runs "bin serve ..." (the proxy under test in a process of its
+// own) and returns its address, its PID and how to stop it.
+func startServe(bin string, args []string) (addr string, pid int, stop func()) {
+	cmd := exec.Command(bin, args...)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	cmd.Stderr = os.Stderr
+	if err := cmd.Start(); err != nil {
+		log.Fatal(err)
+	}
+	stop = func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		stdin.Close()
+		cmd.Wait()
+	}
+	line, err := bufio.NewReader(stdout).ReadString('\n')
+	if err != nil {
+		stop()
+		log.Fatalf("benchcmd: the proxy %s did not start: %v", bin, err)
+	}
+	return strings.TrimSpace(line), cmd.Process.Pid, stop
 }
