@@ -21,7 +21,7 @@ import (
 // until it first answers, so the seed's probe-less manifests never receive
 // traffic before they listen and roll out without errors.
 const (
-	implicitFastPeriod = 100 * time.Millisecond
+	implicitFastPeriod = 20 * time.Millisecond
 	implicitPeriod     = time.Second
 	implicitTimeout    = time.Second
 	implicitFailures   = 3
