@@ -189,9 +189,18 @@ func TestE2EUpgradeUnderLoad(t *testing.T) {
 	load := startMixedLoad(t, url)
 	time.Sleep(2 * time.Second)
 
-	cmd := exec.Command(next, "--home", e.home, "upgrade")
-	cmd.Env = append(append(os.Environ(), "MINI_DEPLOY_HOME="+e.home), e.env...)
-	out, err := cmd.CombinedOutput()
+	runNext := func(args ...string) (string, error) {
+		cmd := exec.Command(next, append([]string{"--home", e.home}, args...)...)
+		cmd.Env = append(append(os.Environ(), "MINI_DEPLOY_HOME="+e.home), e.env...)
+		out, err := cmd.CombinedOutput()
+		return string(out), err
+	}
+	// up from the new binary notices the old processes.
+	note := `note: the control plane runs dev, the data plane (pid %d) runs dev, and this binary is ` + nextVersion + `: "mini-deploy upgrade" hands over to it without a gap`
+	if out, err := runNext("up"); err != nil || len(oldPlanes) != 1 || !strings.Contains(out, fmt.Sprintf(note, oldPlanes[0])) {
+		t.Errorf("up from the new binary, before the upgrade: %v\n%s", err, out)
+	}
+	out, err := runNext("upgrade")
 	if err != nil {
 		t.Fatalf("upgrade: %v\n%s", err, out)
 	}
@@ -219,6 +228,9 @@ func TestE2EUpgradeUnderLoad(t *testing.T) {
 		t.Errorf("version after the upgrade: want one data plane at %s:\n%s", nextVersion, v)
 	}
 	answers(t, url, "v1", 6)
+	if out, err := runNext("up"); err != nil || strings.Contains(out, "note:") {
+		t.Errorf("up from the new binary, after the upgrade: %v\n%s", err, out)
+	}
 	t.Logf("upgrade under load: %d requests, %d failed", res.total, len(res.failures))
 }
 

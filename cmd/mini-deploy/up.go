@@ -137,12 +137,32 @@ func notServed(info server.Info, services []server.ApplyResult) error {
 	return errors.Join(errs...)
 }
 
+// staleProcesses says which running processes are not of this binary's
+// version, or "" when all are.
+func staleProcesses(info server.Info) string {
+	var stale []string
+	if info.Version != version {
+		stale = append(stale, fmt.Sprintf("the control plane runs %s", info.Version))
+	}
+	for _, dp := range info.DataPlanes {
+		if dp.Version != version {
+			stale = append(stale, fmt.Sprintf("the data plane (pid %d) runs %s", dp.PID, dp.Version))
+		}
+	}
+	return strings.Join(stale, ", ")
+}
+
 // ensureDaemon starts a daemon unless one answers, and waits for it.
 func ensureDaemon(ctx context.Context, o *upOptions, c *client.Client) error {
 	err := c.Ping(ctx)
 	if err == nil {
-		if info, err := c.Info(ctx); err == nil && o.daemon.address != info.Address {
-			fmt.Fprintf(o.errOut, "warning: the running daemon listens on %s, not %s; run \"mini-deploy down\" first to change it\n", info.Address, o.daemon.address)
+		if info, err := c.Info(ctx); err == nil {
+			if o.daemon.address != info.Address {
+				fmt.Fprintf(o.errOut, "warning: the running daemon listens on %s, not %s; run \"mini-deploy down\" first to change it\n", info.Address, o.daemon.address)
+			}
+			if stale := staleProcesses(info); stale != "" {
+				fmt.Fprintf(o.errOut, "note: %s, and this binary is %s: \"mini-deploy upgrade\" hands over to it without a gap\n", stale, version)
+			}
 		}
 		return nil
 	}
