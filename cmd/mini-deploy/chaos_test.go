@@ -179,6 +179,7 @@ func TestChaos(t *testing.T) {
 		}
 		if latest != nil {
 			failedIn[latest.kind]++
+			t.Logf("a %s failed at %s, in the window of %q: %s", f.kind, f.at.Format("15:04:05.000"), latest.kind, f.err)
 		}
 	}
 	kinds := make([]string, 0, len(faults))
