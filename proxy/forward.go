@@ -22,6 +22,9 @@ func (p *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	code := 0
 	var served Endpoint
 	var cur *target // the attempt under way; released after it is counted
+	if p.lastResponses.Load() {
+		w.Header().Set("Connection", "close")
+	}
 	if p.metrics != nil {
 		start = time.Now()
 		p.metrics.InFlight(p.opts.Service, 1)

@@ -42,6 +42,7 @@ import (
 	"net/http"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -158,7 +159,17 @@ type Proxy struct {
 
 	server *http.Server
 	ln     net.Listener
+	// lastResponses: every response tells the client to close its
+	// connection (CloseKeepAlives).
+	lastResponses atomic.Bool
 }
+
+// CloseKeepAlives makes every response from now on carry Connection: close,
+// so that clients leave their keep-alive connections after their next
+// request instead of finding them closed under them. A process that handed
+// its listeners over calls it, lets the clients move, then shuts down: only
+// a connection idle for all that while is closed by Shutdown.
+func (p *Proxy) CloseKeepAlives() { p.lastResponses.Store(true) }
 
 // New returns a Proxy with no endpoints. It does not listen until Start.
 func New(opts Options) *Proxy {

@@ -153,6 +153,7 @@ func runDataPlane(ctx context.Context, o *dataPlaneOptions) error {
 	log.Info("data plane stopping; finishing the requests in flight", "why", why)
 	os.Remove(sock)
 	if why == "handoff" {
+		h.CloseKeepAlives()
 		time.Sleep(host.AcceptGrace)
 	}
 	sctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)

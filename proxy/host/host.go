@@ -241,8 +241,9 @@ func (l *quietListener) Close() error {
 
 // AcceptGrace is how long a Host that stopped accepting waits before it
 // shuts its proxies down: time for the connections it accepted last to send
-// their requests.
-const AcceptGrace = 500 * time.Millisecond
+// their requests, and for keep-alive clients, told to close
+// (CloseKeepAlives), to move to the new process with their next request.
+const AcceptGrace = 2 * time.Second
 
 // StopAccepting closes this process's copies of the listening sockets, after
 // a handoff: the process that took them over accepts every connection from
@@ -252,6 +253,17 @@ func (h *Host) StopAccepting() {
 	defer h.mu.Unlock()
 	for _, r := range h.running {
 		_ = r.ln.Close()
+	}
+}
+
+// CloseKeepAlives tells the clients of every proxy to close their
+// connections after their next response (proxy.Proxy.CloseKeepAlives): after
+// a handoff, they move to the process that took over.
+func (h *Host) CloseKeepAlives() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, r := range h.running {
+		r.p.CloseKeepAlives()
 	}
 }
 

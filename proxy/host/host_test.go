@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -128,8 +129,10 @@ func TestApplyAndDrainThroughTheSocket(t *testing.T) {
 }
 
 // The handoff under load: a second Host takes the first one's listening
-// socket over while a client sends requests without pause; none fails, the
-// old Host finishes, and the new one serves with the old one's endpoints.
+// socket over while clients send requests without pause, on new connections
+// and on keep-alive ones (GETs and POSTs, which no client sends twice); none
+// fails, the old Host finishes, and the new one serves with the old one's
+// endpoints.
 func TestHandoffLosesNoRequest(t *testing.T) {
 	a := backend(t, "a")
 	addr := freeAddr(t)
@@ -143,9 +146,9 @@ func TestHandoffLosesNoRequest(t *testing.T) {
 	var ok, failed atomic.Int64
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
-	for range 4 {
+	for i := range 4 {
 		wg.Go(func() {
-			tr := &http.Transport{DisableKeepAlives: true}
+			tr := &http.Transport{DisableKeepAlives: i < 2}
 			defer tr.CloseIdleConnections()
 			cl := &http.Client{Transport: tr, Timeout: 5 * time.Second}
 			for n := 0; n < 5000; n++ {
@@ -154,7 +157,13 @@ func TestHandoffLosesNoRequest(t *testing.T) {
 					return
 				default:
 				}
-				resp, err := cl.Get("http://" + addr)
+				var resp *http.Response
+				var err error
+				if i == 3 && n%2 == 1 {
+					resp, err = cl.Post("http://"+addr, "text/plain", strings.NewReader("order"))
+				} else {
+					resp, err = cl.Get("http://" + addr)
+				}
 				if err != nil {
 					failed.Add(1)
 					t.Logf("request failed: %v", err)
@@ -200,6 +209,8 @@ func TestHandoffLosesNoRequest(t *testing.T) {
 	if srv.Reason() != "handoff" {
 		t.Fatalf("reason %q", srv.Reason())
 	}
+	// As the data plane command does: clients told to leave, then a grace.
+	old.CloseKeepAlives()
 	time.Sleep(AcceptGrace)
 	if err := old.Shutdown(ctx); err != nil {
 		t.Fatal(err)
