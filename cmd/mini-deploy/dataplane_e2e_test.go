@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -286,6 +287,17 @@ func TestE2EDataPlaneKilled(t *testing.T) {
 	e.waitFor("another data plane", func() bool {
 		now := e.dataPlanePIDs()
 		return len(now) == 1 && now[0] != planes[0]
+	})
+	// Its socket is up before its listeners: it binds them when the control
+	// plane pushes it the state.
+	hc := &http.Client{Timeout: time.Second}
+	e.waitFor("the Service to answer through the new data plane", func() bool {
+		resp, err := hc.Get(url)
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
 	})
 	answers(t, url, "v1", 6)
 	time.Sleep(2 * time.Second)
