@@ -137,15 +137,7 @@ func TestChaos(t *testing.T) {
 	e.rolloutStatus()
 	time.Sleep(2 * time.Second)
 	res := load.stop()
-	e.waitPods(3, "3 ready v2 pods", func(ps []api.Pod) bool {
-		for _, p := range ps {
-			if p.Spec.Containers[0].Image != "luksa/kubia:v2" || len(p.Status.ContainerStatuses) == 0 || !p.Status.ContainerStatuses[0].Ready {
-				return false
-			}
-		}
-		return true
-	})
-	e.waitFor("exactly the 3 pods' containers on the engine", func() bool { return len(e.containers()) == 3 })
+	e.waitConverged(3, "luksa/kubia:v2")
 	acted := ledger.stop()
 
 	// Invariants.
@@ -189,6 +181,21 @@ func TestChaos(t *testing.T) {
 	sort.Strings(kinds)
 	t.Logf("chaos: %d faults (%s); %d requests, %d failed (%d unexplained), %d ids acted on, %d duplicated; daemon fds %v",
 		len(windows), strings.Join(kinds, ", "), res.total, len(res.failures), unexplained, len(acted), dups, fds)
+}
+
+// waitConverged waits until the Deployment has n ready pods of image, and
+// the engine exactly their n containers: no orphan left.
+func (e *e2e) waitConverged(n int, image string) {
+	e.t.Helper()
+	e.waitPods(n, fmt.Sprintf("%d ready pods of %s", n, image), func(ps []api.Pod) bool {
+		for _, p := range ps {
+			if p.Spec.Containers[0].Image != image || len(p.Status.ContainerStatuses) == 0 || !p.Status.ContainerStatuses[0].Ready {
+				return false
+			}
+		}
+		return true
+	})
+	e.waitFor(fmt.Sprintf("exactly the %d pods' containers on the engine", n), func() bool { return len(e.containers()) == n })
 }
 
 func dockerCmd(t *testing.T, args ...string) {

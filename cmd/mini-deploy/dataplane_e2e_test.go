@@ -68,15 +68,7 @@ func TestE2EControlPlaneKilledUnderLoad(t *testing.T) {
 	e.ok("scale", "deployment/kubia", "--replicas=3")
 	e.ok("set", "image", "deployment/kubia", "nodejs=luksa/kubia:v2")
 	e.rolloutStatus()
-	e.waitPods(3, "3 ready v2 pods", func(ps []api.Pod) bool {
-		for _, p := range ps {
-			if p.Spec.Containers[0].Image != "luksa/kubia:v2" || !p.Status.ContainerStatuses[0].Ready {
-				return false
-			}
-		}
-		return true
-	})
-	e.waitFor("exactly the 3 pods' containers on the engine", func() bool { return len(e.containers()) == 3 })
+	e.waitConverged(3, "luksa/kubia:v2")
 	res := load.stop()
 	acted := ledger.stop()
 
@@ -338,13 +330,7 @@ var e2eNextBinary = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	bin := filepath.Join(e2eDir, "mini-deploy-next")
-	args := []string{"build", "-ldflags", "-X main.version=" + nextVersion, "-o", bin}
-	if raceEnabled() {
-		args = append(args, "-race")
-	}
-	build := exec.Command("go", append(args, ".")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
+	if err := buildBinary(bin, "-ldflags", "-X main.version="+nextVersion); err != nil {
 		return "", fmt.Errorf("build mini-deploy %s for the upgrade test: %w", nextVersion, err)
 	}
 	return bin, nil

@@ -62,17 +62,23 @@ var e2eBinary = sync.OnceValues(func() (string, error) {
 	}
 	e2eDir = dir
 	bin := filepath.Join(dir, "mini-deploy")
-	args := []string{"build", "-o", bin}
+	if err := buildBinary(bin); err != nil {
+		return "", fmt.Errorf("build mini-deploy for the end-to-end tests: %w", err)
+	}
+	return bin, nil
+})
+
+// buildBinary builds this command into bin, with the race detector when the
+// tests have it, and with extra go build flags.
+func buildBinary(bin string, flags ...string) error {
+	args := append([]string{"build", "-o", bin}, flags...)
 	if raceEnabled() {
 		args = append(args, "-race")
 	}
 	build := exec.Command("go", append(args, ".")...)
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		return "", fmt.Errorf("build mini-deploy for the end-to-end tests: %w", err)
-	}
-	return bin, nil
-})
+	return build.Run()
+}
 
 // e2eDir holds the binary, once built.
 var e2eDir string
