@@ -1,5 +1,11 @@
 package proxy
 
+// forward.go is one request's way through the proxy, from ServeHTTP to the
+// pod and back: the choice of a pod, the retry rules, the head written to the
+// pod, the response and its body. It is over 500 lines because it is read as
+// one story; splitting it would put the retry rules away from the code they
+// govern.
+
 import (
 	"bufio"
 	"context"

@@ -1,5 +1,9 @@
 package api
 
+// types.go holds every kind's Go type, as Kubernetes keeps its core and apps
+// types together; it is over 500 lines because the kinds are, and splitting
+// them would part types that embed one another (PodTemplateSpec, PodSpec).
+
 import (
 	"encoding/json"
 	"fmt"

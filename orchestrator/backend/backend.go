@@ -89,7 +89,9 @@ type Deleter interface {
 }
 
 // API implements server.Backend over the store, the node agent and the data
-// plane.
+// plane. Its methods are the API's verbs, one each (apply, get, list, watch,
+// delete, scale, set image, rollout, logs, exec, ...), so it is as large as
+// the API; the work behind each verb lives in the file named after it.
 type API struct {
 	store    *store.Store
 	pods     Pods

@@ -17,6 +17,9 @@
 // server.Backend method; resource paths come from the api registry.
 package client
 
+// client.go is over 500 lines because it has one short method per route of
+// the daemon's API; they are alike on purpose and read best side by side.
+
 import (
 	"bufio"
 	"bytes"
@@ -86,7 +89,9 @@ func IsInvalid(err error) bool {
 	return errors.As(err, &ae) && ae.Code == http.StatusUnprocessableEntity
 }
 
-// Client calls the daemon's API. It is safe for concurrent use.
+// Client calls the daemon's API. It is safe for concurrent use. It has one
+// method per route of orchestrator/server (server.Backend's verbs, plus Info
+// and Ping), so its size follows the API's; each method is a few lines.
 type Client struct {
 	socket string
 	hc     *http.Client

@@ -14,6 +14,9 @@
 // The package is written for mini-deploy rather than imported from
 // k8s.io/apimachinery, whose labels package drags in most of the apimachinery
 // module for a few hundred lines of logic.
+//
+// Where a change goes: the selector syntax (kubectl's -l and the set-based
+// forms) is parse.go; what a requirement and a selector match is selector.go.
 package labels
 
 import (

@@ -9,6 +9,12 @@
 // is views.go; deleting what an object owns is cascade.go.
 package node
 
+// node.go is the agent's core: its pod cache, a pod's creation, start and
+// restart, and the engine events that keep the cache true. It is over 500
+// lines because those share the cache's locking rules; probes
+// (probe.go), termination (terminate.go) and cascading deletion
+// (cascade.go) are apart.
+
 import (
 	"context"
 	"errors"
