@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The daemon's resident memory before and after what a hostile client can
-# send: 1,000 requests with unique 64 KiB methods through a Service, then an
-# exec whose command prints 1 GiB. Needs `make build images`; runs its own
-# daemon in a temporary home and removes it.
+# The resident memory of mini-deploy's processes before and after what a
+# hostile client can send: 1,000 requests with unique 64 KiB methods through
+# a Service (they reach the data plane, which counts them in its metrics),
+# then an exec whose command prints 1 GiB (through the control plane). Both
+# processes are measured. Needs `make build images`; runs its own daemon in a
+# temporary home and removes it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 B=$PWD/bin/mini-deploy
@@ -11,9 +13,11 @@ trap '"$B" --home "$H" down >/dev/null 2>&1 || true; rm -rf "$H"' EXIT
 out=$("$B" --home "$H" up -f examples/kubia/ 2>&1)
 URL=$(printf '%s\n' "$out" | grep -o 'http://127.0.0.1:[0-9]*' | head -n 1)
 PID=$(cat "$H/daemon.pid")
-rss() { awk '/VmRSS/ {printf "%.1f MB", $2/1024}' "/proc/$PID/status"; }
+DP=$(basename "$(ls "$H"/dataplane/*.sock | head -n 1)" .sock)
+rss1() { awk '/VmRSS/ {printf "%.1f MB", $2/1024}' "/proc/$1/status"; }
+rss() { echo "control plane $(rss1 "$PID"), data plane $(rss1 "$DP")"; }
 sleep 2
-echo "daemon RSS at rest: $(rss)"
+echo "RSS at rest: $(rss)"
 python3 - "$URL" <<'PY'
 import random, socket, string, sys
 host, port = sys.argv[1].split("//")[1].split(":")

@@ -38,9 +38,13 @@ import (
 // front of the Docker socket). All along and at the end:
 //   - no request with an id reaches two pods (each pod logs the ids it acted
 //     on; the test follows every pod's log until its container is removed);
-//   - every failed request falls in the window of a fault the test caused;
-//   - the Deployment converges to its spec, with no container left over;
-//   - the daemon's open files do not grow across iterations.
+//   - every failed request was under way during the window of a fault the
+//     test caused (a request sent to a pod as it is cut off its network fails
+//     only when the client gives up on it, after the window);
+//   - the Deployment converges to its spec, with no container or network
+//     left over;
+//   - the open files of the daemon and of the data plane do not grow across
+//     iterations.
 func TestChaos(t *testing.T) {
 	t.Parallel()
 	e := newE2E(t)
@@ -71,7 +75,9 @@ func TestChaos(t *testing.T) {
 		return p.Name, strings.TrimPrefix(p.Status.ContainerStatuses[0].ContainerID, "docker://")
 	}
 	image := "v1"
-	var fds []int
+	var fds []int   // the daemon's open files, since it last started
+	var dpFds []int // the data plane's
+	dataPlane := 0
 	const iterations = 10
 	// Every kind of fault, twice, in a random order.
 	order := rng.Perm(iterations)
@@ -130,6 +136,16 @@ func TestChaos(t *testing.T) {
 				fds = append(fds, len(ents))
 			}
 		}
+		// The data plane lives through the daemon's kills: its open files
+		// (client and pod connections) are the ones a leak would pile up.
+		if pids := e.dataPlanePIDs(); len(pids) == 1 {
+			if pids[0] != dataPlane {
+				dataPlane, dpFds = pids[0], nil
+			}
+			if ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", dataPlane)); err == nil {
+				dpFds = append(dpFds, len(ents))
+			}
+		}
 	}
 	// Back to a known spec, and let it converge.
 	e.ok("scale", "deployment/kubia", "--replicas=3")
@@ -150,28 +166,39 @@ func TestChaos(t *testing.T) {
 	}
 	unexplained := 0
 	for _, f := range res.failures {
-		if !explained(windows, f.at) {
+		if !explained(windows, f) {
 			unexplained++
 			if unexplained <= 10 {
-				t.Errorf("a %s failed at %s outside every fault window: %s", f.kind, f.at.Format("15:04:05.000"), f.err)
+				t.Errorf("a %s sent at %s failed at %s outside every fault window: %s", f.kind, f.sent.Format("15:04:05.000"), f.at.Format("15:04:05.000"), f.err)
 			}
 		}
 	}
 	if len(fds) >= 2 && fds[len(fds)-1] > fds[0]+20 {
 		t.Errorf("the daemon's open files grew from %d to %d across iterations", fds[0], fds[len(fds)-1])
 	}
+	// The load holds up to 8 keep-alive connections and one in flight per
+	// client, each with a pooled connection to a pod: growth past that is a leak.
+	if len(dpFds) >= 2 && dpFds[len(dpFds)-1] > dpFds[0]+40 {
+		t.Errorf("the data plane's open files grew from %d to %d across iterations", dpFds[0], dpFds[len(dpFds)-1])
+	}
+	// No network left over either: exactly the instance's one.
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if nets, err := e.engine.ListNetworks(ctx, e.match()); err != nil || len(nets) != 1 {
+		t.Errorf("networks of the instance after the chaos: %v %v, want its one", nets, err)
+	}
 	failedIn := map[string]int{}
 	// A failure is put down to the latest fault that began before it.
 	for _, f := range res.failures {
 		var latest *faultWindow
 		for i := range windows {
-			if w := &windows[i]; !f.at.Before(w.start) && !f.at.After(w.end) && (latest == nil || w.start.After(latest.start)) {
+			if w := &windows[i]; f.during(*w) && (latest == nil || w.start.After(latest.start)) {
 				latest = w
 			}
 		}
 		if latest != nil {
 			failedIn[latest.kind]++
-			t.Logf("a %s failed at %s, in the window of %q: %s", f.kind, f.at.Format("15:04:05.000"), latest.kind, f.err)
+			t.Logf("a %s sent at %s failed at %s, in the window of %q: %s", f.kind, f.sent.Format("15:04:05.000"), f.at.Format("15:04:05.000"), latest.kind, f.err)
 		}
 	}
 	kinds := make([]string, 0, len(faults))
@@ -179,8 +206,8 @@ func TestChaos(t *testing.T) {
 		kinds = append(kinds, fmt.Sprintf("%s: %d (%d failed requests put down to it)", k, n, failedIn[k]))
 	}
 	sort.Strings(kinds)
-	t.Logf("chaos: %d faults (%s); %d requests, %d failed (%d unexplained), %d ids acted on, %d duplicated; daemon fds %v",
-		len(windows), strings.Join(kinds, ", "), res.total, len(res.failures), unexplained, len(acted), dups, fds)
+	t.Logf("chaos: %d faults (%s); %d requests, %d failed (%d unexplained), %d ids acted on, %d duplicated; daemon fds %v, data plane fds %v",
+		len(windows), strings.Join(kinds, ", "), res.total, len(res.failures), unexplained, len(acted), dups, fds, dpFds)
 }
 
 // waitConverged waits until the Deployment has n ready pods of image, and
@@ -210,9 +237,10 @@ type faultWindow struct {
 	start, end time.Time
 }
 
-func explained(ws []faultWindow, at time.Time) bool {
+// explained reports whether f was under way during a fault's window.
+func explained(ws []faultWindow, f failure) bool {
 	for _, w := range ws {
-		if !at.Before(w.start) && !at.After(w.end) {
+		if f.during(w) {
 			return true
 		}
 	}
@@ -408,9 +436,14 @@ type mixedLoad struct {
 
 type failure struct {
 	kind string
-	at   time.Time
+	sent time.Time // when the request began
+	at   time.Time // when it failed
 	err  string
 }
+
+// during reports whether the request was under way at some time of w: a
+// request sent into a fault may fail only when the client gives up on it.
+func (f failure) during(w faultWindow) bool { return !f.at.Before(w.start) && !f.sent.After(w.end) }
 
 type loadResult struct {
 	total    int64
@@ -473,7 +506,7 @@ func startMixedLoad(t *testing.T, url string) *mixedLoad {
 				took := time.Since(start)
 				l.mu.Lock()
 				if msg != "" {
-					l.failures = append(l.failures, failure{k.name, time.Now(), msg})
+					l.failures = append(l.failures, failure{k.name, start, time.Now(), msg})
 				}
 				l.slowest[k.name] = max(l.slowest[k.name], took)
 				l.mu.Unlock()
