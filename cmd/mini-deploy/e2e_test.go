@@ -236,41 +236,47 @@ func (e *e2e) dataPlanePIDs() []int {
 // Services' ports are left as such a loss leaves them.
 func (e *e2e) killAll() {
 	e.t.Helper()
-	daemon := e.daemonPID()
-	if daemon == 0 {
-		e.t.Fatal("no daemon to kill")
-	}
+	daemon := e.liveDaemon()
 	if err := syscall.Kill(daemon, syscall.SIGSTOP); err != nil {
 		e.t.Fatalf("kill -STOP %d: %v", daemon, err)
 	}
-	planes := e.dataPlanePIDs()
-	for _, pid := range append(planes, daemon) {
-		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
-			e.t.Fatalf("kill -9 %d: %v", pid, err)
-		}
-	}
-	e.waitFor("the killed mini-deploy processes to be gone", func() bool {
-		for _, pid := range append(planes, daemon) {
-			if syscall.Kill(pid, 0) != syscall.ESRCH {
-				return false
-			}
-		}
-		return len(e.dataPlanePIDs()) == 0 && e.daemonPID() == 0
-	})
+	e.kill9("the killed mini-deploy processes", append(e.dataPlanePIDs(), daemon)...)
+	e.waitFor("no mini-deploy process of this home", func() bool { return len(e.dataPlanePIDs()) == 0 && e.daemonPID() == 0 })
 }
 
 // killDaemon kills the daemon alone with SIGKILL, as a crash would, and
 // waits until it is gone. Its data planes go on serving and start it again.
 func (e *e2e) killDaemon() {
 	e.t.Helper()
+	e.kill9("the killed daemon", e.liveDaemon())
+}
+
+// liveDaemon is daemonPID, failing the test when no daemon runs.
+func (e *e2e) liveDaemon() int {
+	e.t.Helper()
 	pid := e.daemonPID()
 	if pid == 0 {
 		e.t.Fatal("no daemon to kill")
 	}
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
-		e.t.Fatalf("kill -9 %d: %v", pid, err)
+	return pid
+}
+
+// kill9 sends SIGKILL to pids and waits until every one is gone.
+func (e *e2e) kill9(what string, pids ...int) {
+	e.t.Helper()
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && err != syscall.ESRCH {
+			e.t.Fatalf("kill -9 %d: %v", pid, err)
+		}
 	}
-	e.waitFor("the killed daemon to be gone", func() bool { return syscall.Kill(pid, 0) == syscall.ESRCH })
+	e.waitFor(what+" to be gone", func() bool {
+		for _, pid := range pids {
+			if syscall.Kill(pid, 0) != syscall.ESRCH {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 func (e *e2e) command(ctx context.Context, args ...string) *exec.Cmd {

@@ -109,28 +109,8 @@ func runInstall(ctx context.Context, o *installOptions) error {
 	case err != nil && !os.IsNotExist(err):
 		return fmt.Errorf("read %s: %w", path, err)
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return fmt.Errorf("create %s: %w", dir, err)
-	}
-	// Written aside and renamed: systemd never reads half a unit.
-	tmp, err := os.CreateTemp(dir, "."+unitName+".*")
-	if err != nil {
-		return fmt.Errorf("write the unit in %s: %w", dir, err)
-	}
-	defer os.Remove(tmp.Name())
-	if _, err := tmp.Write(unit); err != nil {
-		tmp.Close()
-		return fmt.Errorf("write %s: %w", tmp.Name(), err)
-	}
-	if err := tmp.Chmod(0o644); err != nil {
-		tmp.Close()
+	if err := writeAside(path, unit, 0o644); err != nil {
 		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
 	}
 	fmt.Fprintf(o.out, "Wrote %s\n", path)
 
@@ -149,18 +129,44 @@ func runInstall(ctx context.Context, o *installOptions) error {
 	return nil
 }
 
+// writeAside writes data to a new file beside path and renames it over path,
+// so that a reader (systemd) never sees half of it.
+func writeAside(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", dir, err)
+	}
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*")
+	if err != nil {
+		return fmt.Errorf("write in %s: %w", dir, err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = tmp.Write(data)
+	if err == nil {
+		err = tmp.Chmod(perm)
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return nil
+}
+
 // systemdUnit renders the unit that runs bin's daemon on home with flags.
 // --supervised tells the daemon that systemd, not its data plane, starts it
 // again when it fails.
 func systemdUnit(bin, home string, flags daemonFlags, user bool) ([]byte, error) {
 	args := append([]string{bin, "daemon", "--home=" + home, "--supervised"}, flags.args()...)
-	for _, a := range args {
+	quoted := make([]string, len(args))
+	for i, a := range args {
 		if strings.ContainsAny(a, "\n\"\\%$") {
 			return nil, fmt.Errorf("argument %q cannot go in a systemd unit: it holds a newline, quote, backslash, %% or $", a)
 		}
-	}
-	quoted := make([]string, len(args))
-	for i, a := range args {
 		quoted[i] = a
 		if strings.ContainsAny(a, " \t'") {
 			quoted[i] = `"` + a + `"`

@@ -287,16 +287,16 @@ func report(subjects []subject, conns []int, results []result) {
 		}
 		fmt.Fprintf(w, " %8.3f ms %8.3f ms %12s %9s %8d\n", p50, p99[i], cpuText, rssText, errs)
 	}
-	const direct, proxy, nginx, haproxy = 0, 1, 2, 3
+	const direct, proxy, nginx, haproxy, baseline = 0, 1, 2, 3, 4 // the order of run's subjects
 	fmt.Fprintf(w, "\nat %d connections:\n", conns[0])
 	fmt.Fprintf(w, "proxy/nginx requests/s:    %.2fx (target >= 1.00x)\n", rps[proxy]/rps[nginx])
 	fmt.Fprintf(w, "proxy/HAProxy requests/s:  %.2fx\n", rps[proxy]/rps[haproxy])
-	if len(subjects) > 4 && rps[4] > 0 && cpu[4] > 0 {
-		fmt.Fprintf(w, "proxy/baseline: requests/s %.2fx, CPU/request %.2fx\n", rps[proxy]/rps[4], cpu[proxy]/cpu[4])
+	if len(subjects) > baseline && rps[baseline] > 0 && cpu[baseline] > 0 {
+		fmt.Fprintf(w, "proxy/baseline: requests/s %.2fx, CPU/request %.2fx\n", rps[proxy]/rps[baseline], cpu[proxy]/cpu[baseline])
 	}
 	if cpu[haproxy] > 0 && cpu[nginx] > 0 {
 		fmt.Fprintf(w, "proxy/HAProxy CPU/request: %.2fx (target <= 1.00x); proxy/nginx: %.2fx\n", cpu[proxy]/cpu[haproxy], cpu[proxy]/cpu[nginx])
 	}
-	fmt.Fprintf(w, "p99 at %s: proxy %.3f ms, nginx %.3f ms, HAProxy %.3f ms, direct %.3f ms (target: proxy <= nginx)\n",
-		"the fixed rate", p99[proxy], p99[nginx], p99[haproxy], p99[direct])
+	fmt.Fprintf(w, "p99 at the fixed rate: proxy %.3f ms, nginx %.3f ms, HAProxy %.3f ms, direct %.3f ms (target: proxy <= nginx)\n",
+		p99[proxy], p99[nginx], p99[haproxy], p99[direct])
 }
