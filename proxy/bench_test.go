@@ -3,6 +3,7 @@ package proxy
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"net"
 	"net/http"
 	"testing"
@@ -90,4 +91,52 @@ func (w *discardWriter) Write(b []byte) (int, error) {
 		w.code = http.StatusOK
 	}
 	return len(b), nil
+}
+
+// BenchmarkServer measures a request through a real client connection: the
+// proxy's own server and net/http's, each in front of ServeHTTP. allocs/op
+// counts every goroutine's allocations, the raw client's and the pod's
+// (none a request) included.
+//
+//	go test -run '^$' -bench Server -benchmem ./proxy/
+func BenchmarkServer(b *testing.B) {
+	for _, tc := range []struct {
+		name string
+		std  bool
+	}{{"own", false}, {"net-http", true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			p := New(Options{Service: "bench", Listen: "127.0.0.1:0", StdlibServer: tc.std})
+			if err := p.Start(); err != nil {
+				b.Fatal(err)
+			}
+			b.Cleanup(func() { p.Shutdown(context.Background()) })
+			p.SetEndpoints([]Endpoint{{Pod: "kubia-1", Addr: fixedPod(b)}})
+			c, err := net.Dial("tcp", p.Addr())
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			req := []byte("GET / HTTP/1.1\r\nHost: 127.0.0.1:30080\r\nUser-Agent: curl/7.88.1\r\nAccept: */*\r\n\r\n")
+			br := bufio.NewReader(c)
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				// The head, then the 41 bytes its Content-Length says.
+				for {
+					line, err := br.ReadSlice('\n')
+					if err != nil {
+						b.Fatal(err)
+					}
+					if len(line) == 2 {
+						break
+					}
+				}
+				if _, err := br.Discard(41); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }

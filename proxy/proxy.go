@@ -17,9 +17,12 @@
 // because otherwise the pod may have acted on it. With no endpoint the client
 // gets a 503 naming the Service.
 //
-// The forwarding path is written for this proxy rather than taken from
-// httputil.ReverseProxy and http.Transport, because the proxy's CPU time per
-// request is what bounds its throughput on a small machine: it writes the
+// The server and the forwarding path are written for this proxy rather than
+// taken from net/http's Server, httputil.ReverseProxy and http.Transport,
+// because the proxy's CPU time per request is what bounds its throughput on
+// a small machine. The server (server.go) reads requests with net/http's own
+// parser and answers as net/http's server would, without its per-request
+// read-ahead, context and response. The forwarding path writes the
 // head of a bodyless request straight from the client's header to the pod,
 // copies bodies through pooled buffers, watches the client once per attempt,
 // and does the round trip on the handler's goroutine over its own keep-alive
@@ -105,6 +108,9 @@ type Options struct {
 	MaxConns                int           // server: client connections served at once
 	BodyReadTimeout         time.Duration // server: longest wait for the next byte of a request body
 	TunnelIdleTimeout       time.Duration // tunnels: longest time without a byte either way
+	// StdlibServer serves clients with net/http's server instead of the
+	// proxy's own (server.go), which does the same with less work.
+	StdlibServer bool
 }
 
 func (o *Options) setDefaults() {
@@ -157,7 +163,8 @@ type Proxy struct {
 	tunnels map[string]map[*tunnel]struct{}
 	closed  bool
 
-	server *http.Server
+	server *http.Server // with StdlibServer
+	own    *server      // otherwise
 	ln     net.Listener
 	// lastResponses: every response tells the client to close its
 	// connection (CloseKeepAlives).
@@ -206,6 +213,16 @@ func (p *Proxy) Serve(ln net.Listener) {
 func (p *Proxy) serve(ln net.Listener) {
 	p.ln = ln
 	ln = netutil.LimitListener(ln, p.opts.MaxConns)
+	p.log.Info("proxy listening", slog.String("addr", ln.Addr().String()))
+	if !p.opts.StdlibServer {
+		p.own = newServer(p, ln)
+		go func() {
+			if err := p.own.serve(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				p.log.Error("proxy stopped serving", slog.Any("error", err))
+			}
+		}()
+		return
+	}
 	p.server = &http.Server{
 		Handler:           p,
 		ReadHeaderTimeout: p.opts.ReadHeaderTimeout,
@@ -218,7 +235,6 @@ func (p *Proxy) serve(ln net.Listener) {
 			p.log.Error("proxy stopped serving", slog.Any("error", err))
 		}
 	}()
-	p.log.Info("proxy listening", slog.String("addr", ln.Addr().String()))
 }
 
 // Addr returns the address the proxy listens on, with the actual port when
@@ -240,6 +256,9 @@ func (p *Proxy) Shutdown(ctx context.Context) error {
 	var err error
 	if p.server != nil {
 		err = p.server.Shutdown(ctx)
+	}
+	if p.own != nil {
+		err = p.own.shutdown(ctx)
 	}
 	p.mu.Lock()
 	for _, ts := range p.live {

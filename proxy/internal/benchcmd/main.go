@@ -21,6 +21,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -60,7 +61,11 @@ func serve(args []string) {
 	fs := flag.NewFlagSet("serve", flag.ExitOnError)
 	backends := fs.String("backends", "", "comma-separated ip:port of the pods")
 	cpuprofile := fs.String("cpuprofile", "", "write the proxy's CPU profile to this file")
+	procs := fs.Int("procs", 0, "GOMAXPROCS of the proxy; 0: the Go default")
 	fs.Parse(args)
+	if *procs > 0 {
+		runtime.GOMAXPROCS(*procs)
+	}
 	if *cpuprofile != "" {
 		f, err := os.Create(*cpuprofile)
 		if err != nil {
@@ -117,6 +122,7 @@ func run(args []string) {
 	rounds := fs.Int("rounds", 3, "interleaved rounds")
 	cpuprofile := fs.String("cpuprofile", "", "write the proxy's CPU profile to this file")
 	baseline := fs.String("baseline", "", "a benchcmd built from another commit: its proxy is measured too, in the same rounds")
+	procs := fs.Int("procs", 0, "GOMAXPROCS of the proxy under test; 0: the Go default")
 	fs.Parse(args)
 	eps := endpoints(*backends)
 	if len(eps) == 0 || *nginxAddr == "" || *haproxyAddr == "" {
@@ -135,7 +141,7 @@ func run(args []string) {
 	if err != nil {
 		log.Fatal(err)
 	}
-	serveArgs := []string{"serve", "-backends", *backends}
+	serveArgs := []string{"serve", "-backends", *backends, "-procs", strconv.Itoa(*procs)}
 	if *cpuprofile != "" {
 		serveArgs = append(serveArgs, "-cpuprofile", *cpuprofile)
 	}
