@@ -5,7 +5,9 @@
 # benchcmd, which measures, interleaved: one pod directly, the mini-deploy
 # proxy, nginx and HAProxy.
 # Everything it starts is removed on exit. Extra arguments go to benchcmd run
-# (-duration, -rounds, -conns, -rate, -cpuprofile FILE).
+# (-duration, -rounds, -conns, -rate, -procs N: the proxy's GOMAXPROCS, 1 as the data
+# plane runs it, -other-procs N: the same proxy with another GOMAXPROCS too, 0 for
+# all CPUs, -cpuprofile FILE).
 #
 #   BASELINE     a commit: its proxy is built and measured in the same rounds
 #                (make bench BASELINE=HEAD~3), to tell a change from noise

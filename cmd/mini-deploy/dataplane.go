@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"syscall"
 	"time"
 
@@ -56,6 +57,14 @@ control plane is down, and starts a crashed control plane again. With
 }
 
 func runDataPlane(ctx context.Context, o *dataPlaneOptions) error {
+	// Go code on one thread at a time, as HAProxy and nginx run with one
+	// thread or worker: on a small machine shared with the pods, a second
+	// processor costs the proxy more CPU a request (threads that spin
+	// looking for work, handoffs around each write) than it gains; make
+	// bench measures both. GOMAXPROCS in the environment still decides.
+	if os.Getenv("GOMAXPROCS") == "" {
+		runtime.GOMAXPROCS(1)
+	}
 	f := daemonFlags{logFormat: o.logFormat, logLevel: o.logLevel}
 	log, err := f.logger(o.errOut)
 	if err != nil {

@@ -291,7 +291,7 @@ func report(subjects []subject, conns []int, results []result) {
 	fmt.Fprintf(w, "\nat %d connections:\n", conns[0])
 	fmt.Fprintf(w, "proxy/nginx requests/s:    %.2fx (target >= 1.00x)\n", rps[proxy]/rps[nginx])
 	fmt.Fprintf(w, "proxy/HAProxy requests/s:  %.2fx\n", rps[proxy]/rps[haproxy])
-	if len(subjects) > baseline && rps[baseline] > 0 && cpu[baseline] > 0 {
+	if len(subjects) > baseline && subjects[baseline].name == "baseline proxy" && rps[baseline] > 0 && cpu[baseline] > 0 {
 		fmt.Fprintf(w, "proxy/baseline: requests/s %.2fx, CPU/request %.2fx\n", rps[proxy]/rps[baseline], cpu[proxy]/cpu[baseline])
 	}
 	if cpu[haproxy] > 0 && cpu[nginx] > 0 {

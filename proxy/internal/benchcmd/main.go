@@ -122,7 +122,8 @@ func run(args []string) {
 	rounds := fs.Int("rounds", 3, "interleaved rounds")
 	cpuprofile := fs.String("cpuprofile", "", "write the proxy's CPU profile to this file")
 	baseline := fs.String("baseline", "", "a benchcmd built from another commit: its proxy is measured too, in the same rounds")
-	procs := fs.Int("procs", 0, "GOMAXPROCS of the proxy under test; 0: the Go default")
+	procs := fs.Int("procs", 1, "GOMAXPROCS of the proxy under test, 1 as the data plane runs it; 0: the Go default (all CPUs)")
+	otherProcs := fs.Int("other-procs", -1, "also measure the proxy under test with this GOMAXPROCS (0: all CPUs), after the baseline")
 	fs.Parse(args)
 	eps := endpoints(*backends)
 	if len(eps) == 0 || *nginxAddr == "" || *haproxyAddr == "" {
@@ -150,14 +151,19 @@ func run(args []string) {
 
 	subjects := []subject{
 		{name: "direct to 1 pod", addr: eps[0].Addr},
-		{name: "mini-deploy proxy", addr: proxyAddr, pids: func() []int { return []int{proxyPID} }},
+		{name: proxyName(*procs), addr: proxyAddr, pids: func() []int { return []int{proxyPID} }},
 		{name: "nginx, 1 worker", addr: *nginxAddr, pids: func() []int { return withChildren(*nginxPID) }},
 		{name: "HAProxy, 1 thread", addr: *haproxyAddr, pids: func() []int { return withChildren(*haproxyPID) }},
 	}
 	if *baseline != "" {
-		addr, pid, stop := startServe(*baseline, []string{"serve", "-backends", *backends})
+		addr, pid, stop := startServe(*baseline, []string{"serve", "-backends", *backends, "-procs", strconv.Itoa(*procs)})
 		defer stop()
 		subjects = append(subjects, subject{name: "baseline proxy", addr: addr, pids: func() []int { return []int{pid} }})
+	}
+	if *otherProcs >= 0 {
+		addr, pid, stop := startServe(self, []string{"serve", "-backends", *backends, "-procs", strconv.Itoa(*otherProcs)})
+		defer stop()
+		subjects = append(subjects, subject{name: proxyName(*otherProcs), addr: addr, pids: func() []int { return []int{pid} }})
 	}
 	fmt.Printf("backends: %s\nCPUs: %d; %d rounds, interleaved; closed loops of %s connections x %s; open loop %d req/s x %s\n\n",
 		*backends, numCPU(), *rounds, *connList, *duration, *rate, *duration)
@@ -196,6 +202,14 @@ func run(args []string) {
 		}
 	}
 	report(subjects, conns, results)
+}
+
+// proxyName names the proxy under test by its GOMAXPROCS.
+func proxyName(procs int) string {
+	if procs <= 0 {
+		return "mini-deploy, all CPUs"
+	}
+	return fmt.Sprintf("mini-deploy, %d P", procs)
 }
 
 // startServe runs "bin serve ..." (the proxy under test in a process of its
