@@ -75,8 +75,8 @@ demo: build images ## run the demo (examples/demo.sh)
 
 bench: build images ## print the measured claims: proxy vs nginx and HAProxy, convergence vs the engine, failed requests during rollouts
 	BASELINE=$(BASELINE) ./proxy/bench.sh
-	@echo "== the forwarding path alone: allocations per request (in process)"
-	@$(GO) test -run '^$$' -bench ServeHTTP -benchmem ./proxy/ | grep -E '^Benchmark'
+	@echo "== allocations per request: the forwarding path alone, then through a client connection on each server (in process)"
+	@$(GO) test -run '^$$' -bench 'ServeHTTP|Server$$' -benchmem ./proxy/ | grep -E '^Benchmark'
 	@echo "== convergence against the engine's floor: self-healing, a 3-pod rollout, scale 0 -> 20 (real engine)"
 	@$(GO) test -count=1 -run '^$$' -bench BenchmarkConvergence -benchtime=3x ./orchestrator/ | grep -vE '^(goos|goarch|pkg|cpu|PASS)'
 	@echo "== self-healing and zero-downtime rollouts (real engine)"
