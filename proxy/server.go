@@ -328,19 +328,25 @@ func (c *serverConn) serveOne() bool {
 	if c.hijacked {
 		return false
 	}
-	if !body.eof && !w.closeAfter {
-		// The handler left some of the body unread: read a little of it
-		// away to keep the connection, or give the connection up.
+	if body.sendContinue {
+		// The client waits for a 100 Continue it will not get: its body
+		// never comes, and the connection cannot carry another request.
+		w.closeAfter = true
+	}
+	if err := w.finish(); err != nil || w.closeAfter || c.gone.Load() {
+		return false
+	}
+	if !body.eof {
+		// The handler left some of the body unread (it was answered
+		// without a pod): read a little of it away, once the answer is
+		// out, to keep the connection, or give the connection up.
 		c.nc.SetReadDeadline(time.Now().Add(opts.ReadHeaderTimeout))
 		n, err := io.CopyN(io.Discard, body.ReadCloser, maxUnreadBody+1)
 		if n > maxUnreadBody || (err != nil && err != io.EOF) {
-			w.closeAfter = true
+			return false
 		}
 	}
-	if err := w.finish(); err != nil {
-		return false
-	}
-	return !w.closeAfter && !c.gone.Load()
+	return true
 }
 
 // handle runs the handler; it reports false when the connection must be

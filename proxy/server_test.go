@@ -288,3 +288,46 @@ func TestServerShutdown(t *testing.T) {
 		t.Fatalf("Shutdown() = %v", err)
 	}
 }
+
+// TestServerUnreadBody: a request answered without its body being read (no
+// pod to send it to) is answered at once; the body is then read away to keep
+// the connection, unless the client was still waiting for 100 Continue.
+func TestServerUnreadBody(t *testing.T) {
+	p := startProxy(t, Options{})
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(c)
+	read := func() *http.Response {
+		t.Helper()
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		return resp
+	}
+
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\nhello")
+	if resp := read(); resp.StatusCode != http.StatusServiceUnavailable || resp.Close {
+		t.Fatalf("POST with no endpoint: %d, close %v; want 503 on a connection kept", resp.StatusCode, resp.Close)
+	}
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	if resp := read(); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Fatalf("the next request on that connection: %d; want 503 again", resp.StatusCode)
+	}
+
+	start := time.Now()
+	io.WriteString(c, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\nExpect: 100-continue\r\n\r\n")
+	read() // without the body: the answer must not wait for it
+	if waited := time.Since(start); waited > 2*time.Second {
+		t.Fatalf("a client waiting for 100 Continue got its answer after %s", waited)
+	}
+	if n, err := br.ReadByte(); err != io.EOF {
+		t.Fatalf("after a body never sent: read %v, %v; want the connection closed", n, err)
+	}
+}
