@@ -117,7 +117,7 @@ func runDataPlane(ctx context.Context, o *dataPlaneOptions) error {
 
 	sock := host.SocketPath(dir, os.Getpid())
 	os.Remove(sock)
-	ln, err := listenPrivate(sock)
+	ln, err := listenInPlace(sock)
 	if err != nil {
 		return err
 	}
@@ -171,6 +171,29 @@ func runDataPlane(ctx context.Context, o *dataPlaneOptions) error {
 	cancelServe()
 	log.Info("data plane stopped")
 	return err
+}
+
+// listenInPlace listens on a private socket at path that is never seen
+// refusing connections. net.Listen binds the path before it listens; a
+// control plane scanning for data planes in between would be refused and
+// take the socket for a dead one's, and remove it. So the socket is bound
+// under a name the scan ignores and renamed into place once it listens.
+func listenInPlace(path string) (net.Listener, error) {
+	tmp := path + ".new"
+	os.Remove(tmp)
+	ln, err := listenPrivate(tmp)
+	if err != nil {
+		return nil, err
+	}
+	if ul, ok := ln.(*net.UnixListener); ok {
+		ul.SetUnlinkOnClose(false) // the caller removes path
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		ln.Close()
+		os.Remove(tmp)
+		return nil, fmt.Errorf("listen on %s: %w", path, err)
+	}
+	return ln, nil
 }
 
 // supervisor starts a crashed control plane again, with back-off, unless

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -153,5 +155,41 @@ func TestSocketIsCreatedPrivate(t *testing.T) {
 	// The process's umask is back.
 	if now := syscall.Umask(0); now != 0 {
 		t.Errorf("umask after listen = %04o, want 0 as before", now)
+	}
+}
+
+// TestListenInPlace: a data plane's socket appears under its name only once
+// it accepts connections (a scan that found it refusing would remove it),
+// private, and is left for the caller to remove.
+func TestListenInPlace(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "123.sock")
+	ln, err := listenInPlace(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(path + ".new"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the name it was bound under is left behind: %v", err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode().Perm()&0o077 != 0 {
+		t.Fatalf("socket mode %v; want it private to its owner", fi.Mode().Perm())
+	}
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	c, err := net.Dial("unix", path)
+	if err != nil {
+		t.Fatalf("dial the socket at its name: %v", err)
+	}
+	c.Close()
+	ln.Close()
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("Close removed the socket the caller owns: %v", err)
 	}
 }
