@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -324,21 +325,37 @@ func TestStreamedResponseIsFlushedAsItComes(t *testing.T) {
 }
 
 func TestSlowHeaderClientIsCutOff(t *testing.T) {
-	p := startProxy(t, Options{ReadHeaderTimeout: 200 * time.Millisecond})
-	conn, err := net.Dial("tcp", p.Addr())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	io.WriteString(conn, "GET / HTTP/1.1\r\nHost: kubia\r\n") // and never the blank line
-	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
-	start := time.Now()
-	_, err = io.ReadAll(conn)
-	if err != nil {
-		t.Fatalf("connection not closed by the server: %v", err)
-	}
-	if d := time.Since(start); d > 2*time.Second {
-		t.Fatalf("cut off after %s, want about 200ms", d)
+	// The head of a connection's first request, and of a later one on a
+	// kept-alive connection, which is read under other deadlines.
+	for _, first := range []bool{true, false} {
+		t.Run(fmt.Sprintf("first=%v", first), func(t *testing.T) {
+			p := startProxy(t, Options{ReadHeaderTimeout: 200 * time.Millisecond})
+			p.SetEndpoints([]Endpoint{backend(t, "a", func(w http.ResponseWriter, r *http.Request) {})})
+			conn, err := net.Dial("tcp", p.Addr())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+			br := bufio.NewReader(conn)
+			if !first {
+				io.WriteString(conn, "GET / HTTP/1.1\r\nHost: kubia\r\n\r\n")
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				io.Copy(io.Discard, resp.Body)
+			}
+			io.WriteString(conn, "GET / HTTP/1.1\r\nHost: kubia\r\n") // and never the blank line
+			start := time.Now()
+			_, err = io.ReadAll(br)
+			if err != nil {
+				t.Fatalf("connection not closed by the server: %v", err)
+			}
+			if d := time.Since(start); d > 2*time.Second {
+				t.Fatalf("cut off after %s, want about 200ms", d)
+			}
+		})
 	}
 }
 

@@ -268,7 +268,14 @@ func (c *serverConn) serve() {
 // connection can carry another.
 func (c *serverConn) serveOne() bool {
 	opts := &c.s.p.opts
-	c.nc.SetReadDeadline(time.Now().Add(opts.ReadHeaderTimeout))
+	// The head must be in within ReadHeaderTimeout. The wait for it
+	// usually read all of it; the deadline is set only if ReadRequest has
+	// to read more (connReader.Read), which saves two deadline changes a
+	// request. The deadline of the wait is left as it is: nothing reads
+	// the connection while the handler runs but the body's reads, which
+	// set their own (stallGuard), and the watch, which clears it.
+	c.cr.headBy = time.Now().Add(opts.ReadHeaderTimeout)
+	c.cr.headPending = true
 	if c.lastPOST {
 		peek, _ := c.br.Peek(4)
 		c.br.Discard(leadingCRLF(peek))
@@ -279,7 +286,7 @@ func (c *serverConn) serveOne() bool {
 	c.cr.head = append(c.cr.head[:0], buffered...)
 	c.cr.record = true
 	req, err := http.ReadRequest(c.br)
-	c.cr.record = false
+	c.cr.record, c.cr.headPending = false, false
 	if err != nil {
 		c.badRequest(err)
 		return false
@@ -294,7 +301,10 @@ func (c *serverConn) serveOne() bool {
 		return false
 	}
 	c.lastPOST = req.Method == http.MethodPost
-	c.nc.SetReadDeadline(time.Time{})
+	if c.cr.headSet {
+		c.nc.SetReadDeadline(time.Time{})
+		c.cr.headSet = false
+	}
 
 	w := &c.w
 	w.reset(req)
@@ -515,6 +525,9 @@ func (c *serverConn) watch() {
 	c.watchState = watchOn
 	done := make(chan struct{})
 	c.watchDone = done
+	// Under the lock, so that stopWatch's deadline comes after: the one
+	// left from the wait for the request must not end the watch.
+	c.nc.SetReadDeadline(time.Time{})
 	c.watchMu.Unlock()
 	defer close(done)
 	n, err := c.nc.Read(c.cr.byteBuf[:])
@@ -560,6 +573,10 @@ type connReader struct {
 	byteBuf [1]byte
 	record  bool
 	head    []byte
+
+	headBy      time.Time // the deadline of the head being read
+	headPending bool      // set it before the next read
+	headSet     bool      // it was set: clear it once the head is read
 }
 
 func (r *connReader) Read(p []byte) (int, error) {
@@ -571,6 +588,10 @@ func (r *connReader) Read(p []byte) (int, error) {
 	}
 	if int64(len(p)) > r.limit {
 		p = p[:r.limit]
+	}
+	if r.headPending {
+		r.nc.SetReadDeadline(r.headBy)
+		r.headPending, r.headSet = false, true
 	}
 	var n int
 	var err error
@@ -794,6 +815,7 @@ func (w *response) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 		return nil, nil, errors.New("proxy: Hijack after the header was written")
 	}
 	w.c.stopWatch()
+	w.c.nc.SetReadDeadline(time.Time{}) // the tunnel's reads have their own rules
 	w.c.hijacked = true
 	w.c.s.forget(w.c)
 	return w.c.nc, bufio.NewReadWriter(w.c.br, w.c.bw), nil

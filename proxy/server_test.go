@@ -331,3 +331,42 @@ func TestServerUnreadBody(t *testing.T) {
 		t.Fatalf("after a body never sent: read %v, %v; want the connection closed", n, err)
 	}
 }
+
+// TestServerWatchOutlastsIdleTimeout: a request that runs longer than the
+// connection's idle timeout still has its client watched; when the client
+// hangs up, the pod's connection is let go.
+func TestServerWatchOutlastsIdleTimeout(t *testing.T) {
+	gone := make(chan struct{})
+	ep := backend(t, "slow", func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/fast" {
+			return
+		}
+		select {
+		case <-r.Context().Done(): // the proxy closed the pod's connection
+			close(gone)
+		case <-time.After(10 * time.Second):
+		}
+	})
+	p := startProxy(t, Options{IdleTimeout: 100 * time.Millisecond})
+	p.SetEndpoints([]Endpoint{ep})
+	c, err := net.Dial("tcp", p.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A first request, so that the second is read after an idle wait.
+	io.WriteString(c, "GET /fast HTTP/1.1\r\nHost: a\r\n\r\n")
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	io.WriteString(c, "GET /slow HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(400 * time.Millisecond) // past the idle timeout and watchAfter
+	c.Close()
+	select {
+	case <-gone:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client hung up, and the pod's request went on")
+	}
+}
