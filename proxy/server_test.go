@@ -117,25 +117,16 @@ func FuzzServerVerdicts(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) { v.compare(t, string(data)) })
 }
 
-// verdicts is one pod behind two proxies: one on net/http's server, one on
-// the proxy's own.
+// verdicts is two proxies, one on net/http's server and one on the proxy's
+// own, each with a pod of its own, so that a request one passes on late is
+// not counted against the other.
 type verdicts struct {
-	pod      *seen
-	ref, own *Proxy
+	refPod, ownPod *seen
+	ref, own       *Proxy
 }
 
 func newVerdicts(tb testing.TB) *verdicts {
-	v := &verdicts{pod: new(seen)}
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		b, err := io.ReadAll(r.Body)
-		if err != nil {
-			return
-		}
-		v.pod.add(r, b)
-		io.WriteString(w, "ok")
-	}))
-	tb.Cleanup(srv.Close)
-	ep := Endpoint{Pod: "echo", Addr: srv.Listener.Addr().String()}
+	v := &verdicts{refPod: new(seen), ownPod: new(seen)}
 	opts := Options{Service: "verdicts", Listen: "127.0.0.1:0", ReadHeaderTimeout: time.Second, BodyReadTimeout: time.Second, MaxHeaderBytes: 2048}
 	for _, std := range []bool{true, false} {
 		o := opts
@@ -149,23 +140,34 @@ func newVerdicts(tb testing.TB) *verdicts {
 			defer cancel()
 			p.Shutdown(ctx)
 		})
-		p.SetEndpoints([]Endpoint{ep})
+		pod := v.ownPod
 		if std {
-			v.ref = p
+			v.ref, pod = p, v.refPod
 		} else {
 			v.own = p
 		}
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, err := io.ReadAll(r.Body)
+			if err != nil {
+				return
+			}
+			pod.add(r, b)
+			io.WriteString(w, "ok")
+		}))
+		tb.Cleanup(srv.Close)
+		p.SetEndpoints([]Endpoint{{Pod: "echo", Addr: srv.Listener.Addr().String()}})
 	}
 	return v
 }
 
 func (v *verdicts) compare(t *testing.T, data string) {
 	t.Helper()
-	v.pod.take()
+	v.refPod.take()
+	v.ownPod.take()
 	want := exchange(t, v.ref.Addr(), data)
-	wantPod := v.pod.take()
+	wantPod := v.refPod.take()
 	got := exchange(t, v.own.Addr(), data)
-	gotPod := v.pod.take()
+	gotPod := v.ownPod.take()
 	slices.Sort(wantPod)
 	slices.Sort(gotPod)
 	// After a request body it could not read (a bad chunk size), net/http's
