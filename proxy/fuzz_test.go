@@ -79,16 +79,7 @@ func FuzzProxyRequest(f *testing.F) {
 		// A pod of this input's own: a request the proxy passed on late
 		// (its client had left) cannot be counted against the next input.
 		var pod seen
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			// A body cut short (the client left, and the proxy let go of
-			// the pod) is no request: the pod fails reading it.
-			b, err := io.ReadAll(r.Body)
-			if err != nil {
-				return
-			}
-			pod.add(r, b)
-			io.WriteString(w, "ok")
-		}))
+		srv := recordingPod(&pod)
 		p.SetEndpoints([]Endpoint{{Pod: "a", Addr: srv.Listener.Addr().String()}})
 		front.take()
 		c, err := net.Dial("tcp", fsrv.Listener.Addr().String())
@@ -117,6 +108,20 @@ func FuzzProxyRequest(f *testing.F) {
 			fr = slices.Delete(fr, i, i+1) // each at most once
 		}
 	})
+}
+
+// recordingPod is a pod that adds each request it reads whole to s and
+// answers "ok". A body cut short (the client left, and the proxy let go of
+// the pod) is no request: the pod fails reading it, and records nothing.
+func recordingPod(s *seen) *httptest.Server {
+	return httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, err := io.ReadAll(r.Body)
+		if err != nil {
+			return
+		}
+		s.add(r, b)
+		io.WriteString(w, "ok")
+	}))
 }
 
 // teeBody keeps what the proxy reads of a request body.

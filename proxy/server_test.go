@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -146,14 +145,7 @@ func newVerdicts(tb testing.TB) *verdicts {
 		} else {
 			v.own = p
 		}
-		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			b, err := io.ReadAll(r.Body)
-			if err != nil {
-				return
-			}
-			pod.add(r, b)
-			io.WriteString(w, "ok")
-		}))
+		srv := recordingPod(pod)
 		tb.Cleanup(srv.Close)
 		p.SetEndpoints([]Endpoint{{Pod: "echo", Addr: srv.Listener.Addr().String()}})
 	}
