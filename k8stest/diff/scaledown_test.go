@@ -12,8 +12,12 @@ import (
 // ReplicationController down on both sides and requires the same pods to
 // go: not ready ones first, then the most recently ready. Pods are made
 // ready seconds apart, because Kubernetes compares ready times on a
-// logarithmic scale, at one-second resolution, and picks at random (by UID)
-// among pods ready within the same span.
+// logarithmic scale (the power of two of the nanoseconds since), at
+// one-second resolution, and picks at random (by UID) among pods ready
+// within the same span. The gaps, 18 s and then 9 s, keep the three ready
+// pods in three spans however long the first scale-down and its settling
+// take, up to 17 s; with gaps of 4 and 1.5 s, 8 s of it on a loaded CI
+// machine put the two oldest in one span, and Kubernetes kept either.
 func TestScaleDownChoosesSamePods(t *testing.T) {
 	cp := k8stest.Shared(t)
 	manifests := map[string]string{
@@ -52,8 +56,8 @@ spec:
 				c.create(t, manifests[kind])
 				c.settle(t)
 			}
-			// Ready pods 1, 2 and 3 seconds apart; two stay not ready.
-			for i, gap := range []time.Duration{4 * time.Second, 1500 * time.Millisecond, 0} {
+			// Three pods made ready 18 and 9 seconds apart; two stay not ready.
+			for i, gap := range []time.Duration{18 * time.Second, 9 * time.Second, 0} {
 				for _, c := range sides {
 					if c.ready(t, "", 1) != 1 {
 						t.Fatalf("no pod to make ready (round %d)", i+1)
