@@ -199,7 +199,10 @@ var scenarios = []struct {
 	// minReadySeconds is long enough that the real side's settling (a
 	// second or two) ends well inside it.
 	{"minReadySeconds", []op{create(webDeployment(2, rolling("1", "0"), "minReadySeconds: 8")), ready("", -1), wait(9 * time.Second), setImage("luksa/kubia:v2"), ready("2", -1), wait(9 * time.Second), ready("2", -1), wait(9 * time.Second)}},
-	{"progress deadline exceeded", []op{create(webDeployment(2, rolling("1", "0"), "progressDeadlineSeconds: 2")), roll(), setImage("luksa/kubia:v2"), wait(4 * time.Second), ready("2", -1), roll()}},
+	// The deadline is long enough that the real side's settling after the
+	// create (several seconds on a loaded CI machine) ends well inside it:
+	// at 2 s it once did not, and only that side had timed out at step 1.
+	{"progress deadline exceeded", []op{create(webDeployment(2, rolling("1", "0"), "progressDeadlineSeconds: 6")), roll(), setImage("luksa/kubia:v2"), wait(9 * time.Second), ready("2", -1), roll()}},
 }
 
 // TestRolloutsMatchControllerManager plays every scenario on mini-deploy's
