@@ -549,13 +549,23 @@ func isForwarding(k string) bool {
 	return false
 }
 
-// namedIn reports whether a comma-separated header value lists name.
+// namedIn reports whether any of a header's comma-separated values lists
+// name.
 func namedIn(values []string, name string) bool {
 	for _, v := range values {
-		for tok := range strings.SplitSeq(v, ",") {
-			if strings.EqualFold(strings.TrimSpace(tok), name) {
-				return true
-			}
+		if hasToken(v, name) {
+			return true
+		}
+	}
+	return false
+}
+
+// hasToken reports whether the comma-separated header value v lists token,
+// case-insensitively.
+func hasToken(v, token string) bool {
+	for t := range strings.SplitSeq(v, ",") {
+		if strings.EqualFold(strings.TrimSpace(t), token) {
+			return true
 		}
 	}
 	return false

@@ -487,17 +487,6 @@ func leadingCRLF(b []byte) int {
 	return n
 }
 
-// hasToken reports whether the comma-separated header value v lists token,
-// case-insensitively.
-func hasToken(v, token string) bool {
-	for t := range strings.SplitSeq(v, ",") {
-		if strings.EqualFold(strings.TrimSpace(t), token) {
-			return true
-		}
-	}
-	return false
-}
-
 // armWatch starts the clock on the request's wait: once it has waited
 // watchAfter, the client's connection is watched for a hang-up.
 func (c *serverConn) armWatch() {
